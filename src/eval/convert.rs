@@ -1,0 +1,184 @@
+//! Converting user attribute values for the comparator families (spec §2.4, §2.5).
+
+use std::borrow::Cow;
+use std::fmt::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::format::{StackText, write_js_number};
+use crate::user::{AttributeRef, UserValue};
+
+/// Seconds since the Unix epoch with millisecond precision, negative before it.
+pub fn unix_seconds(time: SystemTime) -> f64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as f64 / 1000.0,
+        Err(before) => -(before.duration().as_millis() as f64) / 1000.0,
+    }
+}
+
+/// The canonical text of an attribute: what text comparators and the percentage-option hash see.
+pub(crate) struct Canonical<'u>(pub AttributeRef<'u>);
+
+impl fmt::Display for Canonical<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            AttributeRef::Text(s) => f.write_str(s),
+            AttributeRef::Value(v) => write_canonical(f, v),
+        }
+    }
+}
+
+fn write_canonical(out: &mut impl Write, value: &UserValue) -> fmt::Result {
+    match value {
+        UserValue::String(s) => out.write_str(s),
+        UserValue::Int(i) => write!(out, "{i}"),
+        UserValue::Float(x) => write_js_number(out, *x),
+        UserValue::DateTime(t) => write_js_number(out, unix_seconds(*t)),
+        UserValue::SemVer(v) => write!(out, "{v}"),
+        UserValue::StringList(items) => {
+            // Compact JSON, non-ASCII unescaped, exactly as JavaScript's JSON.stringify.
+            let mut sink = FmtIo(out);
+            serde_json::to_writer(&mut sink, items).map_err(|_| fmt::Error)
+        }
+    }
+}
+
+/// Lets serde_json write JSON straight into a `fmt::Write`.
+struct FmtIo<'w, W: Write>(&'w mut W);
+
+impl<W: Write> std::io::Write for FmtIo<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        self.0.write_str(text).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The attribute as text, and whether it had to be converted (which warning 3005 reports).
+pub(crate) fn as_text(attr: AttributeRef<'_>) -> (Cow<'_, str>, bool) {
+    match attr {
+        AttributeRef::Text(s) => (Cow::Borrowed(s), false),
+        AttributeRef::Value(_) => (Cow::Owned(Canonical(attr).to_string()), true),
+    }
+}
+
+/// Parses a number as the official SDKs do: trimmed, `,` accepted as the decimal separator,
+/// `NaN` and (signed) `Infinity` accepted, hex and trailing garbage rejected.
+pub(crate) fn parse_number(text: &str) -> Option<f64> {
+    let text = text.trim();
+    match text {
+        "NaN" => return Some(f64::NAN),
+        "Infinity" | "+Infinity" => return Some(f64::INFINITY),
+        "-Infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // Rust's parser also takes "inf" and "nan" in any case; the other SDKs do not.
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b',' | b'e' | b'E'))
+    {
+        return None;
+    }
+    if text.contains(',') {
+        let mut buffer = StackText::<64>::new();
+        for c in text.chars() {
+            buffer.write_char(if c == ',' { '.' } else { c }).ok()?;
+        }
+        buffer.as_str().parse().ok()
+    } else {
+        text.parse().ok()
+    }
+}
+
+/// The attribute as a number for the number comparators.
+pub(crate) fn as_number(attr: AttributeRef<'_>) -> Option<f64> {
+    match attr {
+        AttributeRef::Text(s) => parse_number(s),
+        AttributeRef::Value(UserValue::Int(i)) => Some(*i as f64),
+        AttributeRef::Value(UserValue::Float(x)) => Some(*x),
+        AttributeRef::Value(UserValue::String(s)) => parse_number(s),
+        AttributeRef::Value(_) => None,
+    }
+}
+
+/// The attribute as Unix seconds for the date comparators.
+pub(crate) fn as_unix_seconds(attr: AttributeRef<'_>) -> Option<f64> {
+    match attr {
+        AttributeRef::Value(UserValue::DateTime(t)) => Some(unix_seconds(*t)),
+        other => as_number(other),
+    }
+}
+
+/// The attribute as a semantic version (trimmed text, or a version value).
+pub(crate) fn as_semver(attr: AttributeRef<'_>) -> Option<Cow<'_, semver::Version>> {
+    match attr {
+        AttributeRef::Text(s) => semver::Version::parse(s.trim()).ok().map(Cow::Owned),
+        AttributeRef::Value(UserValue::SemVer(v)) => Some(Cow::Borrowed(v)),
+        AttributeRef::Value(UserValue::String(s)) => {
+            semver::Version::parse(s.trim()).ok().map(Cow::Owned)
+        }
+        AttributeRef::Value(_) => None,
+    }
+}
+
+/// The attribute as a list of texts: a list value, or text holding a JSON array of strings.
+pub(crate) fn as_string_list(attr: AttributeRef<'_>) -> Option<Cow<'_, [String]>> {
+    match attr {
+        AttributeRef::Value(UserValue::StringList(items)) => Some(Cow::Borrowed(items)),
+        AttributeRef::Text(s) => serde_json::from_str::<Vec<String>>(s).ok().map(Cow::Owned),
+        AttributeRef::Value(UserValue::String(s)) => {
+            serde_json::from_str::<Vec<String>>(s).ok().map(Cow::Owned)
+        }
+        AttributeRef::Value(_) => None,
+    }
+}
+
+/// Orders two versions by SemVer 2.0 precedence: build metadata does not count.
+pub(crate) fn semver_precedence(a: &semver::Version, b: &semver::Version) -> std::cmp::Ordering {
+    (a.major, a.minor, a.patch, &a.pre).cmp(&(b.major, b.minor, b.patch, &b.pre))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_parse_like_the_other_sdks() {
+        assert_eq!(parse_number(" 3 "), Some(3.0));
+        assert_eq!(parse_number("0,2"), Some(0.2));
+        assert_eq!(parse_number("-1.5e3"), Some(-1500.0));
+        assert_eq!(parse_number(".5"), Some(0.5));
+        assert_eq!(parse_number("+Infinity"), Some(f64::INFINITY));
+        assert!(parse_number("NaN").is_some_and(f64::is_nan));
+        for bad in [
+            "", "  ", "0x10", "1a", "inf", "nan", "infinity", "1,2,3", "abc", "e5",
+        ] {
+            assert_eq!(parse_number(bad), None, "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn lists_render_as_compact_json() {
+        let list = UserValue::StringList(vec!["read".into(), "Write".into(), " eXecute ".into()]);
+        assert_eq!(
+            Canonical(AttributeRef::Value(&list)).to_string(),
+            r#"["read","Write"," eXecute "]"#
+        );
+        let unicode = UserValue::StringList(vec!["ʄǟռƈʏ".into(), "\"q\"".into()]);
+        assert_eq!(
+            Canonical(AttributeRef::Value(&unicode)).to_string(),
+            r#"["ʄǟռƈʏ","\"q\""]"#
+        );
+    }
+
+    #[test]
+    fn dates_convert_to_unix_seconds_with_milliseconds() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_680_307_199_999);
+        assert_eq!(unix_seconds(t), 1680307199.999);
+        let before = UNIX_EPOCH - std::time::Duration::from_millis(1500);
+        assert_eq!(unix_seconds(before), -1.5);
+    }
+}

@@ -1,0 +1,927 @@
+//! The rule engine: targeting rules, conditions, segments, prerequisites and percentage options
+//! (spec §2.2 to §2.8), writing the evaluation log as it goes when one is wanted.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::convert::{self, Canonical};
+use super::log_builder::{
+    AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowSegmentCondition,
+    ShowUserCondition,
+};
+use crate::log::{LogLevel, LogSink, event};
+use crate::model::{
+    Comparator, Operand, PercentageOption, PrerequisiteComparator, PrerequisiteCondition,
+    RuleOutcome, SegmentComparator, SegmentCondition, Setting, TargetingRule, UserCondition, Value,
+};
+use crate::user::{AttributeRef, User};
+
+/// What a setting evaluated to, borrowed from the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    /// The selected value.
+    pub value: &'a Value,
+    /// Its variation id.
+    pub variation_id: Option<&'a str>,
+    /// The targeting rule that matched, if any.
+    pub matched_targeting_rule: Option<&'a Arc<TargetingRule>>,
+    /// The percentage option that was selected, if any.
+    pub matched_percentage_option: Option<&'a Arc<PercentageOption>>,
+}
+
+/// A fatal evaluation error: the config cannot be evaluated for this flag (spec §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fatal(pub String);
+
+impl Fatal {
+    fn new(message: impl Into<String>) -> Fatal {
+        Fatal(message.into())
+    }
+}
+
+/// Why a condition could not be evaluated; the rule is skipped, evaluation goes on.
+#[derive(Debug, Clone, Copy)]
+enum CannotEvaluate<'a> {
+    UserMissing,
+    AttributeMissing(&'a str),
+    AttributeInvalid(&'a str, Invalid<'a>),
+}
+
+/// An attribute value its comparator cannot read, kept unformatted until someone logs it.
+#[derive(Debug, Clone, Copy)]
+struct Invalid<'a> {
+    value: AttributeRef<'a>,
+    expected: &'static str,
+}
+
+impl fmt::Display for Invalid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a valid {}",
+            Canonical(self.value),
+            self.expected
+        )
+    }
+}
+
+impl fmt::Display for CannotEvaluate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CannotEvaluate::UserMissing => f.write_str("cannot evaluate, User Object is missing"),
+            CannotEvaluate::AttributeMissing(attr) => {
+                write!(f, "cannot evaluate, the User.{attr} attribute is missing")
+            }
+            CannotEvaluate::AttributeInvalid(attr, reason) => {
+                write!(
+                    f,
+                    "cannot evaluate, the User.{attr} attribute is invalid ({reason})"
+                )
+            }
+        }
+    }
+}
+
+/// The tri-state result of a condition or a list of AND-ed conditions.
+#[derive(Debug, Clone, Copy)]
+enum Outcome<'a> {
+    Match(bool),
+    Error(CannotEvaluate<'a>),
+}
+
+impl Outcome<'_> {
+    fn is_match(&self) -> bool {
+        matches!(self, Outcome::Match(true))
+    }
+}
+
+const RULE_IGNORED: &str =
+    "The current targeting rule is ignored and the evaluation continues with the next rule.";
+const USER_OBJECT_DOCS: &str = "Read more: https://configcat.com/docs/advanced/user-object/";
+const NUMBER: &str = "decimal number";
+const SEMVER: &str = "semantic version";
+const DATE: &str = "Unix timestamp (number of seconds elapsed since Unix epoch)";
+const STRING_ARRAY: &str = "string array";
+
+/// The state of one flag's evaluation; a prerequisite flag gets its own.
+struct FlagContext<'a> {
+    key: &'a str,
+    setting: &'a Setting,
+    user_missing_logged: bool,
+    attribute_missing_logged: bool,
+}
+
+impl<'a> FlagContext<'a> {
+    fn new(key: &'a str, setting: &'a Setting) -> FlagContext<'a> {
+        FlagContext {
+            key,
+            setting,
+            user_missing_logged: false,
+            attribute_missing_logged: false,
+        }
+    }
+}
+
+pub(crate) struct Evaluator<'a, 's> {
+    settings: &'a HashMap<String, Setting>,
+    user: Option<&'a User>,
+    sink: &'s dyn LogSink,
+    warn: bool,
+    pub(crate) log: Option<LogBuilder>,
+    /// The chain of flags whose prerequisites are being evaluated, to detect cycles.
+    visited: Vec<&'a str>,
+}
+
+impl<'a, 's> Evaluator<'a, 's> {
+    pub(crate) fn new(
+        settings: &'a HashMap<String, Setting>,
+        user: Option<&'a User>,
+        sink: &'s dyn LogSink,
+    ) -> Evaluator<'a, 's> {
+        Evaluator {
+            settings,
+            user,
+            sink,
+            warn: sink.enabled(LogLevel::Warn),
+            log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
+            visited: Vec::new(),
+        }
+    }
+
+    /// Evaluates one setting: rules first, then percentage options, then the default value.
+    pub(crate) fn evaluate(
+        &mut self,
+        key: &'a str,
+        setting: &'a Setting,
+    ) -> Result<Selection<'a>, Fatal> {
+        self.evaluate_setting(&mut FlagContext::new(key, setting))
+    }
+
+    fn evaluate_setting(&mut self, ctx: &mut FlagContext<'a>) -> Result<Selection<'a>, Fatal> {
+        let setting = ctx.setting;
+        if !setting.targeting_rules.is_empty() {
+            if let Some(selection) = self.evaluate_rules(ctx)? {
+                return Ok(selection);
+            }
+        }
+        if !setting.percentage_options.is_empty() {
+            if let Some(selection) =
+                self.evaluate_percentage_options(&setting.percentage_options, None, ctx)?
+            {
+                return Ok(selection);
+            }
+        }
+        Ok(Selection {
+            value: valid_value(setting.value.as_ref())?,
+            variation_id: setting.variation_id.as_deref(),
+            matched_targeting_rule: None,
+            matched_percentage_option: None,
+        })
+    }
+
+    fn log(&mut self, write: impl FnOnce(&mut LogBuilder)) {
+        if let Some(log) = self.log.as_mut() {
+            write(log);
+        }
+    }
+
+    fn warning(&self, event_id: u32, message: fmt::Arguments<'_>) {
+        if self.warn {
+            self.sink.log(LogLevel::Warn, event_id, message);
+        }
+    }
+
+    fn evaluate_rules(
+        &mut self,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Option<Selection<'a>>, Fatal> {
+        self.log(|l| {
+            l.line("Evaluating targeting rules and applying the first match if any:");
+        });
+        for rule in &ctx.setting.targeting_rules {
+            match self.evaluate_conditions(&rule.conditions, Some(rule), ctx.key, ctx)? {
+                Outcome::Match(true) => {}
+                Outcome::Match(false) => continue,
+                Outcome::Error(_) => {
+                    self.log(|l| {
+                        l.indent().line(RULE_IGNORED).dedent();
+                    });
+                    continue;
+                }
+            }
+            match &rule.then {
+                RuleOutcome::Served {
+                    value,
+                    variation_id,
+                } => {
+                    return Ok(Some(Selection {
+                        value: valid_value(value.as_ref())?,
+                        variation_id: variation_id.as_deref(),
+                        matched_targeting_rule: Some(rule),
+                        matched_percentage_option: None,
+                    }));
+                }
+                RuleOutcome::PercentageOptions(options) => {
+                    self.log(|l| {
+                        l.indent();
+                    });
+                    if let Some(selection) =
+                        self.evaluate_percentage_options(options, Some(rule), ctx)?
+                    {
+                        self.log(|l| {
+                            l.dedent();
+                        });
+                        return Ok(Some(selection));
+                    }
+                    self.log(|l| {
+                        l.line(RULE_IGNORED).dedent();
+                    });
+                }
+                RuleOutcome::Missing => {
+                    return Err(Fatal::new(
+                        "Targeting rule THEN part is missing or invalid.",
+                    ));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Evaluates AND-ed conditions, of a targeting rule (`rule` given) or of a segment.
+    fn evaluate_conditions<C: AsCondition>(
+        &mut self,
+        conditions: &'a [C],
+        rule: Option<&'a TargetingRule>,
+        context_salt: &'a str,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        let mut outcome = Outcome::Match(true);
+        let mut then_on_new_line = false;
+        self.log(|l| {
+            l.line("- ");
+        });
+        for (i, condition) in conditions.iter().enumerate() {
+            self.log(|l| {
+                if i == 0 {
+                    l.append("IF ").indent();
+                } else {
+                    l.indent().line("AND ");
+                }
+            });
+            match condition.view() {
+                ConditionView::User(c) => {
+                    outcome = self.evaluate_user_condition(c, context_salt, ctx)?;
+                    then_on_new_line = conditions.len() > 1;
+                }
+                ConditionView::Segment(c) => {
+                    outcome = self.evaluate_segment_condition(c, ctx)?;
+                    then_on_new_line = conditions.len() > 1
+                        || !matches!(outcome, Outcome::Error(CannotEvaluate::UserMissing));
+                }
+                ConditionView::Prerequisite(c) => {
+                    outcome = self.evaluate_prerequisite_condition(c, ctx)?;
+                    then_on_new_line = true;
+                }
+                ConditionView::Unknown => {
+                    return Err(Fatal::new("Condition is missing or invalid."));
+                }
+            }
+            let matched = outcome.is_match();
+            self.log(|l| {
+                if rule.is_none() || conditions.len() > 1 {
+                    l.append(" => ").append(matched);
+                    if !matched {
+                        l.append(", skipping the remaining AND conditions");
+                    }
+                }
+                l.dedent();
+            });
+            if !matched {
+                break;
+            }
+        }
+        if let Some(rule) = rule {
+            self.log(|l| log_rule_consequence(l, rule, &outcome, then_on_new_line));
+        }
+        Ok(outcome)
+    }
+
+    fn user_missing(&mut self, ctx: &mut FlagContext<'a>) -> Outcome<'a> {
+        if !ctx.user_missing_logged {
+            ctx.user_missing_logged = true;
+            self.warning(
+                event::USER_OBJECT_MISSING,
+                format_args!(
+                    "Cannot evaluate targeting rules and % options for setting '{}' (User Object is missing). You should pass a User Object to the evaluation methods like `get_value()`/`get_value_details()` in order to make targeting work properly. {USER_OBJECT_DOCS}",
+                    ctx.key
+                ),
+            );
+        }
+        Outcome::Error(CannotEvaluate::UserMissing)
+    }
+
+    fn evaluate_user_condition(
+        &mut self,
+        condition: &'a UserCondition,
+        context_salt: &'a str,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        self.log(|l| {
+            l.append(ShowUserCondition(condition));
+        });
+        let Some(user) = self.user else {
+            return Ok(self.user_missing(ctx));
+        };
+        let attribute = condition.attribute.as_str();
+        let value = match user.attribute(attribute) {
+            None | Some(AttributeRef::Text("")) => {
+                self.warning(
+                    event::USER_ATTRIBUTE_MISSING,
+                    format_args!(
+                        "Cannot evaluate condition ({}) for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
+                        ShowUserCondition(condition),
+                        ctx.key
+                    ),
+                );
+                return Ok(Outcome::Error(CannotEvaluate::AttributeMissing(attribute)));
+            }
+            Some(value) => value,
+        };
+        let comparator = condition
+            .comparator
+            .ok_or_else(|| Fatal::new("Comparison operator is invalid."))?;
+        let outcome = self.compare(condition, comparator, value, context_salt, ctx)?;
+        if let Outcome::Error(CannotEvaluate::AttributeInvalid(_, reason)) = outcome {
+            self.warning(
+                event::USER_ATTRIBUTE_INVALID,
+                format_args!(
+                    "Cannot evaluate condition ({}) for setting '{}' ({reason}). Please check the User.{attribute} attribute and make sure that its value corresponds to the comparison operator.",
+                    ShowUserCondition(condition),
+                    ctx.key
+                ),
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Applies a comparator to an attribute value that is present.
+    fn compare(
+        &mut self,
+        condition: &'a UserCondition,
+        comparator: Comparator,
+        value: AttributeRef<'a>,
+        context_salt: &'a str,
+        ctx: &FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        use Comparator::*;
+        let invalid = |expected| {
+            Ok(Outcome::Error(CannotEvaluate::AttributeInvalid(
+                &condition.attribute,
+                Invalid { value, expected },
+            )))
+        };
+        let operand = &condition.operand;
+        let matched = match comparator {
+            SemVerIsOneOf
+            | SemVerIsNotOneOf
+            | SemVerLess
+            | SemVerLessOrEquals
+            | SemVerGreater
+            | SemVerGreaterOrEquals => {
+                let Some(version) = convert::as_semver(value) else {
+                    return invalid(SEMVER);
+                };
+                compare_semver(comparator, &version, operand)?
+            }
+            NumberEquals
+            | NumberNotEquals
+            | NumberLess
+            | NumberLessOrEquals
+            | NumberGreater
+            | NumberGreaterOrEquals => {
+                let Some(number) = convert::as_number(value) else {
+                    return invalid(NUMBER);
+                };
+                let Operand::Number(expected) = *operand else {
+                    return Err(invalid_operand());
+                };
+                match comparator {
+                    NumberEquals => number == expected,
+                    NumberNotEquals => number != expected,
+                    NumberLess => number < expected,
+                    NumberLessOrEquals => number <= expected,
+                    NumberGreater => number > expected,
+                    _ => number >= expected,
+                }
+            }
+            DateBefore | DateAfter => {
+                let Some(seconds) = convert::as_unix_seconds(value) else {
+                    return invalid(DATE);
+                };
+                let Operand::Number(expected) = *operand else {
+                    return Err(invalid_operand());
+                };
+                if comparator == DateBefore {
+                    seconds < expected
+                } else {
+                    seconds > expected
+                }
+            }
+            ArrayContainsAnyOf
+            | ArrayNotContainsAnyOf
+            | SensitiveArrayContainsAnyOf
+            | SensitiveArrayNotContainsAnyOf => {
+                let Some(items) = convert::as_string_list(value) else {
+                    return invalid(STRING_ARRAY);
+                };
+                self.compare_list(comparator, &items, operand, context_salt, ctx)?
+            }
+            _ => {
+                let (text, converted) = convert::as_text(value);
+                if converted {
+                    self.warning(
+                        event::USER_ATTRIBUTE_CONVERTED,
+                        format_args!(
+                            "Evaluation of condition ({}) for setting '{}' may not produce the expected result (the User.{} attribute is not a string value, thus it was automatically converted to the string value '{text}'). Please make sure that using a non-string value was intended.",
+                            ShowUserCondition(condition),
+                            ctx.key,
+                            condition.attribute
+                        ),
+                    );
+                }
+                compare_text(comparator, &text, operand, salts(ctx, context_salt))?
+            }
+        };
+        Ok(Outcome::Match(matched))
+    }
+
+    fn compare_list(
+        &self,
+        comparator: Comparator,
+        items: &[String],
+        operand: &Operand,
+        context_salt: &str,
+        ctx: &FlagContext<'a>,
+    ) -> Result<bool, Fatal> {
+        use Comparator::*;
+        Ok(match (comparator, operand) {
+            (ArrayContainsAnyOf, Operand::TextList(list)) => items.iter().any(|i| list.contains(i)),
+            (ArrayNotContainsAnyOf, Operand::TextList(list)) => {
+                !items.iter().any(|i| list.contains(i))
+            }
+            (
+                SensitiveArrayContainsAnyOf | SensitiveArrayNotContainsAnyOf,
+                Operand::HashList(list),
+            ) => {
+                let salts = require(salts(ctx, context_salt))?;
+                let found = items
+                    .iter()
+                    .any(|i| list.contains(&Some(salted_sha256(i.as_bytes(), salts))));
+                found == (comparator == SensitiveArrayContainsAnyOf)
+            }
+            _ => return Err(invalid_operand()),
+        })
+    }
+
+    fn evaluate_segment_condition(
+        &mut self,
+        condition: &'a SegmentCondition,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        self.log(|l| {
+            l.append(ShowSegmentCondition(condition));
+        });
+        if self.user.is_none() {
+            return Ok(self.user_missing(ctx));
+        }
+        let segment = condition
+            .segment
+            .as_ref()
+            .ok_or_else(|| Fatal::new("Segment reference is invalid."))?;
+        let comparator = condition
+            .comparator
+            .ok_or_else(|| Fatal::new("Segment comparison operator is invalid."))?;
+        self.log(|l| {
+            l.line("(")
+                .indent()
+                .line(format_args!("Evaluating segment '{}':", segment.name));
+        });
+        let in_segment = self.evaluate_conditions(&segment.conditions, None, &segment.name, ctx)?;
+        let outcome = match in_segment {
+            Outcome::Match(is_in) => {
+                Outcome::Match(is_in == (comparator == SegmentComparator::IsIn))
+            }
+            error => error,
+        };
+        self.log(|l| {
+            l.line("Segment evaluation result: ");
+            match (in_segment, outcome) {
+                (Outcome::Match(is_in), _) => {
+                    let verdict = if is_in {
+                        SegmentComparator::IsIn
+                    } else {
+                        SegmentComparator::IsNotIn
+                    };
+                    l.append(format_args!("User {}.", verdict.text()));
+                }
+                (Outcome::Error(error), _) => {
+                    l.append(format_args!("{error}."));
+                }
+            }
+            l.line(format_args!(
+                "Condition ({})",
+                ShowSegmentCondition(condition)
+            ));
+            match outcome {
+                Outcome::Match(result) => l.append(format_args!(" evaluates to {result}.")),
+                Outcome::Error(_) => l.append(" failed to evaluate."),
+            };
+            l.dedent().line(")");
+        });
+        Ok(outcome)
+    }
+
+    fn evaluate_prerequisite_condition(
+        &mut self,
+        condition: &'a PrerequisiteCondition,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        let key = condition.key.as_str();
+        let prerequisite = self.settings.get(key);
+        self.log(|l| {
+            l.append(ShowPrerequisiteCondition(
+                condition,
+                prerequisite.and_then(|p| p.setting_type),
+            ));
+        });
+        let prerequisite = prerequisite
+            .ok_or_else(|| Fatal::new("Prerequisite flag key is missing or invalid."))?;
+        let comparator = condition
+            .comparator
+            .ok_or_else(|| Fatal::new("Prerequisite flag comparison operator is invalid."))?;
+        if prerequisite
+            .setting_type
+            .and_then(|t| condition.value_for(t))
+            .is_none()
+        {
+            return Err(Fatal(format!(
+                "Type mismatch between comparison value '{}' and prerequisite flag '{key}'.",
+                ShowPrerequisiteValue(condition)
+            )));
+        }
+
+        self.visited.push(ctx.key);
+        if self.visited.contains(&key) {
+            self.visited.push(key);
+            let cycle: Vec<String> = self.visited.iter().map(|k| format!("'{k}'")).collect();
+            return Err(Fatal(format!(
+                "Circular dependency detected between the following depending flags: {}.",
+                cycle.join(" -> ")
+            )));
+        }
+        self.log(|l| {
+            l.line("(")
+                .indent()
+                .line(format_args!("Evaluating prerequisite flag '{key}':"));
+        });
+        let selection = self.evaluate_setting(&mut FlagContext::new(key, prerequisite))?;
+        self.visited.pop();
+
+        let equal = condition.value.equals(selection.value);
+        let result = equal == (comparator == PrerequisiteComparator::Equals);
+        self.log(|l| {
+            l.line(format_args!(
+                "Prerequisite flag evaluation result: '{}'.",
+                selection.value
+            ))
+            .line(format_args!(
+                "Condition ({}) evaluates to {result}.",
+                ShowPrerequisiteCondition(condition, prerequisite.setting_type)
+            ))
+            .dedent()
+            .line(")");
+        });
+        Ok(Outcome::Match(result))
+    }
+
+    fn evaluate_percentage_options(
+        &mut self,
+        options: &'a [Arc<PercentageOption>],
+        rule: Option<&'a Arc<TargetingRule>>,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Option<Selection<'a>>, Fatal> {
+        let Some(user) = self.user else {
+            self.log(|l| {
+                l.line("Skipping % options because the User Object is missing.");
+            });
+            self.user_missing(ctx);
+            return Ok(None);
+        };
+        let attribute = ctx
+            .setting
+            .percentage_attribute
+            .as_deref()
+            .unwrap_or("Identifier");
+        let Some(value) = user.attribute(attribute) else {
+            self.log(|l| {
+                l.line(format_args!(
+                    "Skipping % options because the User.{attribute} attribute is missing."
+                ));
+            });
+            if !ctx.attribute_missing_logged {
+                ctx.attribute_missing_logged = true;
+                self.warning(
+                    event::USER_ATTRIBUTE_MISSING,
+                    format_args!(
+                        "Cannot evaluate % options for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
+                        ctx.key
+                    ),
+                );
+            }
+            return Ok(None);
+        };
+        let hash = percentage_hash(ctx.key, value);
+        self.log(|l| {
+            l.line(format_args!(
+                "Evaluating % options based on the User.{attribute} attribute:"
+            ))
+            .line(format_args!(
+                "- Computing hash in the [0..99] range from User.{attribute} => {hash} (this value is sticky and consistent across all SDKs)"
+            ));
+        });
+        let mut bucket = 0;
+        for (i, option) in options.iter().enumerate() {
+            bucket += option.percentage;
+            if hash >= bucket {
+                continue;
+            }
+            let value = valid_value(option.value.as_ref())?;
+            self.log(|l| {
+                l.line(format_args!(
+                    "- Hash value {hash} selects % option {} ({}%), '{value}'.",
+                    i + 1,
+                    option.percentage
+                ));
+            });
+            return Ok(Some(Selection {
+                value,
+                variation_id: option.variation_id.as_deref(),
+                matched_targeting_rule: rule,
+                matched_percentage_option: Some(option),
+            }));
+        }
+        Err(Fatal::new(
+            "Sum of percentage option percentages is less than 100.",
+        ))
+    }
+}
+
+fn log_rule_consequence(
+    l: &mut LogBuilder,
+    rule: &TargetingRule,
+    outcome: &Outcome<'_>,
+    on_new_line: bool,
+) {
+    l.indent();
+    if on_new_line {
+        l.new_line();
+    } else {
+        l.append(" ");
+    }
+    match &rule.then {
+        RuleOutcome::PercentageOptions(_) => l.append("THEN % options => "),
+        RuleOutcome::Served {
+            value: Some(value), ..
+        } => l.append(format_args!("THEN '{value}' => ")),
+        _ => l.append("THEN '<invalid value>' => "),
+    };
+    match outcome {
+        Outcome::Match(true) => l.append("MATCH, applying rule"),
+        Outcome::Match(false) => l.append("no match"),
+        Outcome::Error(error) => l.append(error),
+    };
+    l.dedent();
+}
+
+fn valid_value(value: Option<&Value>) -> Result<&Value, Fatal> {
+    value.ok_or_else(|| Fatal::new("Setting value is missing or invalid."))
+}
+
+fn invalid_operand() -> Fatal {
+    Fatal::new("Comparison value is missing or invalid.")
+}
+
+/// The config salt and the context salt (setting key or segment name) of hashed comparisons.
+#[derive(Clone, Copy)]
+struct Salts<'s> {
+    config: &'s str,
+    context: &'s str,
+}
+
+/// The salts, if the config has one; only hashed comparators [`require`] it.
+fn salts<'s>(ctx: &FlagContext<'s>, context: &'s str) -> Option<Salts<'s>> {
+    ctx.setting
+        .salt
+        .as_deref()
+        .map(|config| Salts { config, context })
+}
+
+fn require(salts: Option<Salts<'_>>) -> Result<Salts<'_>, Fatal> {
+    salts.ok_or_else(|| Fatal::new("Config JSON salt is missing."))
+}
+
+fn salted_sha256(bytes: &[u8], salts: Salts<'_>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(bytes);
+    hasher.update(salts.config.as_bytes());
+    hasher.update(salts.context.as_bytes());
+    hasher.finalize().into()
+}
+
+fn compare_text(
+    comparator: Comparator,
+    text: &str,
+    operand: &Operand,
+    salts: Option<Salts<'_>>,
+) -> Result<bool, Fatal> {
+    use Comparator::*;
+    let hashed = |bytes: &[u8]| -> Result<Option<[u8; 32]>, Fatal> {
+        Ok(Some(salted_sha256(bytes, require(salts)?)))
+    };
+    Ok(match (comparator, operand) {
+        (IsOneOf, Operand::TextList(list)) => list.iter().any(|i| i == text),
+        (IsNotOneOf, Operand::TextList(list)) => !list.iter().any(|i| i == text),
+        (ContainsAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.contains(i.as_str())),
+        (NotContainsAnyOf, Operand::TextList(list)) => {
+            !list.iter().any(|i| text.contains(i.as_str()))
+        }
+        (TextStartsWithAnyOf, Operand::TextList(list)) => {
+            list.iter().any(|i| text.starts_with(i.as_str()))
+        }
+        (TextNotStartsWithAnyOf, Operand::TextList(list)) => {
+            !list.iter().any(|i| text.starts_with(i.as_str()))
+        }
+        (TextEndsWithAnyOf, Operand::TextList(list)) => {
+            list.iter().any(|i| text.ends_with(i.as_str()))
+        }
+        (TextNotEndsWithAnyOf, Operand::TextList(list)) => {
+            !list.iter().any(|i| text.ends_with(i.as_str()))
+        }
+        (TextEquals, Operand::Text(expected)) => text == expected,
+        (TextNotEquals, Operand::Text(expected)) => text != expected,
+        (SensitiveIsOneOf, Operand::HashList(list)) => list.contains(&hashed(text.as_bytes())?),
+        (SensitiveIsNotOneOf, Operand::HashList(list)) => !list.contains(&hashed(text.as_bytes())?),
+        (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
+        (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
+        (
+            SensitiveStartsWithAnyOf
+            | SensitiveNotStartsWithAnyOf
+            | SensitiveEndsWithAnyOf
+            | SensitiveNotEndsWithAnyOf,
+            Operand::HashAffixList(list),
+        ) => {
+            let starts = matches!(
+                comparator,
+                SensitiveStartsWithAnyOf | SensitiveNotStartsWithAnyOf
+            );
+            let positive = matches!(
+                comparator,
+                SensitiveStartsWithAnyOf | SensitiveEndsWithAnyOf
+            );
+            let bytes = text.as_bytes();
+            let mut found = false;
+            for (length, expected) in list {
+                if bytes.len() < *length {
+                    continue;
+                }
+                // Raw bytes, even where the cut splits a character, as the other SDKs do.
+                let affix = if starts {
+                    &bytes[..*length]
+                } else {
+                    &bytes[bytes.len() - length..]
+                };
+                if *expected == hashed(affix)? {
+                    found = true;
+                    break;
+                }
+            }
+            found == positive
+        }
+        _ => return Err(invalid_operand()),
+    })
+}
+
+fn compare_semver(
+    comparator: Comparator,
+    version: &semver::Version,
+    operand: &Operand,
+) -> Result<bool, Fatal> {
+    use Comparator::*;
+    use std::cmp::Ordering;
+    Ok(match (comparator, operand) {
+        // An invalid comparison value makes both the positive and the negated form false.
+        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(None))
+        | (_, Operand::SemVer(None)) => false,
+        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(Some(list))) => {
+            let found = list
+                .iter()
+                .any(|v| convert::semver_precedence(version, v) == Ordering::Equal);
+            found == (comparator == SemVerIsOneOf)
+        }
+        (_, Operand::SemVer(Some(expected))) => {
+            let order = convert::semver_precedence(version, expected);
+            match comparator {
+                SemVerLess => order == Ordering::Less,
+                SemVerLessOrEquals => order != Ordering::Greater,
+                SemVerGreater => order == Ordering::Greater,
+                SemVerGreaterOrEquals => order != Ordering::Less,
+                _ => return Err(invalid_operand()),
+            }
+        }
+        _ => return Err(invalid_operand()),
+    })
+}
+
+/// The percentage-option bucket: the first 28 bits of SHA-1(key ++ canonical text), mod 100.
+fn percentage_hash(key: &str, value: AttributeRef<'_>) -> i64 {
+    let mut hasher = Sha1::new();
+    hasher.update(key.as_bytes());
+    match value {
+        AttributeRef::Text(text) => hasher.update(text.as_bytes()),
+        AttributeRef::Value(_) => {
+            let mut sink = HashWriter(&mut hasher);
+            // Formatting into a hasher cannot fail.
+            let _ = fmt::write(&mut sink, format_args!("{}", Canonical(value)));
+        }
+    }
+    let digest = hasher.finalize();
+    let first_seven_hex = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) >> 4;
+    i64::from(first_seven_hex % 100)
+}
+
+/// Feeds formatted text straight into a hasher, so hashing a number needs no buffer.
+struct HashWriter<'h>(&'h mut Sha1);
+
+impl fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// The comparison value of a prerequisite condition, whichever field it has.
+struct ShowPrerequisiteValue<'a>(&'a PrerequisiteCondition);
+
+impl fmt::Display for ShowPrerequisiteValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = &self.0.value;
+        match (raw.b, &raw.s, raw.i, raw.d) {
+            (Some(b), ..) => write!(f, "{b}"),
+            (_, Some(s), ..) => f.write_str(s),
+            (_, _, Some(i), _) => write!(f, "{i}"),
+            (.., Some(d)) => write!(f, "{}", super::format::JsNumber(d)),
+            _ => f.write_str("<invalid value>"),
+        }
+    }
+}
+
+impl crate::model::raw::RawValue {
+    /// Whether this comparison value equals a prerequisite flag's value of the same type.
+    pub(crate) fn equals(&self, value: &Value) -> bool {
+        match value {
+            Value::Bool(b) => self.b == Some(*b),
+            Value::String(s) => self.s.as_deref() == Some(&**s),
+            Value::Int(i) => self.i == Some(*i),
+            Value::Double(d) => self.d == Some(*d),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn hash_vectors_match_the_official_sdks() {
+        let salts = Salts {
+            config: "salt",
+            context: "ctx_salt",
+        };
+        assert_eq!(
+            hex(&salted_sha256(b"test_payload", salts)),
+            "5ee9b44b3b90bedd9441b256c429f862ceb2ea847a58a8e33d8052da141e47aa"
+        );
+        assert_eq!(
+            hex(&Sha1::digest(b"test_payload")),
+            "683231cec21572ae3afd898a1b1487f6b9193ebb"
+        );
+    }
+}

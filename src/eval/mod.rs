@@ -1,0 +1,485 @@
+//! Pure flag evaluation: no actors, no I/O, no clock.
+//!
+//! [`evaluate`] runs the config v6 algorithm over a [`Config`] for a key and an optional
+//! [`User`], reporting warnings and the INFO evaluation log through a [`LogSink`]; it returns
+//! the selected value borrowed from the config, so evaluating a flag without rules allocates
+//! nothing. [`evaluate_details`] wraps that into owned [`EvaluationDetails`] for a typed
+//! default value. Everything the actor layer answers is built from these two functions.
+
+mod convert;
+mod evaluator;
+pub(crate) mod format;
+mod log_builder;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use evaluator::Selection;
+pub use format::write_js_number;
+
+pub(crate) use convert::unix_seconds;
+
+use crate::log::{LogLevel, LogSink, event};
+use crate::model::{Config, PercentageOption, SettingType, TargetingRule, Value};
+use crate::user::User;
+use evaluator::Evaluator;
+
+/// A type that flag values can be read as: `bool`, `String`, `i64`, `f64`, or [`Value`] for any.
+///
+/// A default value of the wrong type for the setting is an error, as in the official SDKs:
+/// `bool` reads on/off flags, `String` text settings, `i64` whole-number settings and `f64`
+/// both kinds of number settings.
+pub trait FlagValue: Sized + Clone {
+    /// Whether a setting of this type can be read as `Self`.
+    fn accepts(setting_type: SettingType) -> bool;
+    /// Reads a value of an accepted setting type.
+    fn from_value(value: &Value) -> Option<Self>;
+    /// Writes the value as the logs show it.
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+    /// The type's name in error messages.
+    fn type_name() -> &'static str;
+}
+
+impl FlagValue for bool {
+    fn accepts(t: SettingType) -> bool {
+        t == SettingType::Bool
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_bool()
+    }
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+    fn type_name() -> &'static str {
+        "bool"
+    }
+}
+
+impl FlagValue for String {
+    fn accepts(t: SettingType) -> bool {
+        t == SettingType::String
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_str().map(str::to_owned)
+    }
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+    fn type_name() -> &'static str {
+        "String"
+    }
+}
+
+impl FlagValue for i64 {
+    fn accepts(t: SettingType) -> bool {
+        t == SettingType::Int
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_int()
+    }
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+    fn type_name() -> &'static str {
+        "i64"
+    }
+}
+
+impl FlagValue for f64 {
+    fn accepts(t: SettingType) -> bool {
+        matches!(t, SettingType::Int | SettingType::Double)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_f64()
+    }
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_js_number(f, *self)
+    }
+    fn type_name() -> &'static str {
+        "f64"
+    }
+}
+
+impl FlagValue for Value {
+    fn accepts(_: SettingType) -> bool {
+        true
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        Some(value.clone())
+    }
+    fn fmt_log(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+    fn type_name() -> &'static str {
+        "Value"
+    }
+}
+
+/// Why an evaluation returned the default value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EvaluationError {
+    /// No config is available yet (event 1000).
+    ConfigJsonNotAvailable,
+    /// The key is not in the config (event 1001).
+    SettingKeyMissing {
+        /// The requested key.
+        key: String,
+        /// The keys the config has, sorted.
+        available_keys: Vec<String>,
+    },
+    /// The default value's type does not fit the setting (event 2002).
+    SettingTypeMismatch {
+        /// The setting's type.
+        setting_type: String,
+        /// The type that was asked for.
+        requested_type: &'static str,
+    },
+    /// The config could not be evaluated for this flag (event 1002): a circular prerequisite,
+    /// an invalid comparison value, percentages that do not add up to 100.
+    InvalidConfig(String),
+}
+
+impl EvaluationError {
+    /// The ConfigCat event id this error is logged with.
+    pub fn event_id(&self) -> u32 {
+        match self {
+            EvaluationError::ConfigJsonNotAvailable => event::CONFIG_JSON_NOT_AVAILABLE,
+            EvaluationError::SettingKeyMissing { .. } => event::SETTING_KEY_MISSING,
+            EvaluationError::SettingTypeMismatch { .. } => event::SETTING_TYPE_MISMATCH,
+            EvaluationError::InvalidConfig(_) => event::EVALUATION_FAILED,
+        }
+    }
+}
+
+impl fmt::Display for EvaluationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvaluationError::ConfigJsonNotAvailable => f.write_str("Config JSON is not present."),
+            EvaluationError::SettingKeyMissing { key, .. } => {
+                write!(
+                    f,
+                    "Failed to evaluate setting '{key}' (the key was not found in config JSON)."
+                )
+            }
+            EvaluationError::SettingTypeMismatch {
+                setting_type,
+                requested_type,
+            } => write!(
+                f,
+                "The type of a setting must match the type of the specified default value. Setting's type was {setting_type} but the default value's type was {requested_type}."
+            ),
+            EvaluationError::InvalidConfig(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for EvaluationError {}
+
+/// The result of an evaluation with everything that led to it.
+#[derive(Debug, Clone)]
+pub struct EvaluationDetails<T> {
+    /// The setting's key.
+    pub key: String,
+    /// The value: evaluated, or the default when `error` is set.
+    pub value: T,
+    /// The variation id of the value, `None` when the default was returned.
+    pub variation_id: Option<String>,
+    /// Whether the default value was returned because of an error.
+    pub is_default_value: bool,
+    /// What went wrong, if anything.
+    pub error: Option<EvaluationError>,
+    /// The targeting rule that matched, if any.
+    pub matched_targeting_rule: Option<Arc<TargetingRule>>,
+    /// The percentage option that was selected, if any.
+    pub matched_percentage_option: Option<Arc<PercentageOption>>,
+    /// When the config used was downloaded; `None` for local-only data.
+    pub fetch_time: Option<SystemTime>,
+    /// The user the flag was evaluated for.
+    pub user: Option<User>,
+}
+
+impl<T> EvaluationDetails<T> {
+    /// Details of an evaluation that returned `default` because of `error`.
+    pub fn from_error(key: &str, default: T, error: EvaluationError, user: Option<&User>) -> Self {
+        EvaluationDetails {
+            key: key.to_owned(),
+            value: default,
+            variation_id: None,
+            is_default_value: true,
+            error: Some(error),
+            matched_targeting_rule: None,
+            matched_percentage_option: None,
+            fetch_time: None,
+            user: user.cloned(),
+        }
+    }
+}
+
+/// Shows an optional default value: `null` when there is none.
+struct LogDefault<'a, T>(Option<&'a T>);
+
+impl<T: FlagValue> fmt::Display for LogDefault<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => v.fmt_log(f),
+            None => f.write_str("null"),
+        }
+    }
+}
+
+/// Evaluates the flag `key` for `user`, logging as the official SDKs do.
+///
+/// `default` is the value the caller will fall back to; it is only used to check the setting
+/// type (`T`) and to show in logs. Errors 1001, 1002 and 2002 are logged here; the caller
+/// decides what to return.
+///
+/// ```
+/// use configcat_actix::{Config, MemoryLog, LogLevel, User, eval};
+/// let config = Config::parse(r#"{"f":{"isAwesome":{"t":0,"v":{"b":false},
+///     "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"b":true}}}]}}}"#)?;
+/// let log = MemoryLog::new(LogLevel::Warn);
+/// let user = User::new("42").email("a@example.com");
+/// let selection = eval::evaluate(&config, "isAwesome", Some(&false), Some(&user), &log)?;
+/// assert_eq!(selection.value.as_bool(), Some(true));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`EvaluationError`] when the key is missing, the default value's type does not fit, or the
+/// config cannot be evaluated for this flag.
+pub fn evaluate<'a, T: FlagValue>(
+    config: &'a Config,
+    key: &'a str,
+    default: Option<&T>,
+    user: Option<&'a User>,
+    sink: &dyn LogSink,
+) -> Result<Selection<'a>, EvaluationError> {
+    let settings = config.settings();
+    let Some(setting) = settings.get(key) else {
+        let mut available_keys: Vec<String> = settings.keys().cloned().collect();
+        available_keys.sort_unstable();
+        log_error(
+            sink,
+            event::SETTING_KEY_MISSING,
+            format_args!(
+                "Failed to evaluate setting '{key}' (the key was not found in config JSON). Returning the `default_value` parameter that you specified in your application: '{}'. Available keys: [{}].",
+                LogDefault(default),
+                QuotedList(&available_keys)
+            ),
+        );
+        return Err(EvaluationError::SettingKeyMissing {
+            key: key.to_owned(),
+            available_keys,
+        });
+    };
+    if default.is_some() {
+        let fits = setting.setting_type.is_some_and(T::accepts);
+        if !fits {
+            let error = EvaluationError::SettingTypeMismatch {
+                setting_type: setting.setting_type.map_or_else(
+                    || format!("unknown ({})", setting.type_code),
+                    |t| t.to_string(),
+                ),
+                requested_type: T::type_name(),
+            };
+            log_error(
+                sink,
+                error.event_id(),
+                format_args!(
+                    "Failed to evaluate setting '{key}' ({error}). Returning the `default_value` parameter that you specified in your application: '{}'.",
+                    LogDefault(default)
+                ),
+            );
+            return Err(error);
+        }
+    }
+
+    let mut evaluator = Evaluator::new(settings, user, sink);
+    if let Some(log) = evaluator.log.as_mut() {
+        log.append(format_args!("Evaluating '{key}'"));
+        if let Some(user) = user {
+            log.append(format_args!(" for User '{}'", user.to_json()));
+        }
+        log.indent();
+    }
+    let result = evaluator.evaluate(key, setting);
+    if let Some(log) = evaluator.log.as_mut() {
+        match &result {
+            Ok(selection) => log.line(format_args!("Returning '{}'.", selection.value)),
+            Err(_) => log
+                .reset_indent()
+                .indent()
+                .line(format_args!("Returning '{}'.", LogDefault(default))),
+        };
+        sink.log(
+            LogLevel::Info,
+            event::EVALUATION_LOG,
+            format_args!("{}", log.as_str()),
+        );
+    }
+    result.map_err(|fatal| {
+        log_error(
+            sink,
+            event::EVALUATION_FAILED,
+            format_args!(
+                "Failed to evaluate setting '{key}' ({}). Returning the `default_value` parameter that you specified in your application: '{}'.",
+                fatal.0,
+                LogDefault(default)
+            ),
+        );
+        EvaluationError::InvalidConfig(fatal.0)
+    })
+}
+
+/// Evaluates the flag `key` as a `T`, returning details with owned data.
+///
+/// On any error the details carry `default` and the error; nothing panics.
+///
+/// ```
+/// use configcat_actix::{Config, NoLog, eval};
+/// let config = Config::parse(r#"{"f":{"greeting":{"t":1,"v":{"s":"hello"},"i":"v1"}}}"#)?;
+/// let details = eval::evaluate_details(&config, "greeting", String::new(), None, None, &NoLog);
+/// assert_eq!(details.value, "hello");
+/// assert_eq!(details.variation_id.as_deref(), Some("v1"));
+/// let missing = eval::evaluate_details(&config, "nope", false, None, None, &NoLog);
+/// assert!(missing.is_default_value);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+pub fn evaluate_details<T: FlagValue>(
+    config: &Config,
+    key: &str,
+    default: T,
+    user: Option<&User>,
+    fetch_time: Option<SystemTime>,
+    sink: &dyn LogSink,
+) -> EvaluationDetails<T> {
+    let selection = evaluate(config, key, Some(&default), user, sink);
+    let mut details = match selection.map(|s| (T::from_value(s.value), s)) {
+        Ok((Some(value), selection)) => EvaluationDetails {
+            key: key.to_owned(),
+            value,
+            variation_id: selection.variation_id.map(str::to_owned),
+            is_default_value: false,
+            error: None,
+            matched_targeting_rule: selection.matched_targeting_rule.cloned(),
+            matched_percentage_option: selection.matched_percentage_option.cloned(),
+            fetch_time: None,
+            user: user.cloned(),
+        },
+        // The type was checked before evaluation; a value of another type means a broken config.
+        Ok((None, selection)) => EvaluationDetails::from_error(
+            key,
+            default,
+            EvaluationError::SettingTypeMismatch {
+                setting_type: selection.value.setting_type().to_string(),
+                requested_type: T::type_name(),
+            },
+            user,
+        ),
+        Err(error) => EvaluationDetails::from_error(key, default, error, user),
+    };
+    details.fetch_time = fetch_time;
+    details
+}
+
+/// Evaluates the flag `key` as a `T`, falling back to `default` on any error.
+///
+/// This is the allocation-free path: for a `bool` flag without rules nothing touches the heap.
+///
+/// ```
+/// use configcat_actix::{Config, NoLog, eval};
+/// let config = Config::parse(r#"{"f":{"isAwesome":{"t":0,"v":{"b":true}}}}"#)?;
+/// assert!(eval::evaluate_value(&config, "isAwesome", false, None, &NoLog));
+/// assert_eq!(eval::evaluate_value(&config, "isAwesome", 7_i64, None, &NoLog), 7);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+pub fn evaluate_value<T: FlagValue>(
+    config: &Config,
+    key: &str,
+    default: T,
+    user: Option<&User>,
+    sink: &dyn LogSink,
+) -> T {
+    match evaluate(config, key, Some(&default), user, sink) {
+        Ok(selection) => T::from_value(selection.value).unwrap_or(default),
+        Err(_) => default,
+    }
+}
+
+/// Finds the setting key and value that a variation id belongs to (spec §6.5).
+///
+/// ```
+/// use configcat_actix::{Config, NoLog, Value, eval};
+/// let config = Config::parse(r#"{"f":{"greeting":{"t":1,"v":{"s":"hello"},"i":"v1"}}}"#)?;
+/// let (key, value) = eval::key_and_value(&config, "v1", &NoLog).unwrap();
+/// assert_eq!((key, value), ("greeting", &Value::from("hello")));
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+pub fn key_and_value<'a>(
+    config: &'a Config,
+    variation_id: &str,
+    sink: &dyn LogSink,
+) -> Option<(&'a str, &'a Value)> {
+    let is = |id: &Option<String>| id.as_deref() == Some(variation_id);
+    for (key, setting) in config.settings() {
+        let found = if is(&setting.variation_id) {
+            setting.value.as_ref()
+        } else {
+            setting
+                .targeting_rules
+                .iter()
+                .find_map(|rule| match &rule.then {
+                    crate::model::RuleOutcome::Served {
+                        value,
+                        variation_id,
+                    } if is(variation_id) => value.as_ref(),
+                    crate::model::RuleOutcome::PercentageOptions(options) => options
+                        .iter()
+                        .find(|o| is(&o.variation_id))
+                        .and_then(|o| o.value.as_ref()),
+                    _ => None,
+                })
+                .or_else(|| {
+                    setting
+                        .percentage_options
+                        .iter()
+                        .find(|o| is(&o.variation_id))
+                        .and_then(|o| o.value.as_ref())
+                })
+        };
+        if let Some(value) = found {
+            return Some((key.as_str(), value));
+        }
+    }
+    log_error(
+        sink,
+        event::VARIATION_ID_NOT_FOUND,
+        format_args!(
+            "Could not find the setting for the specified variation ID: '{variation_id}'."
+        ),
+    );
+    None
+}
+
+fn log_error(sink: &dyn LogSink, event_id: u32, message: fmt::Arguments<'_>) {
+    if sink.enabled(LogLevel::Error) {
+        sink.log(LogLevel::Error, event_id, message);
+    }
+}
+
+/// `'a', 'b'`: how key lists appear in messages.
+struct QuotedList<'a>(&'a [String]);
+
+impl fmt::Display for QuotedList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "'{item}'")?;
+        }
+        Ok(())
+    }
+}

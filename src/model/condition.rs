@@ -1,0 +1,372 @@
+//! Conditions of targeting rules and segments, with their comparison values prepared for
+//! evaluation.
+
+use std::sync::Arc;
+
+use super::raw::{
+    RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
+    RawValue,
+};
+use super::{SettingType, Value};
+
+/// A condition of a targeting rule.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// Compares a user attribute with a value.
+    User(UserCondition),
+    /// Tests whether the user is in a segment.
+    Segment(SegmentCondition),
+    /// Compares the value of another flag.
+    Prerequisite(PrerequisiteCondition),
+    /// A condition of a kind this client does not know; evaluating it is an error.
+    Unknown,
+}
+
+/// A user attribute compared with a comparison value.
+#[derive(Debug, Clone)]
+pub struct UserCondition {
+    pub(crate) attribute: String,
+    pub(crate) comparator: Option<Comparator>,
+    /// The comparison value as the config gives it, for the evaluation log.
+    pub(crate) text: Option<String>,
+    pub(crate) number: Option<f64>,
+    pub(crate) list: Option<Vec<String>>,
+    /// The comparison value prepared for the comparator.
+    pub(crate) operand: Operand,
+}
+
+/// A comparison value, parsed and decoded at load time for its comparator.
+#[derive(Debug, Clone)]
+pub(crate) enum Operand {
+    /// Missing, or not what the comparator needs: evaluating the condition is an error.
+    Invalid,
+    Text(String),
+    TextList(Vec<String>),
+    Number(f64),
+    /// `None` when the comparison value is not a valid version: the condition is false.
+    SemVer(Option<semver::Version>),
+    /// `None` when any listed version is invalid: the condition is false.
+    SemVerList(Option<Vec<semver::Version>>),
+    /// SHA-256 digests; `None` for an item that is not 64 hex digits (it never matches).
+    Hash(Option<[u8; 32]>),
+    HashList(Vec<Option<[u8; 32]>>),
+    /// `(byte length, digest)` pairs of the hashed STARTS/ENDS WITH comparators.
+    HashAffixList(Vec<(usize, Option<[u8; 32]>)>),
+}
+
+/// A segment (an entry of the root `s`): a named, reusable list of AND-ed user conditions.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub(crate) name: String,
+    pub(crate) conditions: Vec<UserCondition>,
+}
+
+/// A segment membership test.
+#[derive(Debug, Clone)]
+pub struct SegmentCondition {
+    /// `None` when the index points outside the segment list: evaluating it is an error.
+    pub(crate) segment: Option<Arc<Segment>>,
+    pub(crate) comparator: Option<SegmentComparator>,
+}
+
+/// A comparison with the value of another flag.
+#[derive(Debug, Clone)]
+pub struct PrerequisiteCondition {
+    pub(crate) key: String,
+    pub(crate) comparator: Option<PrerequisiteComparator>,
+    /// Kept raw: which field counts depends on the prerequisite flag's type, which flag
+    /// overrides can change after this config was parsed.
+    pub(crate) value: RawValue,
+}
+
+/// `IS IN SEGMENT` (0) or `IS NOT IN SEGMENT` (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentComparator {
+    /// The user is in the segment.
+    IsIn,
+    /// The user is not in the segment.
+    IsNotIn,
+}
+
+/// `EQUALS` (0) or `NOT EQUALS` (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrerequisiteComparator {
+    /// The prerequisite flag's value equals the comparison value.
+    Equals,
+    /// It does not.
+    NotEquals,
+}
+
+macro_rules! comparators {
+    ($($code:literal => $name:ident, $text:literal, $doc:literal;)*) => {
+        /// The 36 user-condition comparators of config v6 (`c` of a user condition).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Comparator {
+            $(#[doc = $doc] $name,)*
+        }
+
+        impl Comparator {
+            /// Maps the wire code to a comparator.
+            pub fn from_code(code: i64) -> Option<Comparator> {
+                match code {
+                    $($code => Some(Comparator::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The operator as the evaluation log writes it.
+            pub fn text(self) -> &'static str {
+                match self {
+                    $(Comparator::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+comparators! {
+    0 => IsOneOf, "IS ONE OF", "Text is one of the listed texts.";
+    1 => IsNotOneOf, "IS NOT ONE OF", "Text is none of the listed texts.";
+    2 => ContainsAnyOf, "CONTAINS ANY OF", "Text contains one of the listed texts.";
+    3 => NotContainsAnyOf, "NOT CONTAINS ANY OF", "Text contains none of the listed texts.";
+    4 => SemVerIsOneOf, "IS ONE OF", "Version is one of the listed versions.";
+    5 => SemVerIsNotOneOf, "IS NOT ONE OF", "Version is none of the listed versions.";
+    6 => SemVerLess, "<", "Version precedes.";
+    7 => SemVerLessOrEquals, "<=", "Version precedes or equals.";
+    8 => SemVerGreater, ">", "Version follows.";
+    9 => SemVerGreaterOrEquals, ">=", "Version follows or equals.";
+    10 => NumberEquals, "=", "Number equals.";
+    11 => NumberNotEquals, "!=", "Number differs.";
+    12 => NumberLess, "<", "Number is less.";
+    13 => NumberLessOrEquals, "<=", "Number is less or equal.";
+    14 => NumberGreater, ">", "Number is greater.";
+    15 => NumberGreaterOrEquals, ">=", "Number is greater or equal.";
+    16 => SensitiveIsOneOf, "IS ONE OF", "Hashed text is one of the listed hashes.";
+    17 => SensitiveIsNotOneOf, "IS NOT ONE OF", "Hashed text is none of the listed hashes.";
+    18 => DateBefore, "BEFORE", "Date (Unix seconds) is before.";
+    19 => DateAfter, "AFTER", "Date (Unix seconds) is after.";
+    20 => SensitiveEquals, "EQUALS", "Hashed text equals.";
+    21 => SensitiveNotEquals, "NOT EQUALS", "Hashed text differs.";
+    22 => SensitiveStartsWithAnyOf, "STARTS WITH ANY OF", "Hashed prefix is one of the listed.";
+    23 => SensitiveNotStartsWithAnyOf, "NOT STARTS WITH ANY OF", "Hashed prefix is none of the listed.";
+    24 => SensitiveEndsWithAnyOf, "ENDS WITH ANY OF", "Hashed suffix is one of the listed.";
+    25 => SensitiveNotEndsWithAnyOf, "NOT ENDS WITH ANY OF", "Hashed suffix is none of the listed.";
+    26 => SensitiveArrayContainsAnyOf, "ARRAY CONTAINS ANY OF", "A hashed list item is one of the listed.";
+    27 => SensitiveArrayNotContainsAnyOf, "ARRAY NOT CONTAINS ANY OF", "No hashed list item is one of the listed.";
+    28 => TextEquals, "EQUALS", "Text equals.";
+    29 => TextNotEquals, "NOT EQUALS", "Text differs.";
+    30 => TextStartsWithAnyOf, "STARTS WITH ANY OF", "Text starts with one of the listed.";
+    31 => TextNotStartsWithAnyOf, "NOT STARTS WITH ANY OF", "Text starts with none of the listed.";
+    32 => TextEndsWithAnyOf, "ENDS WITH ANY OF", "Text ends with one of the listed.";
+    33 => TextNotEndsWithAnyOf, "NOT ENDS WITH ANY OF", "Text ends with none of the listed.";
+    34 => ArrayContainsAnyOf, "ARRAY CONTAINS ANY OF", "A list item is one of the listed.";
+    35 => ArrayNotContainsAnyOf, "ARRAY NOT CONTAINS ANY OF", "No list item is one of the listed.";
+}
+
+impl Comparator {
+    /// Whether the comparison value is confidential (hashed) and hidden in logs.
+    pub fn is_sensitive(self) -> bool {
+        use Comparator::*;
+        matches!(
+            self,
+            SensitiveIsOneOf
+                | SensitiveIsNotOneOf
+                | SensitiveEquals
+                | SensitiveNotEquals
+                | SensitiveStartsWithAnyOf
+                | SensitiveNotStartsWithAnyOf
+                | SensitiveEndsWithAnyOf
+                | SensitiveNotEndsWithAnyOf
+                | SensitiveArrayContainsAnyOf
+                | SensitiveArrayNotContainsAnyOf
+        )
+    }
+}
+
+impl SegmentComparator {
+    /// The operator as the evaluation log writes it.
+    pub fn text(self) -> &'static str {
+        match self {
+            SegmentComparator::IsIn => "IS IN SEGMENT",
+            SegmentComparator::IsNotIn => "IS NOT IN SEGMENT",
+        }
+    }
+}
+
+impl PrerequisiteComparator {
+    /// The operator as the evaluation log writes it.
+    pub fn text(self) -> &'static str {
+        match self {
+            PrerequisiteComparator::Equals => "EQUALS",
+            PrerequisiteComparator::NotEquals => "NOT EQUALS",
+        }
+    }
+}
+
+impl Condition {
+    pub(crate) fn from_raw(raw: RawCondition, segments: &[Arc<Segment>]) -> Condition {
+        match (raw.user, raw.segment, raw.prerequisite) {
+            (Some(u), None, None) => Condition::User(UserCondition::from_raw(u)),
+            (None, Some(s), None) => Condition::Segment(SegmentCondition::from_raw(s, segments)),
+            (None, None, Some(p)) => Condition::Prerequisite(PrerequisiteCondition::from_raw(p)),
+            _ => Condition::Unknown,
+        }
+    }
+}
+
+impl Segment {
+    pub(crate) fn from_raw(raw: RawSegment) -> Segment {
+        Segment {
+            name: raw.name,
+            conditions: raw
+                .conditions
+                .into_iter()
+                .map(UserCondition::from_raw)
+                .collect(),
+        }
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl SegmentCondition {
+    fn from_raw(raw: RawSegmentCondition, segments: &[Arc<Segment>]) -> SegmentCondition {
+        SegmentCondition {
+            segment: usize::try_from(raw.index)
+                .ok()
+                .and_then(|i| segments.get(i).cloned()),
+            comparator: match raw.comparator {
+                0 => Some(SegmentComparator::IsIn),
+                1 => Some(SegmentComparator::IsNotIn),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl PrerequisiteCondition {
+    fn from_raw(raw: RawPrerequisiteCondition) -> PrerequisiteCondition {
+        PrerequisiteCondition {
+            key: raw.key,
+            comparator: match raw.comparator {
+                0 => Some(PrerequisiteComparator::Equals),
+                1 => Some(PrerequisiteComparator::NotEquals),
+                _ => None,
+            },
+            value: raw.value,
+        }
+    }
+
+    /// The comparison value as a value of the prerequisite flag's type, if it has one.
+    pub(crate) fn value_for(&self, setting_type: SettingType) -> Option<Value> {
+        self.value.typed(setting_type)
+    }
+}
+
+impl UserCondition {
+    pub(crate) fn from_raw(raw: RawUserCondition) -> UserCondition {
+        let comparator = Comparator::from_code(raw.comparator);
+        let operand = comparator
+            .map(|c| Operand::prepare(c, &raw))
+            .unwrap_or(Operand::Invalid);
+        UserCondition {
+            attribute: raw.attribute,
+            comparator,
+            text: raw.string_value,
+            number: raw.number_value,
+            list: raw.list_value,
+            operand,
+        }
+    }
+
+    /// The name of the user attribute compared.
+    pub fn attribute(&self) -> &str {
+        &self.attribute
+    }
+
+    /// The comparator, or `None` for a code this client does not know.
+    pub fn comparator(&self) -> Option<Comparator> {
+        self.comparator
+    }
+}
+
+impl Operand {
+    fn prepare(comparator: Comparator, raw: &RawUserCondition) -> Operand {
+        use Comparator::*;
+        let text = raw.string_value.as_ref();
+        let list = raw.list_value.as_ref();
+        let prepared = match comparator {
+            IsOneOf
+            | IsNotOneOf
+            | ContainsAnyOf
+            | NotContainsAnyOf
+            | TextStartsWithAnyOf
+            | TextNotStartsWithAnyOf
+            | TextEndsWithAnyOf
+            | TextNotEndsWithAnyOf
+            | ArrayContainsAnyOf
+            | ArrayNotContainsAnyOf => list.cloned().map(Operand::TextList),
+            TextEquals | TextNotEquals => text.cloned().map(Operand::Text),
+            SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
+                // Empty items are skipped; one invalid item makes the whole condition false.
+                Operand::SemVerList(
+                    items
+                        .iter()
+                        .map(|i| i.trim())
+                        .filter(|i| !i.is_empty())
+                        .map(|i| semver::Version::parse(i).ok())
+                        .collect(),
+                )
+            }),
+            SemVerLess | SemVerLessOrEquals | SemVerGreater | SemVerGreaterOrEquals => {
+                text.map(|t| Operand::SemVer(semver::Version::parse(t.trim()).ok()))
+            }
+            NumberEquals
+            | NumberNotEquals
+            | NumberLess
+            | NumberLessOrEquals
+            | NumberGreater
+            | NumberGreaterOrEquals
+            | DateBefore
+            | DateAfter => raw.number_value.map(Operand::Number),
+            SensitiveEquals | SensitiveNotEquals => text.map(|t| Operand::Hash(decode_sha256(t))),
+            SensitiveIsOneOf
+            | SensitiveIsNotOneOf
+            | SensitiveArrayContainsAnyOf
+            | SensitiveArrayNotContainsAnyOf => list
+                .map(|items| Operand::HashList(items.iter().map(|i| decode_sha256(i)).collect())),
+            SensitiveStartsWithAnyOf
+            | SensitiveNotStartsWithAnyOf
+            | SensitiveEndsWithAnyOf
+            | SensitiveNotEndsWithAnyOf => list.and_then(|items| {
+                items
+                    .iter()
+                    .map(|item| {
+                        let (length, hash) = item.split_once('_')?;
+                        Some((length.trim().parse::<usize>().ok()?, decode_sha256(hash)))
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .map(Operand::HashAffixList)
+            }),
+        };
+        prepared.unwrap_or(Operand::Invalid)
+    }
+}
+
+/// Decodes 64 hex digits; anything else cannot equal a SHA-256 digest.
+fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (out, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
+        let high = (pair[0] as char).to_digit(16)?;
+        let low = (pair[1] as char).to_digit(16)?;
+        *out = (high * 16 + low) as u8;
+    }
+    Some(digest)
+}

@@ -1,0 +1,381 @@
+//! The config_v6 model: what a downloaded `config_v6.json` parses into.
+//!
+//! [`Config::parse`] reads the wire format (see [`raw`]) and prepares it for evaluation:
+//! segment indexes become shared references, semantic versions and hashed comparison values are
+//! parsed and decoded once, the config salt is copied into every setting. Anything that is
+//! malformed but can be confined to one flag (an unknown comparator, a value of the wrong type)
+//! is kept and reported when that flag is evaluated, so one bad flag never hides the others.
+
+mod condition;
+pub(crate) mod raw;
+mod value;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub(crate) use condition::Operand;
+pub use condition::{
+    Comparator, Condition, PrerequisiteComparator, PrerequisiteCondition, Segment,
+    SegmentComparator, SegmentCondition, UserCondition,
+};
+pub use value::{SettingType, Value};
+
+use raw::{RawConfig, RawPercentageOption, RawSetting, RawTargetingRule, RawValue};
+
+/// A parsed config_v6 document.
+///
+/// ```
+/// use configcat_actix::Config;
+/// let config = Config::parse(r#"{"f":{"isAwesome":{"t":0,"v":{"b":true}}}}"#)?;
+/// assert_eq!(config.settings().len(), 1);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    preferences: Preferences,
+    settings: HashMap<String, Setting>,
+}
+
+/// The preferences (`p`) of a config: where the CDN wants to be asked next, and the salt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preferences {
+    /// `u`: the base URL the CDN redirects to.
+    pub base_url: Option<String>,
+    /// `r`: how strongly the redirect applies.
+    pub redirect_mode: Option<RedirectMode>,
+    /// `s`: the config salt used to hash confidential comparison values.
+    pub salt: Option<Arc<str>>,
+}
+
+/// The redirect mode of the preferences (`p.r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// `0`: use this config; ask the new URL next time.
+    No,
+    /// `1`: the data governance option is out of sync; ask the new URL now.
+    Should,
+    /// `2`: ask the new URL now, even from a custom base URL.
+    Force,
+}
+
+/// One feature flag or setting (an entry of `f`).
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub(crate) setting_type: Option<SettingType>,
+    pub(crate) type_code: i64,
+    pub(crate) percentage_attribute: Option<String>,
+    pub(crate) targeting_rules: Vec<Arc<TargetingRule>>,
+    pub(crate) percentage_options: Vec<Arc<PercentageOption>>,
+    pub(crate) value: Option<Value>,
+    pub(crate) variation_id: Option<String>,
+    /// The salt of the config this setting came from: settings of different configs can be
+    /// merged by flag overrides, and each must keep hashing with its own salt.
+    pub(crate) salt: Option<Arc<str>>,
+}
+
+/// A targeting rule: AND-ed conditions and what to serve when they all hold.
+#[derive(Debug, Clone)]
+pub struct TargetingRule {
+    pub(crate) conditions: Vec<Condition>,
+    pub(crate) then: RuleOutcome,
+}
+
+/// The THEN part of a targeting rule.
+#[derive(Debug, Clone)]
+pub(crate) enum RuleOutcome {
+    Served {
+        value: Option<Value>,
+        variation_id: Option<String>,
+    },
+    PercentageOptions(Vec<Arc<PercentageOption>>),
+    Missing,
+}
+
+/// A percentage option: a share of users and the value they get.
+#[derive(Debug, Clone)]
+pub struct PercentageOption {
+    pub(crate) percentage: i64,
+    pub(crate) value: Option<Value>,
+    pub(crate) variation_id: Option<String>,
+}
+
+/// Why a config_v6 document could not be parsed.
+///
+/// The message names what was wrong and where, as a path into the document
+/// (`f.myFlag.r[0].c[1].u.c`) and a line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    path: String,
+    message: String,
+    line: usize,
+    column: usize,
+}
+
+impl ParseError {
+    /// The path of the offending element, `.` for the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The line (1-based) at which parsing stopped.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+    /// The column (1-based) at which parsing stopped.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid config JSON at `{}` (line {}, column {}): {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl Config {
+    /// Parses a config_v6 JSON document.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming the path, line and column when the text is not JSON or a field
+    /// has the wrong JSON type.
+    pub fn parse(json: &str) -> Result<Config, ParseError> {
+        match serde_json::from_str::<RawConfig>(json) {
+            Ok(raw) => Ok(Config::from_raw(raw)),
+            Err(err) => Err(locate_error(json, err)),
+        }
+    }
+
+    /// The preferences of this config.
+    pub fn preferences(&self) -> &Preferences {
+        &self.preferences
+    }
+
+    /// The settings, by key.
+    pub fn settings(&self) -> &HashMap<String, Setting> {
+        &self.settings
+    }
+
+    /// Builds a config from settings, e.g. flag overrides.
+    pub fn from_settings(settings: HashMap<String, Setting>) -> Config {
+        Config {
+            preferences: Preferences::default(),
+            settings,
+        }
+    }
+
+    fn from_raw(raw: RawConfig) -> Config {
+        let prefs = raw.preferences.unwrap_or_default();
+        let salt: Option<Arc<str>> = prefs.salt.map(Arc::from);
+        let segments: Vec<Arc<Segment>> = raw
+            .segments
+            .into_iter()
+            .map(|s| Arc::new(Segment::from_raw(s)))
+            .collect();
+        let settings = raw
+            .settings
+            .into_iter()
+            .map(|(key, s)| (key, Setting::from_raw(s, &salt, &segments)))
+            .collect();
+        Config {
+            preferences: Preferences {
+                base_url: prefs.base_url,
+                redirect_mode: prefs.redirect_mode.and_then(|m| match m {
+                    0 => Some(RedirectMode::No),
+                    1 => Some(RedirectMode::Should),
+                    2 => Some(RedirectMode::Force),
+                    _ => None,
+                }),
+                salt,
+            },
+            settings,
+        }
+    }
+}
+
+/// Re-reads a document that failed to parse to find the path of the failure; this costs
+/// nothing on the success path.
+fn locate_error(json: &str, err: serde_json::Error) -> ParseError {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let path = match serde_path_to_error::deserialize::<_, RawConfig>(&mut de) {
+        Err(located) => located.path().to_string(),
+        Ok(_) => ".".to_owned(),
+    };
+    ParseError {
+        path,
+        message: strip_position(&err.to_string()),
+        line: err.line(),
+        column: err.column(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+impl Setting {
+    fn from_raw(raw: RawSetting, salt: &Option<Arc<str>>, segments: &[Arc<Segment>]) -> Setting {
+        let setting_type = SettingType::from_code(raw.setting_type);
+        let typed = |v: &RawValue| setting_type.and_then(|t| v.typed(t));
+        Setting {
+            setting_type,
+            type_code: raw.setting_type,
+            percentage_attribute: raw.percentage_attribute,
+            targeting_rules: raw
+                .targeting_rules
+                .into_iter()
+                .map(|r| Arc::new(TargetingRule::from_raw(r, setting_type, segments)))
+                .collect(),
+            percentage_options: percentage_options(raw.percentage_options, setting_type),
+            value: typed(&raw.value),
+            variation_id: raw.variation_id,
+            salt: salt.clone(),
+        }
+    }
+
+    /// Builds a setting with no rules, as the simplified override format and override maps do.
+    pub fn from_value(value: Value) -> Setting {
+        Setting {
+            setting_type: Some(value.setting_type()),
+            type_code: value.setting_type() as i64,
+            percentage_attribute: None,
+            targeting_rules: Vec::new(),
+            percentage_options: Vec::new(),
+            value: Some(value),
+            variation_id: None,
+            salt: None,
+        }
+    }
+
+    /// The setting's type, or `None` when the config gives an unknown type code.
+    pub fn setting_type(&self) -> Option<SettingType> {
+        self.setting_type
+    }
+
+    /// The value served when no targeting rule or percentage option applies.
+    pub fn default_value(&self) -> Option<&Value> {
+        self.value.as_ref()
+    }
+
+    /// The variation id of the default value.
+    pub fn variation_id(&self) -> Option<&str> {
+        self.variation_id.as_deref()
+    }
+
+    /// The targeting rules, in evaluation order.
+    pub fn targeting_rules(&self) -> &[Arc<TargetingRule>] {
+        &self.targeting_rules
+    }
+
+    /// The top-level percentage options.
+    pub fn percentage_options(&self) -> &[Arc<PercentageOption>] {
+        &self.percentage_options
+    }
+}
+
+fn percentage_options(
+    raw: Vec<RawPercentageOption>,
+    setting_type: Option<SettingType>,
+) -> Vec<Arc<PercentageOption>> {
+    raw.into_iter()
+        .map(|o| {
+            Arc::new(PercentageOption {
+                percentage: o.percentage,
+                value: setting_type.and_then(|t| o.value.typed(t)),
+                variation_id: o.variation_id,
+            })
+        })
+        .collect()
+}
+
+impl TargetingRule {
+    fn from_raw(
+        raw: RawTargetingRule,
+        setting_type: Option<SettingType>,
+        segments: &[Arc<Segment>],
+    ) -> TargetingRule {
+        let then = match (raw.served, raw.percentage_options) {
+            (Some(served), None) => RuleOutcome::Served {
+                value: setting_type.and_then(|t| served.value.typed(t)),
+                variation_id: served.variation_id,
+            },
+            (None, Some(options)) => {
+                RuleOutcome::PercentageOptions(percentage_options(options, setting_type))
+            }
+            _ => RuleOutcome::Missing,
+        };
+        TargetingRule {
+            conditions: raw
+                .conditions
+                .into_iter()
+                .map(|c| Condition::from_raw(c, segments))
+                .collect(),
+            then,
+        }
+    }
+
+    /// The conditions, all of which must hold for the rule to match.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    /// The value served when the rule matches, unless it serves percentage options.
+    pub fn served_value(&self) -> Option<&Value> {
+        match &self.then {
+            RuleOutcome::Served { value, .. } => value.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The percentage options served when the rule matches, if it serves any.
+    pub fn percentage_options(&self) -> &[Arc<PercentageOption>] {
+        match &self.then {
+            RuleOutcome::PercentageOptions(options) => options,
+            _ => &[],
+        }
+    }
+
+    /// The variation id of the served value.
+    pub fn variation_id(&self) -> Option<&str> {
+        match &self.then {
+            RuleOutcome::Served { variation_id, .. } => variation_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl PercentageOption {
+    /// The share of users, 0 to 100.
+    pub fn percentage(&self) -> i64 {
+        self.percentage
+    }
+    /// The value served to this share.
+    pub fn value(&self) -> Option<&Value> {
+        self.value.as_ref()
+    }
+    /// The variation id of the value.
+    pub fn variation_id(&self) -> Option<&str> {
+        self.variation_id.as_deref()
+    }
+}
+
+impl RawValue {
+    /// The value under the key that the setting type dictates (`b`, `s`, `i` or `d`).
+    pub(crate) fn typed(&self, setting_type: SettingType) -> Option<Value> {
+        match setting_type {
+            SettingType::Bool => self.b.map(Value::Bool),
+            SettingType::String => self.s.as_deref().map(Value::from),
+            SettingType::Int => self.i.map(Value::Int),
+            SettingType::Double => self.d.map(Value::Double),
+        }
+    }
+}

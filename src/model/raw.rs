@@ -1,0 +1,132 @@
+//! The config_v6 JSON document exactly as it arrives on the wire.
+//!
+//! These types only mirror the JSON; [`super::Config::parse`] turns them into the evaluation
+//! model, doing once per config the work that would otherwise repeat on every evaluation.
+//! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub(crate) struct RawConfig {
+    #[serde(rename = "p")]
+    pub preferences: Option<RawPreferences>,
+    #[serde(rename = "s", default)]
+    pub segments: Vec<RawSegment>,
+    #[serde(rename = "f", default)]
+    pub settings: HashMap<String, RawSetting>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct RawPreferences {
+    #[serde(rename = "u")]
+    pub base_url: Option<String>,
+    #[serde(rename = "r")]
+    pub redirect_mode: Option<i64>,
+    #[serde(rename = "s")]
+    pub salt: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawSegment {
+    #[serde(rename = "n", default)]
+    pub name: String,
+    #[serde(rename = "r", default)]
+    pub conditions: Vec<RawUserCondition>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawSetting {
+    #[serde(rename = "t")]
+    pub setting_type: i64,
+    #[serde(rename = "a")]
+    pub percentage_attribute: Option<String>,
+    #[serde(rename = "r", default)]
+    pub targeting_rules: Vec<RawTargetingRule>,
+    #[serde(rename = "p", default)]
+    pub percentage_options: Vec<RawPercentageOption>,
+    #[serde(rename = "v", default)]
+    pub value: RawValue,
+    #[serde(rename = "i")]
+    pub variation_id: Option<String>,
+}
+
+/// `{ "b" | "s" | "i" | "d": ... }`: which field counts depends on the owning setting's type.
+#[derive(Deserialize, Default, Clone, Debug)]
+pub(crate) struct RawValue {
+    pub b: Option<bool>,
+    pub s: Option<String>,
+    pub i: Option<i64>,
+    pub d: Option<f64>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawTargetingRule {
+    #[serde(rename = "c", default)]
+    pub conditions: Vec<RawCondition>,
+    #[serde(rename = "s")]
+    pub served: Option<RawServedValue>,
+    #[serde(rename = "p")]
+    pub percentage_options: Option<Vec<RawPercentageOption>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawServedValue {
+    #[serde(rename = "v", default)]
+    pub value: RawValue,
+    #[serde(rename = "i")]
+    pub variation_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawCondition {
+    #[serde(rename = "u")]
+    pub user: Option<RawUserCondition>,
+    #[serde(rename = "s")]
+    pub segment: Option<RawSegmentCondition>,
+    #[serde(rename = "p")]
+    pub prerequisite: Option<RawPrerequisiteCondition>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawUserCondition {
+    #[serde(rename = "a", default)]
+    pub attribute: String,
+    #[serde(rename = "c")]
+    pub comparator: i64,
+    #[serde(rename = "s")]
+    pub string_value: Option<String>,
+    #[serde(rename = "d")]
+    pub number_value: Option<f64>,
+    #[serde(rename = "l")]
+    pub list_value: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawSegmentCondition {
+    #[serde(rename = "s")]
+    pub index: i64,
+    #[serde(rename = "c")]
+    pub comparator: i64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawPrerequisiteCondition {
+    #[serde(rename = "f")]
+    pub key: String,
+    #[serde(rename = "c")]
+    pub comparator: i64,
+    #[serde(rename = "v", default)]
+    pub value: RawValue,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawPercentageOption {
+    #[serde(rename = "p")]
+    pub percentage: i64,
+    #[serde(rename = "v", default)]
+    pub value: RawValue,
+    #[serde(rename = "i")]
+    pub variation_id: Option<String>,
+}

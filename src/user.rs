@@ -1,0 +1,226 @@
+//! The user object: who a flag is evaluated for.
+
+use std::time::SystemTime;
+
+/// The user a flag is evaluated for, with the attributes targeting rules compare.
+///
+/// `Identifier`, `Email` and `Country` are the well-known attributes; anything else is a custom
+/// attribute. Attribute names are case-sensitive.
+///
+/// ```
+/// use configcat_actix::User;
+/// let user = User::new("user-42")
+///     .email("a@example.com")
+///     .country("Hungary")
+///     .custom("Plan", "enterprise")
+///     .custom("Seats", 25)
+///     .custom("Roles", vec!["admin", "billing"]);
+/// assert_eq!(user.identifier(), "user-42");
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct User {
+    identifier: String,
+    email: Option<String>,
+    country: Option<String>,
+    /// A short list beats a map here: users carry a handful of attributes, and a linear scan
+    /// over them is faster than hashing the name.
+    custom: Vec<(String, UserValue)>,
+}
+
+/// The value of a custom user attribute.
+///
+/// Comparators convert it as the official SDKs do: text comparators use its canonical text
+/// (numbers in JavaScript format, date-times as Unix seconds, lists as compact JSON), number
+/// and date comparators parse text, and list comparators accept JSON array text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserValue {
+    /// Text.
+    String(String),
+    /// A whole number.
+    Int(i64),
+    /// A decimal number.
+    Float(f64),
+    /// A point in time, compared as seconds since the Unix epoch.
+    DateTime(SystemTime),
+    /// A list of texts.
+    StringList(Vec<String>),
+    /// A semantic version.
+    SemVer(semver::Version),
+}
+
+/// A borrowed view of an attribute value, well-known or custom.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttributeRef<'u> {
+    Text(&'u str),
+    Value(&'u UserValue),
+}
+
+impl User {
+    /// A user with this identifier and no other attributes.
+    pub fn new(identifier: impl Into<String>) -> User {
+        User {
+            identifier: identifier.into(),
+            ..User::default()
+        }
+    }
+
+    /// Sets the `Email` attribute.
+    #[must_use]
+    pub fn email(mut self, email: impl Into<String>) -> User {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets the `Country` attribute.
+    #[must_use]
+    pub fn country(mut self, country: impl Into<String>) -> User {
+        self.country = Some(country.into());
+        self
+    }
+
+    /// Sets a custom attribute, replacing an earlier value of the same name.
+    ///
+    /// A custom attribute named `Identifier`, `Email` or `Country` is ignored by evaluation:
+    /// those names always mean the well-known attributes.
+    #[must_use]
+    pub fn custom(mut self, name: impl Into<String>, value: impl Into<UserValue>) -> User {
+        let name = name.into();
+        let value = value.into();
+        match self.custom.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.custom.push((name, value)),
+        }
+        self
+    }
+
+    /// The `Identifier` attribute.
+    pub fn identifier(&self) -> &str {
+        &self.identifier
+    }
+
+    /// The `Email` attribute, if set.
+    pub fn get_email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+
+    /// The `Country` attribute, if set.
+    pub fn get_country(&self) -> Option<&str> {
+        self.country.as_deref()
+    }
+
+    /// A custom attribute, if set.
+    pub fn get_custom(&self, name: &str) -> Option<&UserValue> {
+        self.custom.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Looks an attribute up by the name a condition uses.
+    pub(crate) fn attribute(&self, name: &str) -> Option<AttributeRef<'_>> {
+        match name {
+            "Identifier" => Some(AttributeRef::Text(&self.identifier)),
+            "Email" => self.email.as_deref().map(AttributeRef::Text),
+            "Country" => self.country.as_deref().map(AttributeRef::Text),
+            _ => self.get_custom(name).map(|v| match v {
+                UserValue::String(s) => AttributeRef::Text(s),
+                other => AttributeRef::Value(other),
+            }),
+        }
+    }
+
+    /// The user as the evaluation log shows it: a compact JSON object with `Identifier` first,
+    /// then `Email` and `Country` when set, then the custom attributes in the order given.
+    pub fn to_json(&self) -> String {
+        let mut map = serde_json::Map::new();
+        map.insert("Identifier".into(), self.identifier.clone().into());
+        if let Some(email) = &self.email {
+            map.insert("Email".into(), email.clone().into());
+        }
+        if let Some(country) = &self.country {
+            map.insert("Country".into(), country.clone().into());
+        }
+        for (name, value) in &self.custom {
+            if matches!(name.as_str(), "Identifier" | "Email" | "Country") {
+                continue;
+            }
+            map.insert(name.clone(), value.to_json());
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+}
+
+impl UserValue {
+    fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            UserValue::String(s) => J::from(s.as_str()),
+            UserValue::Int(i) => J::from(*i),
+            // JSON has no NaN or infinity; JavaScript's JSON.stringify writes null for them.
+            UserValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            UserValue::DateTime(t) => {
+                J::from(crate::eval::format::iso8601(crate::eval::unix_seconds(*t)))
+            }
+            UserValue::StringList(items) => J::from(items.clone()),
+            UserValue::SemVer(v) => J::from(v.to_string()),
+        }
+    }
+}
+
+impl From<&str> for UserValue {
+    fn from(v: &str) -> Self {
+        UserValue::String(v.to_owned())
+    }
+}
+impl From<String> for UserValue {
+    fn from(v: String) -> Self {
+        UserValue::String(v)
+    }
+}
+impl From<&String> for UserValue {
+    fn from(v: &String) -> Self {
+        UserValue::String(v.clone())
+    }
+}
+macro_rules! int_user_value {
+    ($($t:ty),*) => {$(
+        impl From<$t> for UserValue {
+            fn from(v: $t) -> Self {
+                UserValue::Int(v.into())
+            }
+        }
+    )*};
+}
+int_user_value!(i8, i16, i32, i64, u8, u16, u32);
+impl From<f32> for UserValue {
+    fn from(v: f32) -> Self {
+        UserValue::Float(v.into())
+    }
+}
+impl From<f64> for UserValue {
+    fn from(v: f64) -> Self {
+        UserValue::Float(v)
+    }
+}
+impl From<SystemTime> for UserValue {
+    fn from(v: SystemTime) -> Self {
+        UserValue::DateTime(v)
+    }
+}
+impl From<Vec<String>> for UserValue {
+    fn from(v: Vec<String>) -> Self {
+        UserValue::StringList(v)
+    }
+}
+impl From<Vec<&str>> for UserValue {
+    fn from(v: Vec<&str>) -> Self {
+        UserValue::StringList(v.into_iter().map(str::to_owned).collect())
+    }
+}
+impl From<&[&str]> for UserValue {
+    fn from(v: &[&str]) -> Self {
+        UserValue::StringList(v.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+impl From<semver::Version> for UserValue {
+    fn from(v: semver::Version) -> Self {
+        UserValue::SemVer(v)
+    }
+}
