@@ -129,21 +129,31 @@ impl User {
     /// The user as the evaluation log shows it: a compact JSON object with `Identifier` first,
     /// then `Email` and `Country` when set, then the custom attributes in the order given.
     pub fn to_json(&self) -> String {
-        let mut map = serde_json::Map::new();
-        map.insert("Identifier".into(), self.identifier.clone().into());
+        // Written pair by pair: a serde_json map would sort the keys.
+        let mut pairs: Vec<(&str, serde_json::Value)> =
+            vec![("Identifier", self.identifier.as_str().into())];
         if let Some(email) = &self.email {
-            map.insert("Email".into(), email.clone().into());
+            pairs.push(("Email", email.as_str().into()));
         }
         if let Some(country) = &self.country {
-            map.insert("Country".into(), country.clone().into());
+            pairs.push(("Country", country.as_str().into()));
         }
         for (name, value) in &self.custom {
-            if matches!(name.as_str(), "Identifier" | "Email" | "Country") {
-                continue;
+            if !matches!(name.as_str(), "Identifier" | "Email" | "Country") {
+                pairs.push((name, value.to_json()));
             }
-            map.insert(name.clone(), value.to_json());
         }
-        serde_json::Value::Object(map).to_string()
+        let mut json = String::from("{");
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&serde_json::Value::from(*name).to_string());
+            json.push(':');
+            json.push_str(&value.to_string());
+        }
+        json.push('}');
+        json
     }
 }
 

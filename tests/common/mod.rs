@@ -1,0 +1,28 @@
+//! Helpers shared by the conformance tests: loading the official cross-SDK data in `tests/data`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use configcat_actix::Config;
+
+/// `tests/data/<relative>`.
+pub fn data_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(relative)
+}
+
+pub fn read_data(relative: &str) -> String {
+    let path = data_path(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The local copy of the config the CDN serves for `sdk_key` (see tests/data/README.md).
+pub fn config_for_sdk_key(sdk_key: &str) -> Config {
+    let file = format!("configs/by-sdk-key/{}.json", sdk_key.replace('/', "__"));
+    parse_config(&file)
+}
+
+pub fn parse_config(relative: &str) -> Config {
+    Config::parse(&read_data(relative)).unwrap_or_else(|e| panic!("parsing {relative}: {e}"))
+}
