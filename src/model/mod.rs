@@ -146,6 +146,17 @@ impl Config {
     /// A [`ParseError`] naming the path, line and column when the text is not JSON or a field
     /// has the wrong JSON type.
     pub fn parse(json: &str) -> Result<Config, ParseError> {
+        // serde would also read a struct from an array; a config is always an object.
+        let content = json.trim_start();
+        if let Some(other) = content.chars().next().filter(|c| *c != '{') {
+            let before = &json[..json.len() - content.len()];
+            return Err(ParseError {
+                path: ".".to_owned(),
+                message: format!("expected a JSON object, found `{other}`"),
+                line: before.matches('\n').count() + 1,
+                column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+            });
+        }
         match serde_json::from_str::<RawConfig>(json) {
             Ok(raw) => Ok(Config::from_raw(raw)),
             Err(err) => Err(locate_error(json, err)),
@@ -204,7 +215,11 @@ impl Config {
 fn locate_error(json: &str, err: serde_json::Error) -> ParseError {
     let mut de = serde_json::Deserializer::from_str(json);
     let path = match serde_path_to_error::deserialize::<_, RawConfig>(&mut de) {
-        Err(located) => located.path().to_string(),
+        Err(located) => match located.path().to_string() {
+            // serde_path_to_error writes `?` when the failure is before the first element.
+            unknown if unknown == "?" => ".".to_owned(),
+            path => path,
+        },
         Ok(_) => ".".to_owned(),
     };
     ParseError {
