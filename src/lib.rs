@@ -22,3 +22,8 @@ pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use log::{LogEvent, LogLevel, LogSink, MemoryLog, NoLog, SlogSink};
 pub use model::{Config, ParseError, Setting, SettingType, Value};
 pub use user::{User, UserValue};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
