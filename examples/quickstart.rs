@@ -1,30 +1,78 @@
-//! Evaluates the bundled `examples/data/config_v6.json` for a few users and prints each result
-//! with its INFO evaluation log (event 5000), the way a ConfigCat client explains a decision.
+//! The ConfigCat client quickstart, runnable offline.
 //!
-//! Run it with `cargo run --example quickstart`; it needs no network.
+//! It starts a tiny in-process "CDN" on 127.0.0.1 that serves `examples/data/config_v6.json`,
+//! points a [`ConfigCat`] client at it, and evaluates a few flags for a few users. The log level
+//! is INFO, so each decision is printed with ConfigCat's evaluation log (event 5000).
+//!
+//! Run it with `cargo run --example quickstart`. Against the real CDN, drop `base_url` and use
+//! your SDK key.
 
-use configcat_actix::{Config, LogLevel, SlogSink, User, eval};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use configcat_actix::{Close, ConfigCat, GetValue, LogLevel, PollingMode, User};
 
 const CONFIG: &str = include_str!("data/config_v6.json");
+const SDK_KEY: &str = "configcat-sdk-1/QUICKSTART-0123456789a/QUICKSTART-0123456789a";
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::parse(CONFIG)?;
-    let log = SlogSink::stdout(LogLevel::Info);
+#[actix::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A local stand-in for the CDN: GET /configuration-files/<sdk key>/config_v6.json.
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/configuration-files/{tail:.*}",
+            web::get().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(CONFIG)
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))?;
+    let address = server.addrs()[0];
+    let server = server.run();
+    let server_handle = server.handle();
+    actix::spawn(server);
+
+    let client = ConfigCat::builder(SDK_KEY)
+        .base_url(format!("http://{address}"))
+        .polling_mode(PollingMode::auto_poll(Duration::from_secs(60)))
+        .log_level(LogLevel::Info)
+        .start()?;
 
     let users = [
-        User::new("staff-1").email("ada@example.com").country("Hungary").custom("OrderCount", 4),
-        User::new("beta-7").email("bob@beta.example.com").custom("OrderCount", 5),
-        User::new("customer-42").country("Austria").custom("OrderCount", 3),
+        User::new("staff-1")
+            .email("ada@example.com")
+            .country("Hungary")
+            .custom("OrderCount", 4),
+        User::new("beta-7")
+            .email("bob@beta.example.com")
+            .custom("OrderCount", 5),
+        User::new("customer-42")
+            .country("Austria")
+            .custom("OrderCount", 3),
     ];
-    for user in &users {
-        println!("\n== {}", user.identifier());
-        let awesome = eval::evaluate_value(&config, "isAwesomeFeatureEnabled", false, Some(user), &log);
-        let banner = eval::evaluate_value(&config, "betaBanner", String::new(), Some(user), &log);
-        let discount = eval::evaluate_value(&config, "discountPercent", 0_i64, Some(user), &log);
-        let premium = eval::evaluate_value(&config, "premiumSupport", false, Some(user), &log);
+    for user in users {
+        let id = user.identifier().to_owned();
+        let awesome = client
+            .send(GetValue::new("isAwesomeFeatureEnabled", false).user(user.clone()))
+            .await?;
+        let banner = client
+            .send(GetValue::new("betaBanner", String::new()).user(user.clone()))
+            .await?;
+        let discount = client
+            .send(GetValue::new("discountPercent", 0_i64).user(user.clone()))
+            .await?;
+        let premium = client
+            .send(GetValue::new("premiumSupport", false).user(user))
+            .await?;
         println!(
-            "isAwesomeFeatureEnabled={awesome} betaBanner={banner:?} discountPercent={discount} premiumSupport={premium}"
+            "\n== {id}: isAwesomeFeatureEnabled={awesome} betaBanner={banner:?} discountPercent={discount} premiumSupport={premium}\n"
         );
     }
+
+    client.send(Close).await?;
+    server_handle.stop(true).await;
     Ok(())
 }

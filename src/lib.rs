@@ -1,7 +1,10 @@
 //! An actor-based ConfigCat feature-flag client for actix applications.
 //!
-//! This release holds the evaluation core: the config_v6 [model](Config), the [`User`] object
-//! and the pure [evaluator](eval), conformant with the official cross-SDK test suites.
+//! Start a [`ConfigCat`] client in an actix System, send it [`GetValue`] messages, and
+//! [`Subscribe`] actors of your own to [`ConfigChanged`]. Underneath, separate actors fetch
+//! (the poller, whose supervisor policy is the [`PollingMode`]), hold the config (the cache) and
+//! evaluate (the evaluator); see ARCHITECTURE.md. The evaluation itself is the pure [`eval`]
+//! module over the config_v6 [model](Config), conformant with the official cross-SDK suites.
 //!
 //! ```
 //! use configcat_actix::{Config, NoLog, User, eval};
@@ -13,14 +16,29 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
+pub mod client;
+mod error;
 pub mod eval;
+pub mod evaluator;
+pub mod fetch;
+pub mod hooks;
 pub mod log;
+pub mod messages;
 pub mod model;
+pub mod poller;
+pub mod snapshot;
 pub mod user;
 
+pub use client::{ConfigCat, ConfigCatBuilder, PollingMode};
+pub use error::Error;
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
+pub use fetch::{DataGovernance, Proxy};
+pub use hooks::ClientCacheState;
 pub use log::{LogEvent, LogLevel, LogSink, MemoryLog, NoLog, SlogSink};
+pub use messages::*;
 pub use model::{Config, ParseError, Setting, SettingType, Value};
+pub use snapshot::{ConfigEntry, Snapshot};
 pub use user::{User, UserValue};
 
 /// The README's examples, compiled and run as doctests so they stay true.

@@ -60,6 +60,20 @@ pub mod event {
     pub const USER_ATTRIBUTE_CONVERTED: u32 = 3005;
     /// The evaluation log.
     pub const EVALUATION_LOG: u32 = 5000;
+    /// Unexpected error while fetching the config.
+    pub const FETCH_FAILED: u32 = 1103;
+    /// Error in a force refresh.
+    pub const FORCE_REFRESH_FAILED: u32 = 1003;
+    /// A client for this SDK key exists already; the new options are ignored.
+    pub const CLIENT_ALREADY_CREATED: u32 = 3000;
+    /// Offline: no HTTP request is made.
+    pub const OFFLINE_NO_HTTP: u32 = 3200;
+    /// Switched between online and offline mode.
+    pub const MODE_SWITCHED: u32 = 5200;
+    /// A `ConfigChanged` subscriber could not take a message; this id is specific to this crate.
+    pub const SUBSCRIBER_BUSY: u32 = 9001;
+    /// A user hook panicked; this id is specific to this crate, not a ConfigCat standard one.
+    pub const HOOK_PANICKED: u32 = 9000;
 }
 
 /// Where log events go.
@@ -98,6 +112,11 @@ impl SlogSink {
         let decorator = slog_term::PlainSyncDecorator::new(std::io::stdout());
         let drain = slog_term::FullFormat::new(decorator).build().fuse();
         SlogSink::new(slog::Logger::root(drain, slog::o!()), level)
+    }
+
+    /// The slog logger events go to.
+    pub fn logger(&self) -> &slog::Logger {
+        &self.logger
     }
 }
 

@@ -163,17 +163,16 @@ impl<'a, 's> Evaluator<'a, 's> {
 
     fn evaluate_setting(&mut self, ctx: &mut FlagContext<'a>) -> Result<Selection<'a>, Fatal> {
         let setting = ctx.setting;
-        if !setting.targeting_rules.is_empty() {
-            if let Some(selection) = self.evaluate_rules(ctx)? {
-                return Ok(selection);
-            }
+        if !setting.targeting_rules.is_empty()
+            && let Some(selection) = self.evaluate_rules(ctx)?
+        {
+            return Ok(selection);
         }
-        if !setting.percentage_options.is_empty() {
-            if let Some(selection) =
+        if !setting.percentage_options.is_empty()
+            && let Some(selection) =
                 self.evaluate_percentage_options(&setting.percentage_options, None, ctx)?
-            {
-                return Ok(selection);
-            }
+        {
+            return Ok(selection);
         }
         Ok(Selection {
             value: valid_value(setting.value.as_ref())?,

@@ -30,7 +30,7 @@ use evaluator::Evaluator;
 /// A default value of the wrong type for the setting is an error, as in the official SDKs:
 /// `bool` reads on/off flags, `String` text settings, `i64` whole-number settings and `f64`
 /// both kinds of number settings.
-pub trait FlagValue: Sized + Clone {
+pub trait FlagValue: Sized + Clone + Into<Value> {
     /// Whether a setting of this type can be read as `Self`.
     fn accepts(setting_type: SettingType) -> bool;
     /// Reads a value of an accepted setting type.
@@ -139,6 +139,8 @@ pub enum EvaluationError {
     /// The config could not be evaluated for this flag (event 1002): a circular prerequisite,
     /// an invalid comparison value, percentages that do not add up to 100.
     InvalidConfig(String),
+    /// The client was closed before it could answer.
+    ClientClosed,
 }
 
 impl EvaluationError {
@@ -148,7 +150,9 @@ impl EvaluationError {
             EvaluationError::ConfigJsonNotAvailable => event::CONFIG_JSON_NOT_AVAILABLE,
             EvaluationError::SettingKeyMissing { .. } => event::SETTING_KEY_MISSING,
             EvaluationError::SettingTypeMismatch { .. } => event::SETTING_TYPE_MISMATCH,
-            EvaluationError::InvalidConfig(_) => event::EVALUATION_FAILED,
+            EvaluationError::InvalidConfig(_) | EvaluationError::ClientClosed => {
+                event::EVALUATION_FAILED
+            }
         }
     }
 }
@@ -171,6 +175,7 @@ impl fmt::Display for EvaluationError {
                 "The type of a setting must match the type of the specified default value. Setting's type was {setting_type} but the default value's type was {requested_type}."
             ),
             EvaluationError::InvalidConfig(reason) => f.write_str(reason),
+            EvaluationError::ClientClosed => f.write_str("The client is closed."),
         }
     }
 }

@@ -1,0 +1,130 @@
+//! Closures called on client events: ready, config changed, flag evaluated, error.
+//!
+//! A hook that panics is caught and reported as an error; it never takes the client down.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::eval::{EvaluationDetails, FlagValue};
+use crate::log::{LogLevel, LogSink};
+use crate::model::{Config, Value};
+
+/// How much flag data the client had when it became ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCacheState {
+    /// No config at all: evaluations return their defaults.
+    NoFlagData,
+    /// Only local flag overrides.
+    HasLocalOverrideFlagDataOnly,
+    /// A config that may be stale (expired, or manual polling).
+    HasCachedFlagDataOnly,
+    /// A config fresh by the polling mode's standard.
+    HasUpToDateFlagData,
+}
+
+type ReadyHook = Box<dyn Fn(ClientCacheState) + Send + Sync>;
+type ChangedHook = Box<dyn Fn(&Config) + Send + Sync>;
+type EvaluatedHook = Box<dyn Fn(&EvaluationDetails<Value>) + Send + Sync>;
+type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The registered hooks.
+#[derive(Default)]
+pub struct Hooks {
+    pub(crate) on_ready: Vec<ReadyHook>,
+    pub(crate) on_config_changed: Vec<ChangedHook>,
+    pub(crate) on_flag_evaluated: Vec<EvaluatedHook>,
+    pub(crate) on_error: Vec<ErrorHook>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("on_ready", &self.on_ready.len())
+            .field("on_config_changed", &self.on_config_changed.len())
+            .field("on_flag_evaluated", &self.on_flag_evaluated.len())
+            .field("on_error", &self.on_error.len())
+            .finish()
+    }
+}
+
+impl Hooks {
+    pub(crate) fn wants_flag_evaluated(&self) -> bool {
+        !self.on_flag_evaluated.is_empty()
+    }
+
+    pub(crate) fn ready(&self, state: ClientCacheState, sink: &dyn LogSink) {
+        for hook in &self.on_ready {
+            guarded(sink, "on_ready", || hook(state));
+        }
+    }
+
+    pub(crate) fn config_changed(&self, config: &Config, sink: &dyn LogSink) {
+        for hook in &self.on_config_changed {
+            guarded(sink, "on_config_changed", || hook(config));
+        }
+    }
+
+    pub(crate) fn flag_evaluated<T: FlagValue>(
+        &self,
+        details: &EvaluationDetails<T>,
+        sink: &dyn LogSink,
+    ) {
+        if self.on_flag_evaluated.is_empty() {
+            return;
+        }
+        let untyped = EvaluationDetails {
+            key: details.key.clone(),
+            value: details.value.clone().into(),
+            variation_id: details.variation_id.clone(),
+            is_default_value: details.is_default_value,
+            error: details.error.clone(),
+            matched_targeting_rule: details.matched_targeting_rule.clone(),
+            matched_percentage_option: details.matched_percentage_option.clone(),
+            fetch_time: details.fetch_time,
+            user: details.user.clone(),
+        };
+        for hook in &self.on_flag_evaluated {
+            guarded(sink, "on_flag_evaluated", || hook(&untyped));
+        }
+    }
+
+    pub(crate) fn error(&self, message: &str) {
+        for hook in &self.on_error {
+            // An error hook that panics cannot be reported through itself.
+            let _ = catch_unwind(AssertUnwindSafe(|| hook(message)));
+        }
+    }
+}
+
+fn guarded(sink: &dyn LogSink, name: &str, hook: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+        sink.log(
+            LogLevel::Error,
+            crate::log::event::HOOK_PANICKED,
+            format_args!("The `{name}` hook panicked; the panic was caught and ignored."),
+        );
+    }
+}
+
+/// The client's log sink: the user's sink, with every ERROR event also passed to the
+/// `on_error` hooks.
+pub(crate) struct HookedSink {
+    pub(crate) inner: Box<dyn LogSink>,
+    pub(crate) hooks: Arc<Hooks>,
+}
+
+impl LogSink for HookedSink {
+    fn enabled(&self, level: LogLevel) -> bool {
+        self.inner.enabled(level) || (level == LogLevel::Error && !self.hooks.on_error.is_empty())
+    }
+
+    fn log(&self, level: LogLevel, event_id: u32, message: std::fmt::Arguments<'_>) {
+        if level == LogLevel::Error && !self.hooks.on_error.is_empty() {
+            let text = message.to_string();
+            self.inner.log(level, event_id, format_args!("{text}"));
+            self.hooks.error(&text);
+        } else {
+            self.inner.log(level, event_id, message);
+        }
+    }
+}

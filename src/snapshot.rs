@@ -1,0 +1,293 @@
+//! The config entry the actors share, and the [`Snapshot`] users evaluate from synchronously.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+
+use crate::eval::{self, EvaluationDetails, FlagValue};
+use crate::hooks::Hooks;
+use crate::log::LogSink;
+use crate::model::{Config, Value};
+use crate::user::User;
+
+/// A downloaded config with what the protocol needs to refresh it.
+#[derive(Debug, Clone)]
+pub struct ConfigEntry {
+    /// The parsed config.
+    pub config: Arc<Config>,
+    /// The response body, byte for byte: what the shared cache stores.
+    pub json: Arc<str>,
+    /// The ETag the CDN sent with it.
+    pub etag: Option<String>,
+    /// When it was downloaded or last confirmed unchanged (a 304).
+    pub fetch_time: SystemTime,
+}
+
+impl ConfigEntry {
+    /// How long ago the entry was fetched; zero if the clock went backwards.
+    pub fn age(&self) -> std::time::Duration {
+        SystemTime::now()
+            .duration_since(self.fetch_time)
+            .unwrap_or_default()
+    }
+}
+
+/// The current entry: written by the cache actor, read without locks by everyone else.
+pub(crate) type SharedEntry = Arc<ArcSwapOption<ConfigEntry>>;
+
+/// An immutable view of the client's current config that evaluates synchronously, with no
+/// mailbox in between: for hot loops. Cloning is a few reference-count increments.
+///
+/// Get one with the [`GetSnapshot`](crate::GetSnapshot) message. A snapshot never changes; ask
+/// for a new one to see a newer config.
+///
+/// ```
+/// use configcat_actix::{Config, Snapshot, User};
+/// let config = Config::parse(r#"{"f":{"isAwesome":{"t":0,"v":{"b":true}}}}"#)?;
+/// let snapshot = Snapshot::from_config(config);
+/// assert!(snapshot.get_value("isAwesome", false, None));
+/// assert_eq!(snapshot.keys(), vec!["isAwesome"]);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct Snapshot {
+    pub(crate) entry: Option<Arc<ConfigEntry>>,
+    pub(crate) default_user: Option<Arc<User>>,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) hooks: Arc<Hooks>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("fetch_time", &self.fetch_time())
+            .field("keys", &self.keys().len())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of a config on its own, with no logging: for tests and tools.
+    pub fn from_config(config: Config) -> Snapshot {
+        let json: Arc<str> = Arc::from("");
+        Snapshot {
+            entry: Some(Arc::new(ConfigEntry {
+                config: Arc::new(config),
+                json,
+                etag: None,
+                fetch_time: SystemTime::now(),
+            })),
+            default_user: None,
+            sink: Arc::new(crate::log::NoLog),
+            hooks: Arc::new(Hooks::default()),
+        }
+    }
+
+    /// The config, if one was available when the snapshot was taken.
+    pub fn config(&self) -> Option<&Config> {
+        self.entry.as_deref().map(|e| &*e.config)
+    }
+
+    /// When the config was fetched.
+    pub fn fetch_time(&self) -> Option<SystemTime> {
+        self.entry.as_deref().map(|e| e.fetch_time)
+    }
+
+    /// The setting keys, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        sorted_keys(self.config())
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        View {
+            entry: self.entry.as_deref(),
+            default_user: self.default_user.as_deref(),
+            sink: &*self.sink,
+            hooks: &self.hooks,
+        }
+    }
+
+    /// The value of a flag for a user (or the default user), `default` on any error.
+    pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {
+        self.view().get_value(key, default, user)
+    }
+
+    /// The value of a flag with the details of how it was chosen.
+    pub fn get_value_details<T: FlagValue>(
+        &self,
+        key: &str,
+        default: T,
+        user: Option<&User>,
+    ) -> EvaluationDetails<T> {
+        self.view().get_value_details(key, default, user)
+    }
+
+    /// Every flag's value for a user; flags that fail to evaluate are left out.
+    pub fn get_all_values(&self, user: Option<&User>) -> Vec<(String, Value)> {
+        self.view().get_all_values(user)
+    }
+
+    /// Every flag's evaluation details for a user, sorted by key.
+    pub fn get_all_value_details(&self, user: Option<&User>) -> Vec<EvaluationDetails<Value>> {
+        self.view().get_all_value_details(user)
+    }
+
+    /// The key and value a variation id belongs to.
+    pub fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
+        self.view().get_key_and_value(variation_id)
+    }
+}
+
+fn sorted_keys(config: Option<&Config>) -> Vec<&str> {
+    let mut keys: Vec<&str> = config
+        .map(|c| c.settings().keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// A borrowed view of the client state an evaluation needs. The evaluator actor builds one from
+/// the shared entry without touching reference counts; a [`Snapshot`] owns what it borrows.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub(crate) entry: Option<&'a ConfigEntry>,
+    pub(crate) default_user: Option<&'a User>,
+    pub(crate) sink: &'a dyn LogSink,
+    pub(crate) hooks: &'a Hooks,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn keys(&self) -> Vec<&'a str> {
+        sorted_keys(self.entry.map(|e| &*e.config))
+    }
+
+    fn user(&self, user: Option<&'a User>) -> Option<&'a User> {
+        user.or(self.default_user)
+    }
+
+    pub(crate) fn get_value<T: FlagValue>(
+        &self,
+        key: &str,
+        default: T,
+        user: Option<&'a User>,
+    ) -> T {
+        if self.hooks.wants_flag_evaluated() {
+            return self.get_value_details(key, default, user).value;
+        }
+        let Some(entry) = self.entry else {
+            config_missing(self.sink, key, &default);
+            return default;
+        };
+        eval::evaluate_value(&entry.config, key, default, self.user(user), self.sink)
+    }
+
+    pub(crate) fn get_value_details<T: FlagValue>(
+        &self,
+        key: &str,
+        default: T,
+        user: Option<&'a User>,
+    ) -> EvaluationDetails<T> {
+        let user = self.user(user);
+        let details = match self.entry {
+            None => {
+                config_missing(self.sink, key, &default);
+                EvaluationDetails::from_error(
+                    key,
+                    default,
+                    eval::EvaluationError::ConfigJsonNotAvailable,
+                    user,
+                )
+            }
+            Some(entry) => eval::evaluate_details(
+                &entry.config,
+                key,
+                default,
+                user,
+                Some(entry.fetch_time),
+                self.sink,
+            ),
+        };
+        self.hooks.flag_evaluated(&details, self.sink);
+        details
+    }
+
+    pub(crate) fn get_all_values(&self, user: Option<&'a User>) -> Vec<(String, Value)> {
+        self.get_all_value_details(user)
+            .into_iter()
+            .filter(|d| d.error.is_none())
+            .map(|d| (d.key, d.value))
+            .collect()
+    }
+
+    pub(crate) fn get_all_value_details(
+        &self,
+        user: Option<&'a User>,
+    ) -> Vec<EvaluationDetails<Value>> {
+        let Some(entry) = self.entry else {
+            self.sink.log(
+                crate::LogLevel::Error,
+                crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+                format_args!("Config JSON is not present. Returning empty list."),
+            );
+            return Vec::new();
+        };
+        let user = self.user(user);
+        self.keys()
+            .into_iter()
+            .map(|key| {
+                let details =
+                    match eval::evaluate::<Value>(&entry.config, key, None, user, self.sink) {
+                        Ok(selection) => EvaluationDetails {
+                            key: key.to_owned(),
+                            value: selection.value.clone(),
+                            variation_id: selection.variation_id.map(str::to_owned),
+                            is_default_value: false,
+                            error: None,
+                            matched_targeting_rule: selection.matched_targeting_rule.cloned(),
+                            matched_percentage_option: selection.matched_percentage_option.cloned(),
+                            fetch_time: Some(entry.fetch_time),
+                            user: user.cloned(),
+                        },
+                        Err(error) => {
+                            EvaluationDetails::from_error(key, Value::Bool(false), error, user)
+                        }
+                    };
+                self.hooks.flag_evaluated(&details, self.sink);
+                details
+            })
+            .collect()
+    }
+
+    pub(crate) fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
+        let Some(entry) = self.entry else {
+            self.sink.log(
+                crate::LogLevel::Error,
+                crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+                format_args!("Config JSON is not present. Returning None."),
+            );
+            return None;
+        };
+        eval::key_and_value(&entry.config, variation_id, self.sink)
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+    }
+}
+
+fn config_missing<T: FlagValue>(sink: &dyn LogSink, key: &str, default: &T) {
+    struct Show<'a, T>(&'a T);
+    impl<T: FlagValue> std::fmt::Display for Show<'_, T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt_log(f)
+        }
+    }
+    if sink.enabled(crate::LogLevel::Error) {
+        sink.log(
+            crate::LogLevel::Error,
+            crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+            format_args!(
+                "Config JSON is not present when evaluating setting '{key}'. Returning the `default_value` parameter that you specified in your application: '{}'.",
+                Show(default)
+            ),
+        );
+    }
+}
