@@ -7,10 +7,13 @@
 //! Run it with `cargo run --example quickstart`. Against the real CDN, drop `base_url` and use
 //! your SDK key.
 
+#[path = "support/local_cdn.rs"]
+mod local_cdn;
+
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use configcat_actix::{Close, ConfigCat, GetValue, LogLevel, PollingMode, User};
+use local_cdn::LocalCdn;
 
 const CONFIG: &str = include_str!("data/config_v6.json");
 const SDK_KEY: &str = "configcat-sdk-1/QUICKSTART-0123456789a/QUICKSTART-0123456789a";
@@ -18,25 +21,9 @@ const SDK_KEY: &str = "configcat-sdk-1/QUICKSTART-0123456789a/QUICKSTART-0123456
 #[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A local stand-in for the CDN: GET /configuration-files/<sdk key>/config_v6.json.
-    let server = HttpServer::new(|| {
-        App::new().route(
-            "/configuration-files/{tail:.*}",
-            web::get().to(|| async {
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(CONFIG)
-            }),
-        )
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))?;
-    let address = server.addrs()[0];
-    let server = server.run();
-    let server_handle = server.handle();
-    actix::spawn(server);
-
+    let cdn = LocalCdn::start(CONFIG)?;
     let client = ConfigCat::builder(SDK_KEY)
-        .base_url(format!("http://{address}"))
+        .base_url(cdn.base_url())
         .polling_mode(PollingMode::auto_poll(Duration::from_secs(60)))
         .log_level(LogLevel::Info)
         .start()?;
@@ -73,6 +60,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     client.send(Close).await?;
-    server_handle.stop(true).await;
+    cdn.stop().await;
     Ok(())
 }
