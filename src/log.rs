@@ -85,6 +85,18 @@ pub trait LogSink: Send + Sync {
     fn log(&self, level: LogLevel, event_id: u32, message: fmt::Arguments<'_>);
 }
 
+/// A shared sink, so that a caller can keep a handle on a sink it gives away (e.g. a
+/// [`MemoryLog`] it reads in tests).
+impl<T: LogSink + ?Sized> LogSink for std::sync::Arc<T> {
+    fn enabled(&self, level: LogLevel) -> bool {
+        (**self).enabled(level)
+    }
+
+    fn log(&self, level: LogLevel, event_id: u32, message: fmt::Arguments<'_>) {
+        (**self).log(level, event_id, message);
+    }
+}
+
 /// Sends events to a [`slog::Logger`] at or above a minimum level, as `[<event id>] <message>`
 /// with the id also in the `event_id` key.
 ///

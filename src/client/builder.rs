@@ -215,7 +215,15 @@ impl ConfigCatBuilder {
         let mut clients = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = clients.get(&key).filter(|c| c.addr.connected()) {
             if existing.fingerprint != fingerprint {
-                self.sink().log(
+                let default_sink;
+                let sink: &dyn LogSink = match &self.sink {
+                    Some(sink) => &**sink,
+                    None => {
+                        default_sink = self.default_sink();
+                        &*default_sink
+                    }
+                };
+                sink.log(
                     LogLevel::Warn,
                     event::CLIENT_ALREADY_CREATED,
                     format_args!(
@@ -237,7 +245,7 @@ impl ConfigCatBuilder {
         Ok(addr)
     }
 
-    fn sink(&self) -> Box<dyn LogSink> {
+    fn default_sink(&self) -> Box<dyn LogSink> {
         Box::new(SlogSink::new(
             self.logger
                 .clone()
@@ -249,7 +257,7 @@ impl ConfigCatBuilder {
     fn launch(mut self, registry_key: RegistryKey) -> Result<Addr<ConfigCat>, Error> {
         let inner = match self.sink.take() {
             Some(sink) => sink,
-            None => self.sink(),
+            None => self.default_sink(),
         };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
         let sink: Arc<dyn LogSink> = Arc::new(HookedSink {
