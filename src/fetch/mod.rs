@@ -1,0 +1,545 @@
+//! Downloading `config_v6.json` from the ConfigCat CDN (spec §4).
+//!
+//! A [`Fetcher`] performs one *refresh* per [`Fetcher::fetch`] call: a conditional GET
+//! (`If-None-Match`) of `<base URL>/configuration-files/<SDK key>/config_v6.json`, followed by
+//! up to two more requests when the downloaded config's preferences redirect it to another
+//! base URL (data governance). Every failure is logged once, with its standard event id, through
+//! the [`LogSink`] the fetcher was built with, and returned as a [`FetchOutcome::Failed`].
+//!
+//! Connections go through awc over rustls (ring provider, webpki roots plus any
+//! [extra roots](FetchOptions::extra_root_certificates)), optionally tunnelled through an HTTP
+//! [`Proxy`] with `CONNECT`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use configcat_actix::fetch::{FetchOptions, FetchOutcome, Fetcher};
+//! use configcat_actix::{LogLevel, SlogSink};
+//!
+//! # #[actix_rt::main] async fn main() {
+//! let options = FetchOptions {
+//!     sdk_key: "configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXX".to_owned(),
+//!     mode_letter: 'm',
+//!     ..FetchOptions::default()
+//! };
+//! let fetcher = Fetcher::new(options, Arc::new(SlogSink::stdout(LogLevel::Warn))).unwrap();
+//! match fetcher.fetch(None).await {
+//!     FetchOutcome::Fetched { config, etag, .. } => println!("{} flags, etag {etag:?}", config.settings().len()),
+//!     FetchOutcome::NotModified => println!("not modified"),
+//!     FetchOutcome::Failed { error, transient } => println!("{error} (transient: {transient})"),
+//! }
+//! # }
+//! ```
+
+mod error;
+mod proxy;
+mod tls;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::header;
+
+pub use error::{
+    DATA_GOVERNANCE_OUT_OF_SYNC, DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE, FetchConfigError, FetchError,
+};
+pub use proxy::Proxy;
+
+use crate::log::{LogLevel, LogSink};
+use crate::model::{Config, RedirectMode};
+
+/// The CDN base URL of [`DataGovernance::Global`].
+pub const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
+/// The CDN base URL of [`DataGovernance::EuOnly`].
+pub const EU_ONLY_BASE_URL: &str = "https://cdn-eu.configcat.com";
+
+/// Where the config is downloaded from when no custom base URL is set; this must match the
+/// data governance setting of the product on the ConfigCat Dashboard (otherwise the CDN
+/// redirects, and WARNING 3002 is logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DataGovernance {
+    /// All ConfigCat CDN locations (`https://cdn-global.configcat.com`).
+    #[default]
+    Global,
+    /// Only the CDN locations in the European Union (`https://cdn-eu.configcat.com`).
+    EuOnly,
+}
+
+impl DataGovernance {
+    /// The CDN base URL of this setting.
+    ///
+    /// ```
+    /// use configcat_actix::fetch::DataGovernance;
+    /// assert_eq!(DataGovernance::EuOnly.base_url(), "https://cdn-eu.configcat.com");
+    /// ```
+    pub fn base_url(self) -> &'static str {
+        match self {
+            DataGovernance::Global => GLOBAL_BASE_URL,
+            DataGovernance::EuOnly => EU_ONLY_BASE_URL,
+        }
+    }
+}
+
+/// What a [`Fetcher`] needs: the SDK key, where to fetch from, and how.
+#[derive(Clone)]
+pub struct FetchOptions {
+    /// The SDK key, used verbatim in the URL path.
+    pub sdk_key: String,
+    /// A custom base URL (a trailing `/` is stripped); `None` uses the
+    /// [data governance](FetchOptions::data_governance) URL. A custom URL is left only when the
+    /// CDN forces a redirect (mode 2).
+    pub base_url: Option<String>,
+    /// The CDN to ask when no custom base URL is set. Default [`DataGovernance::Global`].
+    pub data_governance: DataGovernance,
+    /// The polling mode as sent in the user agent: `a` auto poll, `l` lazy load, `m` manual.
+    pub mode_letter: char,
+    /// The longest time to establish a connection, including the proxy tunnel and the TLS
+    /// handshake. Default 10 s; timing out is ERROR 1102 with this value.
+    pub connect_timeout: Duration,
+    /// The longest time one request may take as a whole, from sending it (connection
+    /// included) to the last byte of the body. Default 30 s; timing out is ERROR 1102 with this
+    /// value.
+    pub read_timeout: Duration,
+    /// An HTTP proxy to tunnel every connection through.
+    pub proxy: Option<Proxy>,
+    /// DER-encoded certificates trusted as roots in addition to the webpki roots (e.g. the CA
+    /// of a TLS-intercepting proxy or of a self-hosted ConfigCat proxy).
+    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// The largest body accepted, in bytes. Default 16 MiB. A larger `Content-Length` is
+    /// refused before reading, and a body without one is read only up to the limit; both are
+    /// ERROR 1105.
+    pub max_body_bytes: usize,
+    /// Testing hook: replaces the URL of the [data governance](FetchOptions::data_governance)
+    /// setting. Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects
+    /// are followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
+    /// redirect rules against a local server.
+    #[doc(hidden)]
+    pub data_governance_url: Option<String>,
+}
+
+impl Default for FetchOptions {
+    /// No SDK key, the Global CDN, auto poll (`a`), 10 s to connect, 30 s per request, no
+    /// proxy, no extra roots, bodies up to 16 MiB.
+    fn default() -> FetchOptions {
+        FetchOptions {
+            sdk_key: String::new(),
+            base_url: None,
+            data_governance: DataGovernance::Global,
+            mode_letter: 'a',
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            proxy: None,
+            extra_root_certificates: Vec::new(),
+            max_body_bytes: 16 * 1024 * 1024,
+            data_governance_url: None,
+        }
+    }
+}
+
+impl fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("sdk_key", &redact(&self.sdk_key))
+            .field("base_url", &self.base_url)
+            .field("data_governance", &self.data_governance)
+            .field("mode_letter", &self.mode_letter)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("proxy", &self.proxy)
+            .field(
+                "extra_root_certificates",
+                &format_args!("[{} certificates]", self.extra_root_certificates.len()),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("data_governance_url", &self.data_governance_url)
+            .finish()
+    }
+}
+
+/// The SDK key with all but its last 6 characters masked.
+fn redact(sdk_key: &str) -> String {
+    let chars: Vec<char> = sdk_key.chars().collect();
+    let keep = chars.len().saturating_sub(6);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep && *c != '/' { '*' } else { *c })
+        .collect()
+}
+
+/// The result of one refresh.
+#[derive(Debug, Clone)]
+pub enum FetchOutcome {
+    /// The CDN answered 200 with a valid config.
+    Fetched {
+        /// The parsed config.
+        config: Arc<Config>,
+        /// The body exactly as received, for the cache.
+        json: Arc<str>,
+        /// The `ETag` response header, when there was one.
+        etag: Option<String>,
+    },
+    /// The CDN answered 304: the config of the given ETag is still current.
+    NotModified,
+    /// The refresh failed; the error has been logged.
+    Failed {
+        /// Why.
+        error: FetchError,
+        /// Whether a later retry may succeed (false for 403/404: the SDK key is wrong).
+        transient: bool,
+    },
+}
+
+impl FetchOutcome {
+    fn failed(error: FetchError) -> FetchOutcome {
+        FetchOutcome::Failed {
+            transient: error.is_transient(),
+            error,
+        }
+    }
+}
+
+/// The user agent sent as `X-ConfigCat-UserAgent` and `User-Agent`:
+/// `ConfigCat-Rust-Actix/<mode>-<version>`.
+///
+/// ```
+/// let agent = configcat_actix::fetch::user_agent('m');
+/// assert!(agent.starts_with("ConfigCat-Rust-Actix/m-"));
+/// ```
+pub fn user_agent(mode_letter: char) -> String {
+    format!(
+        "ConfigCat-Rust-Actix/{mode_letter}-{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Downloads `config_v6.json` (spec §4); cheap to clone, clones share the HTTP client, its
+/// connection pool and the redirect state.
+///
+/// A fetcher is bound to the actix (tokio) thread it was created on: awc's client is not `Send`.
+#[derive(Clone)]
+pub struct Fetcher {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    client: awc::Client,
+    sdk_key: String,
+    user_agent: String,
+    /// Whether the base URL was given in the options (redirects then need mode 2).
+    custom_base_url: bool,
+    /// Where the next request goes: updated by redirects, kept across fetches.
+    base_url: RefCell<String>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    max_body_bytes: usize,
+    sink: Arc<dyn LogSink>,
+}
+
+impl fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("sdk_key", &redact(&self.inner.sdk_key))
+            .field("base_url", &*self.inner.base_url.borrow())
+            .field("custom_base_url", &self.inner.custom_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one HTTP request produced, before the redirect rules.
+enum Response {
+    Fetched {
+        config: Arc<Config>,
+        json: Arc<str>,
+        etag: Option<String>,
+    },
+    NotModified,
+}
+
+impl Fetcher {
+    /// Builds a fetcher; call it on an actix (or tokio) runtime thread, where its requests will
+    /// run.
+    ///
+    /// # Errors
+    /// [`FetchConfigError`] when the base URL (or the config URL built with the SDK key) is not
+    /// a valid `http`/`https` URL, or an extra root certificate cannot be read.
+    pub fn new(options: FetchOptions, sink: Arc<dyn LogSink>) -> Result<Fetcher, FetchConfigError> {
+        let custom_base_url = options.base_url.is_some();
+        let base_url = match &options.base_url {
+            Some(url) => normalize_base_url(url),
+            None => match &options.data_governance_url {
+                Some(url) => normalize_base_url(url),
+                None => options.data_governance.base_url().to_owned(),
+            },
+        };
+        validate_url(&base_url)?;
+        validate_url(&config_url(&base_url, &options.sdk_key))?;
+
+        let tls = tls::client_config(&options.extra_root_certificates)?;
+        let connector = awc::Connector::new()
+            .timeout(options.connect_timeout)
+            .handshake_timeout(options.connect_timeout)
+            .rustls_0_23(tls);
+        // The whole-request deadline is applied around each request (see `request`), so awc's
+        // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
+        // config's preferences, and following a 3xx could hand the SDK key to another host.
+        let builder = awc::Client::builder().disable_timeout().disable_redirects();
+        let client = match &options.proxy {
+            Some(proxy) => builder
+                .connector(connector.connector(proxy::ProxyConnector::new(proxy)))
+                .finish(),
+            None => builder.connector(connector).finish(),
+        };
+
+        Ok(Fetcher {
+            inner: Rc::new(Inner {
+                client,
+                sdk_key: options.sdk_key,
+                user_agent: user_agent(options.mode_letter),
+                custom_base_url,
+                base_url: RefCell::new(base_url),
+                connect_timeout: options.connect_timeout,
+                read_timeout: options.read_timeout,
+                max_body_bytes: options.max_body_bytes,
+                sink,
+            }),
+        })
+    }
+
+    /// The base URL the next fetch goes to: the option's, or the one a redirect set (redirect
+    /// state persists across fetches).
+    pub fn current_base_url(&self) -> String {
+        self.inner.base_url.borrow().clone()
+    }
+
+    /// The URL the next fetch downloads:
+    /// `<base URL>/configuration-files/<SDK key>/config_v6.json`.
+    pub fn config_url(&self) -> String {
+        config_url(&self.inner.base_url.borrow(), &self.inner.sdk_key)
+    }
+
+    /// One refresh (spec §4): up to 3 requests, following the redirect rules of the
+    /// downloaded config's preferences.
+    ///
+    /// * `etag` (when non-empty) is sent as `If-None-Match`; a 304 is
+    ///   [`FetchOutcome::NotModified`].
+    /// * A 200 whose preferences name another base URL switches the fetcher to it: with
+    ///   redirect mode 0 for the next fetch (this config is returned), with modes 1 and 2 (and
+    ///   no mode) by fetching again at once, mode 1 logging WARNING 3002. A custom base URL is
+    ///   left only for mode 2. After the third request ERROR 1104 is logged and the last config
+    ///   fetched is returned.
+    /// * Every failure is logged once at ERROR with its event id (1100–1105) and returned as
+    ///   [`FetchOutcome::Failed`]; only 403 and 404 are not transient.
+    pub fn fetch(&self, etag: Option<String>) -> impl Future<Output = FetchOutcome> + 'static {
+        let inner = self.inner.clone();
+        async move {
+            inner
+                .refresh(etag.as_deref().filter(|e| !e.is_empty()))
+                .await
+        }
+    }
+}
+
+impl Inner {
+    async fn refresh(&self, etag: Option<&str>) -> FetchOutcome {
+        const MAX_REQUESTS: usize = 3;
+        let mut attempt = 0;
+        loop {
+            let base_url = self.base_url.borrow().clone();
+            let (config, json, response_etag) = match self.request(&base_url, etag).await {
+                Ok(Response::Fetched { config, json, etag }) => (config, json, etag),
+                Ok(Response::NotModified) => return FetchOutcome::NotModified,
+                Err(error) => {
+                    error.log_to(&*self.sink);
+                    return FetchOutcome::failed(error);
+                }
+            };
+            let prefs = config.preferences();
+            let target = prefs
+                .base_url
+                .as_deref()
+                .map(normalize_base_url)
+                .filter(|u| !u.is_empty() && *u != base_url);
+            let mode = prefs.redirect_mode;
+            let fetched = FetchOutcome::Fetched {
+                config,
+                json,
+                etag: response_etag,
+            };
+            let Some(target) = target else {
+                return fetched;
+            };
+            if self.custom_base_url && mode != Some(RedirectMode::Force) {
+                return fetched;
+            }
+            *self.base_url.borrow_mut() = target;
+            match mode {
+                Some(RedirectMode::No) => return fetched,
+                Some(RedirectMode::Should) => self.log(
+                    LogLevel::Warn,
+                    DATA_GOVERNANCE_OUT_OF_SYNC,
+                    format_args!("{DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE}"),
+                ),
+                // Force, and (as in the official SDKs) a redirect without a mode.
+                Some(RedirectMode::Force) | None => {}
+            }
+            attempt += 1;
+            if attempt >= MAX_REQUESTS {
+                FetchError::RedirectLoop.log_to(&*self.sink);
+                return fetched;
+            }
+        }
+    }
+
+    fn log(&self, level: LogLevel, event_id: u32, message: fmt::Arguments<'_>) {
+        if self.sink.enabled(level) {
+            self.sink.log(level, event_id, message);
+        }
+    }
+
+    /// One GET of the config, bounded as a whole by the read timeout.
+    async fn request(&self, base_url: &str, etag: Option<&str>) -> Result<Response, FetchError> {
+        let url = config_url(base_url, &self.sdk_key);
+        let mut request = self
+            .client
+            .get(url)
+            .insert_header((header::USER_AGENT, self.user_agent.as_str()))
+            .insert_header(("X-ConfigCat-UserAgent", self.user_agent.as_str()));
+        if let Some(etag) = etag {
+            request = request.insert_header((header::IF_NONE_MATCH, etag));
+        }
+        let exchange = async {
+            let mut response = request.send().await.map_err(|e| self.send_error(e))?;
+            let status = response.status().as_u16();
+            match status {
+                200 => {}
+                304 => return Ok(Response::NotModified),
+                403 | 404 => return Err(FetchError::InvalidSdkKey { status }),
+                _ => {
+                    return Err(FetchError::UnexpectedStatus {
+                        status,
+                        reason: error::reason_phrase(status).to_owned(),
+                    });
+                }
+            }
+            let etag = response
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned);
+            let declared = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
+                return Err(FetchError::BodyTooLarge {
+                    limit: self.max_body_bytes,
+                });
+            }
+            let body = response
+                .body()
+                .limit(self.max_body_bytes)
+                .await
+                .map_err(|e| self.payload_error(e))?;
+            // awc ends a body at end of stream even when `Content-Length` promised more: a
+            // cut connection must not pass for a complete (if truncated) config.
+            let encoded = response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+            if let Some(declared) = declared.filter(|n| !encoded && *n != body.len() as u64) {
+                return Err(FetchError::Network(format!(
+                    "the connection ended after {} of the {declared} bytes of the body",
+                    body.len()
+                )));
+            }
+            let json = std::str::from_utf8(&body)
+                .map_err(|e| FetchError::InvalidBody(format!("the body is not UTF-8: {e}")))?;
+            let config = Config::parse(json).map_err(|e| FetchError::InvalidBody(e.to_string()))?;
+            Ok(Response::Fetched {
+                config: Arc::new(config),
+                json: Arc::from(json),
+                etag,
+            })
+        };
+        match tokio::time::timeout(self.read_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                millis: millis(self.read_timeout),
+            }),
+        }
+    }
+
+    fn send_error(&self, error: SendRequestError) -> FetchError {
+        match error {
+            SendRequestError::Connect(ConnectError::Timeout) => FetchError::Timeout {
+                millis: millis(self.connect_timeout),
+            },
+            SendRequestError::Timeout => FetchError::Timeout {
+                millis: millis(self.read_timeout),
+            },
+            other => FetchError::Network(other.to_string()),
+        }
+    }
+
+    fn payload_error(&self, error: PayloadError) -> FetchError {
+        match error {
+            PayloadError::Overflow => FetchError::BodyTooLarge {
+                limit: self.max_body_bytes,
+            },
+            other => FetchError::Network(format!("reading the response body failed: {other}")),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Strips surrounding blanks and trailing `/`s.
+fn normalize_base_url(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_owned()
+}
+
+fn config_url(base_url: &str, sdk_key: &str) -> String {
+    format!("{base_url}/configuration-files/{sdk_key}/config_v6.json")
+}
+
+fn validate_url(url: &str) -> Result<(), FetchConfigError> {
+    let uri: awc::http::Uri = url
+        .parse()
+        .map_err(|e| FetchConfigError::InvalidUrl(format!("`{url}`: {e}")))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => {
+            return Err(FetchConfigError::InvalidUrl(format!(
+                "`{url}`: the scheme must be http or https"
+            )));
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(FetchConfigError::InvalidUrl(format!(
+            "`{url}`: missing host"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_the_tail_and_slashes() {
+        assert_eq!(
+            redact("configcat-sdk-1/abc/1234567"),
+            "***************/***/*234567"
+        );
+    }
+}

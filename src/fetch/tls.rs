@@ -1,0 +1,32 @@
+//! The rustls client configuration: webpki roots plus the extra roots of the options, the ring
+//! crypto provider, HTTP/1.1 only.
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+
+use super::FetchConfigError;
+
+/// Builds the TLS configuration awc uses for `https://` URLs.
+pub(crate) fn client_config(
+    extra_root_certificates: &[Vec<u8>],
+) -> Result<Arc<ClientConfig>, FetchConfigError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for (i, der) in extra_root_certificates.iter().enumerate() {
+        roots
+            .add(CertificateDer::from(der.clone()))
+            .map_err(|e| FetchConfigError::InvalidCertificate(format!("certificate #{i}: {e}")))?;
+    }
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| FetchConfigError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    // awc's HTTP/2 path is not needed for one small GET per interval; HTTP/1.1 also keeps
+    // requests through CONNECT tunnels simple.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
