@@ -88,15 +88,26 @@ fn bench_user() -> User {
         .custom("Team", "platform")
 }
 
-/// Each benchmarked flag and the value it must give with and without the user, checked
-/// before measuring so that a broken config cannot produce flattering numbers.
-const CASES: &[(&str, &str, bool, bool)] = &[
-    ("no_rules", "noRules", true, true),
-    ("ten_text_rules_last_matches", "tenRules", true, false),
-    ("percentage_options", "percentage", false, false),
-    ("segment_condition", "segment", true, false),
-    ("prerequisite_chain_of_3", "chainA", true, false),
+/// Each benchmarked flag and the variation id it must select with and without the user,
+/// checked before measuring so that a broken config cannot produce flattering numbers.
+const CASES: &[(&str, &str, &str, &str)] = &[
+    ("no_rules", "noRules", "v-norules", "v-norules"),
+    (
+        "ten_text_rules_last_matches",
+        "tenRules",
+        "rule10",
+        "v-default",
+    ),
+    ("percentage_options", "percentage", "p-off", "v-default"),
+    ("segment_condition", "segment", "in-beta", "v-default"),
+    ("prerequisite_chain_of_3", "chainA", "a-on", "a-off"),
 ];
+
+fn variation_id(config: &Config, key: &str, user: Option<&User>) -> String {
+    let selection = eval::evaluate(config, key, Some(&false), user, &NoLog)
+        .unwrap_or_else(|e| panic!("evaluating {key}: {e}"));
+    selection.variation_id.unwrap_or_default().to_owned()
+}
 
 fn evaluation(c: &mut Criterion) {
     let config = Config::parse(&bench_config_json()).expect("the bench config parses");
@@ -104,16 +115,8 @@ fn evaluation(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("evaluate_value");
     for &(name, key, with_user, without_user) in CASES {
-        assert_eq!(
-            eval::evaluate_value(&config, key, !with_user, Some(&user), &NoLog),
-            with_user,
-            "{key} with user"
-        );
-        assert_eq!(
-            eval::evaluate_value(&config, key, !without_user, None, &NoLog),
-            without_user,
-            "{key} without user"
-        );
+        assert_eq!(variation_id(&config, key, Some(&user)), with_user, "{key}");
+        assert_eq!(variation_id(&config, key, None), without_user, "{key}");
         group.bench_function(format!("{name}/with_user"), |b| {
             b.iter(|| {
                 eval::evaluate_value(

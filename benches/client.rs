@@ -1,0 +1,95 @@
+//! `GetValue` through the actors, and the snapshot path, against pure evaluation.
+//!
+//! Run with `cargo bench --bench client`. Targets (docs/performance.md): a `GetValue` round trip
+//! from a future on the client's arbiter within 2 µs; the snapshot within 10% of pure evaluation.
+
+#[path = "../examples/support/local_cdn.rs"]
+mod local_cdn;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use configcat_actix::{
+    Config, ConfigCat, ForceRefresh, GetSnapshot, GetValue, NoLog, PollingMode, User, eval,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const CONFIG: &str = r#"{"p":{"s":"bench-salt"},"f":{
+  "noRules": {"t":0,"v":{"b":true},"i":"on"},
+  "percentage": {"t":1,"v":{"s":"none"},"p":[
+     {"p":25,"v":{"s":"a"}},{"p":25,"v":{"s":"b"}},{"p":25,"v":{"s":"c"}},{"p":25,"v":{"s":"d"}}]}
+}}"#;
+const SDK_KEY: &str = "configcat-sdk-1/BENCH-CLIENT-012345678/BENCH-CLIENT-012345678";
+
+fn bench(c: &mut Criterion) {
+    let system = actix::System::new();
+    let (client, cdn) = system.block_on(async {
+        let cdn = local_cdn::LocalCdn::start(CONFIG).expect("local CDN");
+        let client = ConfigCat::builder(SDK_KEY)
+            .base_url(cdn.base_url())
+            .polling_mode(PollingMode::manual_poll())
+            .log_sink(NoLog)
+            .start()
+            .expect("client");
+        assert!(client.send(ForceRefresh).await.expect("refresh").is_success);
+        (client, cdn)
+    });
+    let snapshot = system.block_on(async { client.send(GetSnapshot).await.expect("snapshot") });
+    let config = Config::parse(CONFIG).expect("config");
+    let user = User::new("user-42")
+        .email("a@example.com")
+        .country("Hungary");
+
+    let mut group = c.benchmark_group("client");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("get_value_message/no_rules", |b| {
+        b.iter_custom(|iterations| {
+            system.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let on = client
+                        .send(GetValue::new("noRules", false))
+                        .await
+                        .expect("reply");
+                    black_box(on);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("snapshot/no_rules", |b| {
+        b.iter(|| black_box(snapshot.get_value(black_box("noRules"), false, None)))
+    });
+    group.bench_function("pure/no_rules", |b| {
+        b.iter(|| {
+            black_box(eval::evaluate_value(
+                &config,
+                black_box("noRules"),
+                false,
+                None,
+                &NoLog,
+            ))
+        })
+    });
+    group.bench_function("snapshot/percentage_user", |b| {
+        b.iter(|| {
+            black_box(snapshot.get_value(black_box("percentage"), String::new(), Some(&user)))
+        })
+    });
+    group.bench_function("pure/percentage_user", |b| {
+        b.iter(|| {
+            black_box(eval::evaluate_value(
+                &config,
+                black_box("percentage"),
+                String::new(),
+                Some(&user),
+                &NoLog,
+            ))
+        })
+    });
+    group.finish();
+    system.block_on(cdn.stop());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

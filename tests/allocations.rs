@@ -1,0 +1,236 @@
+//! Counts heap allocations of evaluation, to prove the hot paths allocate nothing.
+//!
+//! A counting global allocator wraps [`System`] and counts, per thread, every `alloc`,
+//! `alloc_zeroed` and `realloc`; the tests run in parallel threads, so each measurement only
+//! sees its own thread. Each measurement warms up with one call, then counts one call.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+
+use configcat_actix::{Config, LogLevel, LogSink, MemoryLog, NoLog, User, eval};
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the allocator is also called while thread-locals are being torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; counting touches no heap memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: as for `alloc`; `ptr` and `layout` come from this allocator, i.e. `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// How many allocations `f` makes on this thread, after one warm-up call.
+fn allocations_of<R>(mut f: impl FnMut() -> R) -> usize {
+    black_box(f());
+    let before = ALLOCATIONS.with(Cell::get);
+    black_box(f());
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// The same flags as `benches/evaluate.rs` needs for these cases (config_v6 format).
+fn config() -> Config {
+    let rules: Vec<String> = (1..=10)
+        .map(|i| {
+            let (comparator, list) = if i == 10 {
+                (2, r#"["@nomatch10.com","@other10.org","@example.com"]"#.to_owned())
+            } else if i % 2 == 1 {
+                (
+                    2,
+                    format!(r#"["@nomatch{i}.com","@other{i}.org","@third{i}.net"]"#),
+                )
+            } else {
+                (
+                    0,
+                    format!(r#"["a{i}@nomatch.com","b{i}@nomatch.com","c{i}@nomatch.com"]"#),
+                )
+            };
+            format!(
+                r#"{{"c":[{{"u":{{"a":"Email","c":{comparator},"l":{list}}}}}],"s":{{"v":{{"b":true}},"i":"rule{i}"}}}}"#
+            )
+        })
+        .collect();
+    let rules = rules.join(",");
+    let json = format!(
+        r#"{{
+  "p": {{"s": "test-salt"}},
+  "s": [{{"n": "Beta", "r": [
+    {{"a": "Email", "c": 2, "l": ["@nomatch.com", "@example.com"]}},
+    {{"a": "Country", "c": 0, "l": ["Germany", "Hungary"]}}
+  ]}}],
+  "f": {{
+    "noRules": {{"t": 0, "v": {{"b": true}}, "i": "v-norules"}},
+    "tenRules": {{"t": 0, "v": {{"b": false}}, "i": "v-default", "r": [{rules}]}},
+    "percentage": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
+      "p": [{{"p": 30, "v": {{"b": true}}, "i": "p-on"}}, {{"p": 70, "v": {{"b": false}}, "i": "p-off"}}]}},
+    "segment": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
+      "r": [{{"c": [{{"s": {{"s": 0, "c": 0}}}}], "s": {{"v": {{"b": true}}, "i": "in-beta"}}}}]}},
+    "chainA": {{"t": 0, "v": {{"b": false}}, "i": "a-off",
+      "r": [{{"c": [{{"p": {{"f": "chainB", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "a-on"}}}}]}},
+    "chainB": {{"t": 0, "v": {{"b": false}}, "i": "b-off",
+      "r": [{{"c": [{{"p": {{"f": "chainC", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "b-on"}}}}]}},
+    "chainC": {{"t": 0, "v": {{"b": false}}, "i": "c-off",
+      "r": [{{"c": [{{"u": {{"a": "Country", "c": 0, "l": ["Hungary"]}}}}], "s": {{"v": {{"b": true}}, "i": "c-on"}}}}]}}
+  }}
+}}"#
+    );
+    Config::parse(&json).expect("the test config parses")
+}
+
+/// Identifier, email, country and three custom attributes.
+fn user() -> User {
+    User::new("user-4217")
+        .email("jane@example.com")
+        .country("Hungary")
+        .custom("Plan", "enterprise")
+        .custom("Seats", 25)
+        .custom("Team", "platform")
+}
+
+/// The variation id selected, to make sure each measured call takes the intended path.
+fn variation_id(config: &Config, key: &str, user: Option<&User>) -> String {
+    let selection = eval::evaluate(config, key, Some(&false), user, &NoLog)
+        .unwrap_or_else(|e| panic!("evaluating {key}: {e}"));
+    selection.variation_id.unwrap_or_default().to_owned()
+}
+
+/// Allocations of one `evaluate_value::<bool>` call.
+fn count(config: &Config, key: &str, user: Option<&User>, sink: &dyn LogSink) -> usize {
+    allocations_of(|| eval::evaluate_value(black_box(config), black_box(key), false, user, sink))
+}
+
+#[test]
+fn the_counter_counts_allocations() {
+    assert_eq!(allocations_of(|| Box::new(black_box(7_u64))), 1);
+    assert_eq!(allocations_of(|| black_box(7_u64)), 0);
+}
+
+#[test]
+fn a_flag_without_rules_allocates_nothing() {
+    let config = config();
+    let user = user();
+    let warn = MemoryLog::new(LogLevel::Warn);
+    assert_eq!(variation_id(&config, "noRules", None), "v-norules");
+
+    assert_eq!(count(&config, "noRules", None, &NoLog), 0);
+    assert_eq!(count(&config, "noRules", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "noRules", None, &warn), 0);
+    assert_eq!(count(&config, "noRules", Some(&user), &warn), 0);
+    assert!(warn.take().is_empty());
+}
+
+#[test]
+fn percentage_options_with_a_user_allocate_nothing() {
+    let config = config();
+    let user = user();
+    let warn = MemoryLog::new(LogLevel::Warn);
+    assert_eq!(variation_id(&config, "percentage", Some(&user)), "p-off");
+
+    assert_eq!(count(&config, "percentage", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "percentage", Some(&user), &warn), 0);
+    assert!(warn.take().is_empty());
+}
+
+#[test]
+fn ten_text_rules_with_a_user_allocate_nothing() {
+    let config = config();
+    let user = user();
+    let warn = MemoryLog::new(LogLevel::Warn);
+    assert_eq!(variation_id(&config, "tenRules", Some(&user)), "rule10");
+
+    assert_eq!(count(&config, "tenRules", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "tenRules", Some(&user), &warn), 0);
+    assert!(warn.take().is_empty());
+}
+
+#[test]
+fn without_a_user_rules_allocate_only_for_the_warning() {
+    let config = config();
+    let warn = MemoryLog::new(LogLevel::Warn);
+    assert_eq!(variation_id(&config, "tenRules", None), "v-default");
+    assert_eq!(variation_id(&config, "percentage", None), "v-default");
+
+    assert_eq!(count(&config, "tenRules", None, &NoLog), 0);
+    assert_eq!(count(&config, "percentage", None, &NoLog), 0);
+    // Warning 3001 (User Object missing) is formatted into a String by the sink: one
+    // allocation for the message; the event Vec keeps its capacity between calls.
+    assert_eq!(count(&config, "tenRules", None, &warn), 1);
+    assert_eq!(count(&config, "percentage", None, &warn), 1);
+    assert_eq!(warn.take().len(), 4);
+}
+
+#[test]
+fn a_segment_condition_allocates_nothing() {
+    let config = config();
+    let user = user();
+    assert_eq!(variation_id(&config, "segment", Some(&user)), "in-beta");
+
+    assert_eq!(count(&config, "segment", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "segment", None, &NoLog), 0);
+}
+
+/// The prerequisite chain allocates once per evaluation: the cycle-detection stack
+/// (`Evaluator::visited`, a `Vec` created empty for every evaluation) gets its first buffer
+/// on the first prerequisite it enters.
+#[test]
+fn a_prerequisite_chain_allocates_once() {
+    let config = config();
+    let user = user();
+    assert_eq!(variation_id(&config, "chainA", Some(&user)), "a-on");
+    assert_eq!(variation_id(&config, "chainA", None), "a-off");
+
+    assert_eq!(count(&config, "chainA", Some(&user), &NoLog), 1);
+    assert_eq!(count(&config, "chainA", None, &NoLog), 1);
+}
+
+#[test]
+fn the_info_evaluation_log_is_built_only_at_info_level() {
+    let config = config();
+    let user = user();
+    let info = MemoryLog::new(LogLevel::Info);
+
+    let at_info = count(&config, "noRules", Some(&user), &info);
+    assert!(
+        at_info > 0,
+        "the INFO evaluation log should allocate, counted {at_info}"
+    );
+    let events = info.take();
+    assert_eq!(events.len(), 2, "one evaluation log per call");
+    assert!(events.iter().all(|e| e.event_id == 5000));
+    assert!(
+        events[1]
+            .message
+            .starts_with("Evaluating 'noRules' for User '{")
+    );
+
+    // The same call, the same user: nothing once INFO is off.
+    let warn = MemoryLog::new(LogLevel::Warn);
+    assert_eq!(count(&config, "noRules", Some(&user), &warn), 0);
+}
