@@ -1,6 +1,6 @@
 //! The cache actor: the only writer of the current config entry.
 //!
-//! The poller hands it every fetch outcome ([`Store`]); it decides what changed, publishes the
+//! The poller hands it every fetch outcome (`Store`); it decides what changed, publishes the
 //! new entry for lock-free readers, tells the evaluator that a fetch finished, notifies
 //! subscribers and hooks of real changes (never of a 304), and fires the ready hook once.
 

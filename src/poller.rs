@@ -1,6 +1,6 @@
 //! The poller actor: the only place that talks to the CDN.
 //!
-//! It runs under an actix [`Supervisor`](actix::Supervisor), and the polling mode is its
+//! It runs under an actix [`Supervisor`], and the polling mode is its
 //! policy: auto poll fetches at start and then on a timer, lazy load fetches when the evaluator
 //! finds the config expired, manual poll only on [`ForceRefresh`]. After a restart, an
 //! auto-polling poller fetches at once (its timer died with the old context); the others wait

@@ -1,6 +1,6 @@
 //! The config_v6 model: what a downloaded `config_v6.json` parses into.
 //!
-//! [`Config::parse`] reads the wire format (see [`raw`]) and prepares it for evaluation:
+//! [`Config::parse`] reads the wire format (the private `raw` module) and prepares it for evaluation:
 //! segment indexes become shared references, semantic versions and hashed comparison values are
 //! parsed and decoded once, the config salt is copied into every setting. Anything that is
 //! malformed but can be confined to one flag (an unknown comparator, a value of the wrong type)
