@@ -60,6 +60,10 @@ fn bench(c: &mut Criterion) {
     group.bench_function("snapshot/no_rules", |b| {
         b.iter(|| black_box(snapshot.get_value(black_box("noRules"), false, None)))
     });
+    let standalone = configcat_actix::Snapshot::from_config(config.clone());
+    group.bench_function("snapshot_standalone/no_rules", |b| {
+        b.iter(|| black_box(standalone.get_value(black_box("noRules"), false, None)))
+    });
     group.bench_function("pure/no_rules", |b| {
         b.iter(|| {
             black_box(eval::evaluate_value(

@@ -74,12 +74,12 @@ impl Evaluator {
     }
 
     fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            entry: self.entry.load_full(),
-            default_user: self.default_user.clone(),
-            sink: self.sink.clone(),
-            hooks: self.hooks.clone(),
-        }
+        Snapshot::new(
+            self.entry.load_full(),
+            self.default_user.clone(),
+            self.sink.clone(),
+            self.hooks.clone(),
+        )
     }
 
     /// Answers with `answer` now, or once the first fetch is in.

@@ -109,16 +109,43 @@ fn guarded(sink: &dyn LogSink, name: &str, hook: impl FnOnce()) {
 /// The client's log sink: the user's sink, with every ERROR event also passed to the
 /// `on_error` hooks.
 pub(crate) struct HookedSink {
-    pub(crate) inner: Box<dyn LogSink>,
-    pub(crate) hooks: Arc<Hooks>,
+    inner: Box<dyn LogSink>,
+    hooks: Arc<Hooks>,
+    /// The most detailed level anyone listens to, worked out once: every evaluation asks, and a
+    /// comparison is cheaper than two virtual calls.
+    max_level: Option<LogLevel>,
+}
+
+impl HookedSink {
+    pub(crate) fn new(inner: Box<dyn LogSink>, hooks: Arc<Hooks>) -> HookedSink {
+        let levels = [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+        ];
+        let mut max_level = levels.into_iter().find(|l| inner.enabled(*l));
+        if max_level.is_none() && !hooks.on_error.is_empty() {
+            max_level = Some(LogLevel::Error);
+        }
+        HookedSink {
+            inner,
+            hooks,
+            max_level,
+        }
+    }
 }
 
 impl LogSink for HookedSink {
+    #[inline]
     fn enabled(&self, level: LogLevel) -> bool {
-        self.inner.enabled(level) || (level == LogLevel::Error && !self.hooks.on_error.is_empty())
+        self.max_level.is_some_and(|max| level <= max)
     }
 
     fn log(&self, level: LogLevel, event_id: u32, message: std::fmt::Arguments<'_>) {
+        if !self.enabled(level) {
+            return;
+        }
         if level == LogLevel::Error && !self.hooks.on_error.is_empty() {
             let text = message.to_string();
             self.inner.log(level, event_id, format_args!("{text}"));

@@ -79,6 +79,7 @@ pub mod event {
 /// Where log events go.
 pub trait LogSink: Send + Sync {
     /// Whether events of this level are wanted; nothing is formatted for a level that is not.
+    /// The answer must not change over the sink's life: a client asks once, when it starts.
     fn enabled(&self, level: LogLevel) -> bool;
 
     /// Records one event.

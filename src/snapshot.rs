@@ -52,10 +52,14 @@ pub(crate) type SharedEntry = Arc<ArcSwapOption<ConfigEntry>>;
 /// ```
 #[derive(Clone)]
 pub struct Snapshot {
-    pub(crate) entry: Option<Arc<ConfigEntry>>,
-    pub(crate) default_user: Option<Arc<User>>,
-    pub(crate) sink: Arc<dyn LogSink>,
-    pub(crate) hooks: Arc<Hooks>,
+    entry: Option<Arc<ConfigEntry>>,
+    /// The entry's config, held directly: one pointer less to follow per evaluation.
+    config: Option<Arc<Config>>,
+    default_user: Option<Arc<User>>,
+    sink: Arc<dyn LogSink>,
+    hooks: Arc<Hooks>,
+    /// Whether evaluations must build details for `on_flag_evaluated` hooks.
+    report_evaluations: bool,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -68,20 +72,36 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl Snapshot {
+    pub(crate) fn new(
+        entry: Option<Arc<ConfigEntry>>,
+        default_user: Option<Arc<User>>,
+        sink: Arc<dyn LogSink>,
+        hooks: Arc<Hooks>,
+    ) -> Snapshot {
+        Snapshot {
+            config: entry.as_ref().map(|e| e.config.clone()),
+            entry,
+            default_user,
+            sink,
+            report_evaluations: hooks.wants_flag_evaluated(),
+            hooks,
+        }
+    }
+
     /// A snapshot of a config on its own, with no logging: for tests and tools.
     pub fn from_config(config: Config) -> Snapshot {
-        let json: Arc<str> = Arc::from("");
-        Snapshot {
-            entry: Some(Arc::new(ConfigEntry {
-                config: Arc::new(config),
-                json,
-                etag: None,
-                fetch_time: SystemTime::now(),
-            })),
-            default_user: None,
-            sink: Arc::new(crate::log::NoLog),
-            hooks: Arc::new(Hooks::default()),
-        }
+        let entry = ConfigEntry {
+            config: Arc::new(config),
+            json: Arc::from(""),
+            etag: None,
+            fetch_time: SystemTime::now(),
+        };
+        Snapshot::new(
+            Some(Arc::new(entry)),
+            None,
+            Arc::new(crate::log::NoLog),
+            Arc::new(Hooks::default()),
+        )
     }
 
     /// The config, if one was available when the snapshot was taken.
@@ -109,8 +129,16 @@ impl Snapshot {
     }
 
     /// The value of a flag for a user (or the default user), `default` on any error.
+    #[inline]
     pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {
-        self.view().get_value(key, default, user)
+        match &self.config {
+            // The hot path: straight to the evaluator.
+            Some(config) if !self.report_evaluations => {
+                let user = user.or(self.default_user.as_deref());
+                eval::evaluate_value(config, key, default, user, &*self.sink)
+            }
+            _ => self.view().get_value(key, default, user),
+        }
     }
 
     /// The value of a flag with the details of how it was chosen.

@@ -114,6 +114,7 @@ impl User {
     }
 
     /// Looks an attribute up by the name a condition uses.
+    #[inline]
     pub(crate) fn attribute(&self, name: &str) -> Option<AttributeRef<'_>> {
         match name {
             "Identifier" => Some(AttributeRef::Text(&self.identifier)),

@@ -260,10 +260,7 @@ impl ConfigCatBuilder {
             None => self.default_sink(),
         };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
-        let sink: Arc<dyn LogSink> = Arc::new(HookedSink {
-            inner,
-            hooks: hooks.clone(),
-        });
+        let sink: Arc<dyn LogSink> = Arc::new(HookedSink::new(inner, hooks.clone()));
         let mut fetch = self.fetch;
         fetch.sdk_key = self.sdk_key;
         fetch.mode_letter = self.polling_mode.letter();

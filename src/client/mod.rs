@@ -226,12 +226,9 @@ impl Handler<GetSnapshot> for ConfigCat {
         let reply = self.evaluator.send(msg);
         let sink = self.sink.clone();
         Box::pin(async move {
-            reply.await.unwrap_or_else(|_| Snapshot {
-                entry: None,
-                default_user: None,
-                sink,
-                hooks: Arc::default(),
-            })
+            reply
+                .await
+                .unwrap_or_else(|_| Snapshot::new(None, None, sink, Arc::default()))
         })
     }
 }

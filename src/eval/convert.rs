@@ -57,6 +57,7 @@ impl<W: Write> std::io::Write for FmtIo<'_, W> {
 }
 
 /// The attribute as text, and whether it had to be converted (which warning 3005 reports).
+#[inline]
 pub(crate) fn as_text(attr: AttributeRef<'_>) -> (Cow<'_, str>, bool) {
     match attr {
         AttributeRef::Text(s) => (Cow::Borrowed(s), false),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 use super::convert::{self, Canonical};
 use super::log_builder::{
@@ -132,8 +133,9 @@ pub(crate) struct Evaluator<'a, 's> {
     sink: &'s dyn LogSink,
     warn: bool,
     pub(crate) log: Option<LogBuilder>,
-    /// The chain of flags whose prerequisites are being evaluated, to detect cycles.
-    visited: Vec<&'a str>,
+    /// The chain of flags whose prerequisites are being evaluated, to detect cycles; inline,
+    /// because chains are short and evaluation should not touch the heap.
+    visited: SmallVec<[&'a str; 8]>,
 }
 
 impl<'a, 's> Evaluator<'a, 's> {
@@ -148,7 +150,7 @@ impl<'a, 's> Evaluator<'a, 's> {
             sink,
             warn: sink.enabled(LogLevel::Warn),
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
-            visited: Vec::new(),
+            visited: SmallVec::new(),
         }
     }
 
