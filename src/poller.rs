@@ -3,8 +3,8 @@
 //! It runs under an actix [`Supervisor`], and the polling mode is its
 //! policy: auto poll fetches at start and then on a timer, lazy load fetches when the evaluator
 //! finds the config expired, manual poll only on [`ForceRefresh`]. After a restart, an
-//! auto-polling poller fetches at once (its timer died with the old context); the others wait
-//! to be asked. One fetch is in flight at a time; refresh requests that arrive meanwhile join it.
+//! auto-polling poller re-arms its timer (the old one died with the old context) and fetches at
+//! once if its config is stale or missing; the others wait to be asked. One fetch is in flight at a time; refresh requests that arrive meanwhile join it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,5 +243,130 @@ impl Handler<crate::cache::Shutdown> for Poller {
         self.fetcher = None;
         self.answer_waiters(RefreshResult::failure("the client is closed"));
         ctx.stop();
+    }
+}
+
+/// Stops the poller as a failure would, so that its supervisor restarts it (tests only).
+#[cfg(test)]
+pub(crate) struct Crash;
+
+#[cfg(test)]
+impl Message for Crash {
+    type Result = ();
+}
+
+#[cfg(test)]
+impl Handler<Crash> for Poller {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::evaluator::Evaluator;
+    use crate::hooks::Hooks;
+    use crate::log::NoLog;
+
+    /// A server that answers every request with a 500 and counts them.
+    fn failing_server() -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        (url, count)
+    }
+
+    fn start_poller(url: String, mode: PollingMode) -> Addr<Poller> {
+        let entry = SharedEntry::default();
+        let sink: Arc<dyn LogSink> = Arc::new(NoLog);
+        // The evaluator is never run: the cache's notifications to it are simply dropped.
+        let evaluator = Context::<Evaluator>::new().address();
+        let cache = Cache::new(
+            entry.clone(),
+            evaluator,
+            Arc::new(Hooks::default()),
+            sink.clone(),
+        )
+        .start();
+        let options = FetchOptions {
+            sdk_key: "configcat-sdk-1/POLLER-TEST-0123456789/POLLER-TEST-0123456789".into(),
+            base_url: Some(url),
+            mode_letter: mode.letter(),
+            ..FetchOptions::default()
+        };
+        Supervisor::start(move |_| {
+            Poller::new(PollerParts {
+                options,
+                mode,
+                entry,
+                offline: Arc::new(AtomicBool::new(false)),
+                cache,
+                sink,
+            })
+        })
+    }
+
+    async fn wait_for(count: &AtomicUsize, expected: usize) -> bool {
+        for _ in 0..200 {
+            if count.load(Ordering::SeqCst) >= expected {
+                return true;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    #[actix_rt::test]
+    async fn a_restarted_auto_poller_fetches_again_at_once_when_it_has_no_config() {
+        let (url, count) = failing_server();
+        let poller = start_poller(url, PollingMode::auto_poll(Duration::from_secs(3600)));
+        assert!(wait_for(&count, 1).await, "fetched at start");
+        poller.do_send(Crash);
+        // The hour-long interval cannot explain a second request: the restart policy does.
+        assert!(wait_for(&count, 2).await, "fetched again after the restart");
+        assert!(poller.connected(), "the supervisor kept the poller alive");
+    }
+
+    #[actix_rt::test]
+    async fn a_restarted_manual_poller_waits_to_be_asked() {
+        let (url, count) = failing_server();
+        let poller = start_poller(url, PollingMode::manual_poll());
+        poller.do_send(Crash);
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "manual polling never fetches by itself"
+        );
+        let result = poller
+            .send(ForceRefresh)
+            .await
+            .expect("the restarted poller answers");
+        assert!(!result.is_success);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 }
