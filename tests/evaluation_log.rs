@@ -177,10 +177,10 @@ fn run_suite(name: &str) -> usize {
         failures.len(),
         failures.join("\n")
     );
-    println!(
+    common::report(format_args!(
         "{name}: {} cases checked (value and full log text)",
         suite.tests.len()
-    );
+    ));
     suite.tests.len()
 }
 

@@ -65,10 +65,10 @@ impl Cases {
             self.checked,
             self.failures.join("\n")
         );
-        println!(
+        common::report(format_args!(
             "{}: {} cases checked ({} checks)",
             self.test, self.cases, self.checked
-        );
+        ));
     }
 }
 

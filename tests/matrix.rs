@@ -60,10 +60,10 @@ fn run_matrix(file: &str, sdk_keys: &[&str], expect: Expect) -> usize {
         failures.len(),
         failures.join("\n")
     );
-    println!(
+    common::report(format_args!(
         "{file}: {checked} evaluations checked against {} config(s)",
         sdk_keys.len()
-    );
+    ));
     checked
 }
 

@@ -26,3 +26,10 @@ pub fn config_for_sdk_key(sdk_key: &str) -> Config {
 pub fn parse_config(relative: &str) -> Config {
     Config::parse(&read_data(relative)).unwrap_or_else(|e| panic!("parsing {relative}: {e}"))
 }
+
+/// Prints a suite's case count so that it shows in plain `cargo test` output: the test harness
+/// captures `println!` of passing tests, but not writes to the stderr handle itself.
+pub fn report(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "    {line}");
+}
