@@ -24,7 +24,7 @@ use crate::messages::{
 };
 use crate::model::Value;
 use crate::poller::{Poller, RefreshIfOlder};
-use crate::snapshot::{SharedEntry, Snapshot, View};
+use crate::snapshot::{Current, SharedEntry, Snapshot, View};
 use crate::user::User;
 
 /// How long a lazy-loading client's first request waits for the first download.
@@ -34,6 +34,8 @@ pub(crate) const LAZY_FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
 pub struct Evaluator {
     entry: SharedEntry,
     offline: Arc<AtomicBool>,
+    /// Local-only flag overrides: nothing is ever fetched, so nothing is waited for.
+    local_only: bool,
     default_user: Option<Arc<User>>,
     sink: Arc<dyn LogSink>,
     hooks: Arc<Hooks>,
@@ -48,6 +50,7 @@ pub struct Evaluator {
 pub(crate) struct EvaluatorParts {
     pub entry: SharedEntry,
     pub offline: Arc<AtomicBool>,
+    pub local_only: bool,
     pub default_user: Option<User>,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
@@ -60,7 +63,8 @@ impl Evaluator {
     pub(crate) fn new(parts: EvaluatorParts) -> Evaluator {
         let auto_poll = matches!(parts.mode, PollingMode::AutoPoll { .. });
         Evaluator {
-            initialized: !auto_poll || parts.offline.load(Ordering::Relaxed),
+            initialized: !auto_poll || parts.local_only || parts.offline.load(Ordering::Relaxed),
+            local_only: parts.local_only,
             entry: parts.entry,
             offline: parts.offline,
             default_user: parts.default_user.map(Arc::new),
@@ -75,7 +79,7 @@ impl Evaluator {
 
     fn snapshot(&self) -> Snapshot {
         Snapshot::new(
-            self.entry.load_full(),
+            &self.entry.load(),
             self.default_user.clone(),
             self.sink.clone(),
             self.hooks.clone(),
@@ -99,15 +103,16 @@ impl Evaluator {
         ActorResponse::r#async(waited.into_actor(self).map(move |_, act, _| answer(act)))
     }
 
-    /// Runs `f` on a view of the current entry, borrowed without reference counting.
+    /// Runs `f` on a view of the current config, borrowed without reference counting.
     fn with_view<R>(&self, f: impl FnOnce(View<'_>) -> R) -> R {
-        let entry = self.entry.load();
-        f(self.view(entry.as_deref()))
+        let current = self.entry.load();
+        f(self.view(&current))
     }
 
-    fn view<'a>(&'a self, entry: Option<&'a crate::snapshot::ConfigEntry>) -> View<'a> {
+    fn view<'a>(&'a self, current: &'a Current) -> View<'a> {
         View {
-            entry,
+            config: current.config.as_deref(),
+            fetch_time: current.fetch_time(),
             default_user: self.default_user.as_deref(),
             sink: &*self.sink,
             hooks: &self.hooks,
@@ -123,16 +128,19 @@ impl Evaluator {
                 Some(max_init_wait)
             }
             PollingMode::LazyLoad { cache_ttl } => {
-                if self.offline.load(Ordering::Relaxed) {
+                if self.offline.load(Ordering::Relaxed) || self.local_only {
                     return None;
                 }
-                let entry = self.entry.load();
-                let expired = entry.as_deref().is_none_or(|e| e.age() >= cache_ttl);
+                let current = self.entry.load();
+                let expired = current
+                    .remote
+                    .as_deref()
+                    .is_none_or(|e| e.age() >= cache_ttl);
                 if expired {
                     self.poller.do_send(RefreshIfOlder(cache_ttl));
                 }
                 // Serve an expired config while it is refreshed; wait only when there is none.
-                entry.is_none().then_some(LAZY_FIRST_FETCH_WAIT)
+                current.config.is_none().then_some(LAZY_FIRST_FETCH_WAIT)
             }
             _ => None,
         }

@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod log;
 pub mod messages;
 pub mod model;
+pub mod overrides;
 pub mod poller;
 pub mod snapshot;
 pub mod user;

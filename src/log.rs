@@ -62,6 +62,12 @@ pub mod event {
     pub const EVALUATION_LOG: u32 = 5000;
     /// Unexpected error while fetching the config.
     pub const FETCH_FAILED: u32 = 1103;
+    /// The external cache could not be read.
+    pub const CACHE_READ_FAILED: u32 = 2200;
+    /// The external cache could not be written.
+    pub const CACHE_WRITE_FAILED: u32 = 2201;
+    /// The method has no effect under the `LocalOnly` flag override behaviour.
+    pub const LOCAL_ONLY_NO_EFFECT: u32 = 3202;
     /// Error in a force refresh.
     pub const FORCE_REFRESH_FAILED: u32 = 1003;
     /// A client for this SDK key exists already; the new options are ignored.

@@ -181,8 +181,8 @@ impl Message for ClearDefaultUser {
 pub struct ConfigChanged {
     /// The new config.
     pub config: Arc<Config>,
-    /// When it was fetched.
-    pub fetch_time: SystemTime,
+    /// When it was downloaded; `None` for local flag overrides only.
+    pub fetch_time: Option<SystemTime>,
 }
 
 impl Message for ConfigChanged {

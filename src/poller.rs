@@ -1,10 +1,15 @@
 //! The poller actor: the only place that talks to the CDN.
 //!
-//! It runs under an actix [`Supervisor`], and the polling mode is its
-//! policy: auto poll fetches at start and then on a timer, lazy load fetches when the evaluator
-//! finds the config expired, manual poll only on [`ForceRefresh`]. After a restart, an
-//! auto-polling poller re-arms its timer (the old one died with the old context) and fetches at
-//! once if its config is stale or missing; the others wait to be asked. One fetch is in flight at a time; refresh requests that arrive meanwhile join it.
+//! It runs under an actix [`Supervisor`], and the polling mode is its policy: auto poll
+//! refreshes at start and then on a timer, lazy load when the evaluator finds the config
+//! expired, manual poll only on [`ForceRefresh`]. After a restart, an auto-polling poller
+//! re-arms its timer (the old one died with the old context) and fetches at once if its config
+//! is stale or missing; the others wait to be asked.
+//!
+//! A refresh is one cycle: first the cache actor re-reads the external cache (another process
+//! may have downloaded a fresh config), then, only if the config is still too old, a fetch,
+//! whose outcome goes back to the cache actor. One cycle runs at a time; `ForceRefresh`
+//! requests that arrive meanwhile wait for a cycle that fetches and get its result.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::cache::{Cache, Store};
+use crate::cache::{Cache, Store, SyncExternal};
 use crate::client::PollingMode;
 use crate::fetch::{FetchOptions, FetchOutcome, Fetcher};
 use crate::log::{LogLevel, LogSink, event};
@@ -27,9 +32,13 @@ pub struct Poller {
     mode: PollingMode,
     entry: SharedEntry,
     offline: Arc<AtomicBool>,
+    /// Local-only flag overrides: the poller never fetches.
+    local_only: bool,
     cache: Addr<Cache>,
     sink: Arc<dyn LogSink>,
     in_flight: Option<SpawnHandle>,
+    /// A `ForceRefresh` arrived while a cycle that may not fetch was running.
+    force_pending: bool,
     timer: Option<SpawnHandle>,
     waiters: Vec<oneshot::Sender<RefreshResult>>,
     closed: bool,
@@ -40,8 +49,18 @@ pub(crate) struct PollerParts {
     pub mode: PollingMode,
     pub entry: SharedEntry,
     pub offline: Arc<AtomicBool>,
+    pub local_only: bool,
     pub cache: Addr<Cache>,
     pub sink: Arc<dyn LogSink>,
+}
+
+/// When a refresh cycle fetches.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    /// Whatever the age of the config.
+    Always,
+    /// When the config is missing or at least this old.
+    OlderThan(Duration),
 }
 
 impl Poller {
@@ -52,9 +71,11 @@ impl Poller {
             mode: parts.mode,
             entry: parts.entry,
             offline: parts.offline,
+            local_only: parts.local_only,
             cache: parts.cache,
             sink: parts.sink,
             in_flight: None,
+            force_pending: false,
             timer: None,
             waiters: Vec::new(),
             closed: false,
@@ -65,15 +86,18 @@ impl Poller {
         self.offline.load(Ordering::Relaxed)
     }
 
-    /// Starts what the polling mode runs by itself: for auto poll, a fetch and the timer.
+    /// Starts what the polling mode runs by itself: for auto poll, a refresh and the timer.
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         if let PollingMode::AutoPoll { poll_interval, .. } = self.mode {
-            if self.closed || self.is_offline() || self.timer.is_some() {
+            if self.closed || self.local_only || self.is_offline() || self.timer.is_some() {
                 return;
             }
-            self.fetch_if_older(poll_interval, ctx);
+            // A tick landing a little early still counts the config as due.
+            let tolerance = (poll_interval / 2).min(Duration::from_millis(500));
+            let due = Need::OlderThan(poll_interval - tolerance);
+            self.refresh(due, ctx);
             self.timer = Some(ctx.run_interval(poll_interval, move |act, ctx| {
-                act.fetch_if_older(poll_interval, ctx);
+                act.refresh(due, ctx);
             }));
         }
     }
@@ -84,24 +108,7 @@ impl Poller {
         }
     }
 
-    /// Fetches unless the config is younger than `max_age` (with a tolerance for timer jitter,
-    /// so that a tick landing a little early still fetches).
-    fn fetch_if_older(&mut self, max_age: Duration, ctx: &mut Context<Self>) {
-        let tolerance = (max_age / 2).min(Duration::from_millis(500));
-        let fresh = self
-            .entry
-            .load()
-            .as_deref()
-            .is_some_and(|e| e.age() + tolerance < max_age);
-        if !fresh {
-            self.fetch(ctx);
-        }
-    }
-
-    fn fetch(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight.is_some() || self.closed || self.is_offline() {
-            return;
-        }
+    fn fetcher(&mut self) -> Option<Fetcher> {
         if self.fetcher.is_none() {
             match Fetcher::new(self.options.clone(), self.sink.clone()) {
                 Ok(fetcher) => self.fetcher = Some(fetcher),
@@ -112,16 +119,43 @@ impl Poller {
                         format_args!("Cannot create the HTTP client: {error}"),
                     );
                     self.answer_waiters(RefreshResult::failure(error.to_string()));
-                    return;
                 }
             }
         }
-        let Some(fetcher) = self.fetcher.clone() else {
+        self.fetcher.clone()
+    }
+
+    /// Runs one refresh cycle unless one is running.
+    fn refresh(&mut self, need: Need, ctx: &mut Context<Self>) {
+        if self.closed || self.local_only || self.is_offline() {
+            return;
+        }
+        if self.in_flight.is_some() {
+            self.force_pending |= matches!(need, Need::Always);
+            return;
+        }
+        let Some(fetcher) = self.fetcher() else {
             return;
         };
-        let etag = self.entry.load().as_deref().and_then(|e| e.etag.clone());
         let cache = self.cache.clone();
-        let fetch = async move {
+        let entry = self.entry.clone();
+        let cycle = async move {
+            // Another process may have downloaded a config meanwhile.
+            let fresh_within = match need {
+                Need::Always => None,
+                Need::OlderThan(max_age) => Some(max_age),
+            };
+            let _ = cache.send(SyncExternal(fresh_within)).await;
+            let current = entry.load_full();
+            let remote = current.remote.as_deref();
+            let due = match need {
+                Need::Always => true,
+                Need::OlderThan(max_age) => remote.is_none_or(|e| e.age() >= max_age),
+            };
+            if !due {
+                return None;
+            }
+            let etag = remote.and_then(|e| e.etag.clone());
             let outcome = fetcher.fetch(etag).await;
             let result = match &outcome {
                 FetchOutcome::Fetched { .. } | FetchOutcome::NotModified => {
@@ -131,11 +165,21 @@ impl Poller {
             };
             // Answer refresh requests only once the cache has published the outcome.
             let _ = cache.send(Store(outcome)).await;
-            result
+            Some(result)
         };
-        self.in_flight = Some(ctx.spawn(fetch.into_actor(self).map(|result, act, _| {
+        self.in_flight = Some(ctx.spawn(cycle.into_actor(self).map(|fetched, act, ctx| {
             act.in_flight = None;
-            act.answer_waiters(result);
+            match fetched {
+                Some(result) => {
+                    act.force_pending = false;
+                    act.answer_waiters(result);
+                }
+                None if act.force_pending || !act.waiters.is_empty() => {
+                    act.force_pending = false;
+                    act.refresh(Need::Always, ctx);
+                }
+                None => {}
+            }
         })));
     }
 
@@ -156,10 +200,11 @@ impl Actor for Poller {
 
 impl Supervised for Poller {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        // The old context's timer and fetch are gone; `started` schedules anew.
+        // The old context's timer and cycle are gone; `started` schedules anew.
         self.in_flight = None;
         self.timer = None;
         self.fetcher = None;
+        self.force_pending = false;
         self.answer_waiters(RefreshResult::failure("the poller was restarted"));
     }
 }
@@ -170,6 +215,11 @@ impl Handler<ForceRefresh> for Poller {
     fn handle(&mut self, _: ForceRefresh, ctx: &mut Context<Self>) -> Self::Result {
         if self.closed {
             return Box::pin(async { RefreshResult::failure("the client is closed") });
+        }
+        if self.local_only {
+            let message =
+                "The client uses the `LocalOnly` flag override behaviour, it makes no HTTP calls.";
+            return Box::pin(async move { RefreshResult::failure(message) });
         }
         if self.is_offline() {
             let message = "Client is in offline mode, it cannot initiate HTTP calls.";
@@ -182,7 +232,7 @@ impl Handler<ForceRefresh> for Poller {
         }
         let (tx, rx) = oneshot::channel();
         self.waiters.push(tx);
-        self.fetch(ctx);
+        self.refresh(Need::Always, ctx);
         Box::pin(async move {
             rx.await
                 .unwrap_or_else(|_| RefreshResult::failure("the refresh was cancelled"))
@@ -190,7 +240,7 @@ impl Handler<ForceRefresh> for Poller {
     }
 }
 
-/// Fetch unless the config is younger than this (lazy load's TTL).
+/// Refresh unless the config is younger than this (lazy load's TTL).
 pub(crate) struct RefreshIfOlder(pub Duration);
 
 impl Message for RefreshIfOlder {
@@ -201,14 +251,7 @@ impl Handler<RefreshIfOlder> for Poller {
     type Result = ();
 
     fn handle(&mut self, RefreshIfOlder(max_age): RefreshIfOlder, ctx: &mut Context<Self>) {
-        let stale = self
-            .entry
-            .load()
-            .as_deref()
-            .is_none_or(|e| e.age() >= max_age);
-        if stale {
-            self.fetch(ctx);
-        }
+        self.refresh(Need::OlderThan(max_age), ctx);
     }
 }
 
@@ -237,8 +280,8 @@ impl Handler<crate::cache::Shutdown> for Poller {
     fn handle(&mut self, _: crate::cache::Shutdown, ctx: &mut Context<Self>) {
         self.closed = true;
         self.unschedule(ctx);
-        if let Some(fetch) = self.in_flight.take() {
-            ctx.cancel_future(fetch);
+        if let Some(cycle) = self.in_flight.take() {
+            ctx.cancel_future(cycle);
         }
         self.fetcher = None;
         self.answer_waiters(RefreshResult::failure("the client is closed"));
@@ -270,6 +313,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+    use crate::cache::CacheParts;
     use crate::evaluator::Evaluator;
     use crate::hooks::Hooks;
     use crate::log::NoLog;
@@ -305,12 +349,15 @@ mod tests {
         let sink: Arc<dyn LogSink> = Arc::new(NoLog);
         // The evaluator is never run: the cache's notifications to it are simply dropped.
         let evaluator = Context::<Evaluator>::new().address();
-        let cache = Cache::new(
-            entry.clone(),
+        let cache = Cache::new(CacheParts {
+            entry: entry.clone(),
             evaluator,
-            Arc::new(Hooks::default()),
-            sink.clone(),
-        )
+            hooks: Arc::new(Hooks::default()),
+            sink: sink.clone(),
+            external: None,
+            sdk_key: String::new(),
+            overrides: None,
+        })
         .start();
         let options = FetchOptions {
             sdk_key: "configcat-sdk-1/POLLER-TEST-0123456789/POLLER-TEST-0123456789".into(),
@@ -324,6 +371,7 @@ mod tests {
                 mode,
                 entry,
                 offline: Arc::new(AtomicBool::new(false)),
+                local_only: false,
                 cache,
                 sink,
             })

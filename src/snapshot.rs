@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::ArcSwap;
 
 use crate::eval::{self, EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
@@ -33,8 +33,23 @@ impl ConfigEntry {
     }
 }
 
-/// The current entry: written by the cache actor, read without locks by everyone else.
-pub(crate) type SharedEntry = Arc<ArcSwapOption<ConfigEntry>>;
+/// What the client serves right now: written by the cache actor, read without locks by
+/// everyone else.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Current {
+    /// The last download (or external cache entry): what the poller refreshes.
+    pub remote: Option<Arc<ConfigEntry>>,
+    /// What evaluations use: the remote config, merged with flag overrides if there are any.
+    pub config: Option<Arc<Config>>,
+}
+
+impl Current {
+    pub(crate) fn fetch_time(&self) -> Option<SystemTime> {
+        self.remote.as_deref().map(|e| e.fetch_time)
+    }
+}
+
+pub(crate) type SharedEntry = Arc<ArcSwap<Current>>;
 
 /// An immutable view of the client's current config that evaluates synchronously, with no
 /// mailbox in between: for hot loops. Cloning is a few reference-count increments.
@@ -52,8 +67,8 @@ pub(crate) type SharedEntry = Arc<ArcSwapOption<ConfigEntry>>;
 /// ```
 #[derive(Clone)]
 pub struct Snapshot {
-    entry: Option<Arc<ConfigEntry>>,
-    /// The entry's config, held directly: one pointer less to follow per evaluation.
+    fetch_time: Option<SystemTime>,
+    /// The config, held directly: one pointer less to follow per evaluation.
     config: Option<Arc<Config>>,
     default_user: Option<Arc<User>>,
     sink: Arc<dyn LogSink>,
@@ -73,14 +88,14 @@ impl std::fmt::Debug for Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(
-        entry: Option<Arc<ConfigEntry>>,
+        current: &Current,
         default_user: Option<Arc<User>>,
         sink: Arc<dyn LogSink>,
         hooks: Arc<Hooks>,
     ) -> Snapshot {
         Snapshot {
-            config: entry.as_ref().map(|e| e.config.clone()),
-            entry,
+            config: current.config.clone(),
+            fetch_time: current.fetch_time(),
             default_user,
             sink,
             report_evaluations: hooks.wants_flag_evaluated(),
@@ -90,14 +105,12 @@ impl Snapshot {
 
     /// A snapshot of a config on its own, with no logging: for tests and tools.
     pub fn from_config(config: Config) -> Snapshot {
-        let entry = ConfigEntry {
-            config: Arc::new(config),
-            json: Arc::from(""),
-            etag: None,
-            fetch_time: SystemTime::now(),
+        let current = Current {
+            remote: None,
+            config: Some(Arc::new(config)),
         };
         Snapshot::new(
-            Some(Arc::new(entry)),
+            &current,
             None,
             Arc::new(crate::log::NoLog),
             Arc::new(Hooks::default()),
@@ -106,12 +119,12 @@ impl Snapshot {
 
     /// The config, if one was available when the snapshot was taken.
     pub fn config(&self) -> Option<&Config> {
-        self.entry.as_deref().map(|e| &*e.config)
+        self.config.as_deref()
     }
 
     /// When the config was fetched.
     pub fn fetch_time(&self) -> Option<SystemTime> {
-        self.entry.as_deref().map(|e| e.fetch_time)
+        self.fetch_time
     }
 
     /// The setting keys, sorted.
@@ -121,7 +134,8 @@ impl Snapshot {
 
     pub(crate) fn view(&self) -> View<'_> {
         View {
-            entry: self.entry.as_deref(),
+            config: self.config.as_deref(),
+            fetch_time: self.fetch_time,
             default_user: self.default_user.as_deref(),
             sink: &*self.sink,
             hooks: &self.hooks,
@@ -179,7 +193,8 @@ fn sorted_keys(config: Option<&Config>) -> Vec<&str> {
 /// the shared entry without touching reference counts; a [`Snapshot`] owns what it borrows.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
-    pub(crate) entry: Option<&'a ConfigEntry>,
+    pub(crate) config: Option<&'a Config>,
+    pub(crate) fetch_time: Option<SystemTime>,
     pub(crate) default_user: Option<&'a User>,
     pub(crate) sink: &'a dyn LogSink,
     pub(crate) hooks: &'a Hooks,
@@ -187,7 +202,7 @@ pub(crate) struct View<'a> {
 
 impl<'a> View<'a> {
     pub(crate) fn keys(&self) -> Vec<&'a str> {
-        sorted_keys(self.entry.map(|e| &*e.config))
+        sorted_keys(self.config)
     }
 
     fn user(&self, user: Option<&'a User>) -> Option<&'a User> {
@@ -203,11 +218,11 @@ impl<'a> View<'a> {
         if self.hooks.wants_flag_evaluated() {
             return self.get_value_details(key, default, user).value;
         }
-        let Some(entry) = self.entry else {
+        let Some(config) = self.config else {
             config_missing(self.sink, key, &default);
             return default;
         };
-        eval::evaluate_value(&entry.config, key, default, self.user(user), self.sink)
+        eval::evaluate_value(config, key, default, self.user(user), self.sink)
     }
 
     pub(crate) fn get_value_details<T: FlagValue>(
@@ -217,7 +232,7 @@ impl<'a> View<'a> {
         user: Option<&'a User>,
     ) -> EvaluationDetails<T> {
         let user = self.user(user);
-        let details = match self.entry {
+        let details = match self.config {
             None => {
                 config_missing(self.sink, key, &default);
                 EvaluationDetails::from_error(
@@ -227,14 +242,9 @@ impl<'a> View<'a> {
                     user,
                 )
             }
-            Some(entry) => eval::evaluate_details(
-                &entry.config,
-                key,
-                default,
-                user,
-                Some(entry.fetch_time),
-                self.sink,
-            ),
+            Some(config) => {
+                eval::evaluate_details(config, key, default, user, self.fetch_time, self.sink)
+            }
         };
         self.hooks.flag_evaluated(&details, self.sink);
         details
@@ -252,7 +262,7 @@ impl<'a> View<'a> {
         &self,
         user: Option<&'a User>,
     ) -> Vec<EvaluationDetails<Value>> {
-        let Some(entry) = self.entry else {
+        let Some(config) = self.config else {
             self.sink.log(
                 crate::LogLevel::Error,
                 crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
@@ -264,23 +274,22 @@ impl<'a> View<'a> {
         self.keys()
             .into_iter()
             .map(|key| {
-                let details =
-                    match eval::evaluate::<Value>(&entry.config, key, None, user, self.sink) {
-                        Ok(selection) => EvaluationDetails {
-                            key: key.to_owned(),
-                            value: selection.value.clone(),
-                            variation_id: selection.variation_id.map(str::to_owned),
-                            is_default_value: false,
-                            error: None,
-                            matched_targeting_rule: selection.matched_targeting_rule.cloned(),
-                            matched_percentage_option: selection.matched_percentage_option.cloned(),
-                            fetch_time: Some(entry.fetch_time),
-                            user: user.cloned(),
-                        },
-                        Err(error) => {
-                            EvaluationDetails::from_error(key, Value::Bool(false), error, user)
-                        }
-                    };
+                let details = match eval::evaluate::<Value>(config, key, None, user, self.sink) {
+                    Ok(selection) => EvaluationDetails {
+                        key: key.to_owned(),
+                        value: selection.value.clone(),
+                        variation_id: selection.variation_id.map(str::to_owned),
+                        is_default_value: false,
+                        error: None,
+                        matched_targeting_rule: selection.matched_targeting_rule.cloned(),
+                        matched_percentage_option: selection.matched_percentage_option.cloned(),
+                        fetch_time: self.fetch_time,
+                        user: user.cloned(),
+                    },
+                    Err(error) => {
+                        EvaluationDetails::from_error(key, Value::Bool(false), error, user)
+                    }
+                };
                 self.hooks.flag_evaluated(&details, self.sink);
                 details
             })
@@ -288,7 +297,7 @@ impl<'a> View<'a> {
     }
 
     pub(crate) fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
-        let Some(entry) = self.entry else {
+        let Some(config) = self.config else {
             self.sink.log(
                 crate::LogLevel::Error,
                 crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
@@ -296,8 +305,7 @@ impl<'a> View<'a> {
             );
             return None;
         };
-        eval::key_and_value(&entry.config, variation_id, self.sink)
-            .map(|(k, v)| (k.to_owned(), v.clone()))
+        eval::key_and_value(config, variation_id, self.sink).map(|(k, v)| (k.to_owned(), v.clone()))
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::{ConfigCat, PollingMode, Registered, RegistryKey, registry};
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheParts, ConfigCache};
 use crate::error::{Error, validate_sdk_key};
 use crate::eval::EvaluationDetails;
 use crate::evaluator::{Evaluator, EvaluatorParts};
@@ -15,8 +15,9 @@ use crate::fetch::{DataGovernance, FetchOptions, Fetcher, Proxy};
 use crate::hooks::{ClientCacheState, HookedSink, Hooks};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::model::{Config, Value};
+use crate::overrides::{FlagOverrides, OverrideBehaviour};
 use crate::poller::{Poller, PollerParts};
-use crate::snapshot::SharedEntry;
+use crate::snapshot::{Current, SharedEntry};
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -48,6 +49,8 @@ pub struct ConfigCatBuilder {
     default_user: Option<User>,
     offline: bool,
     hooks: Hooks,
+    cache: Option<Arc<dyn ConfigCache>>,
+    overrides: Option<FlagOverrides>,
 }
 
 impl ConfigCatBuilder {
@@ -62,7 +65,31 @@ impl ConfigCatBuilder {
             default_user: None,
             offline: false,
             hooks: Hooks::default(),
+            cache: None,
+            overrides: None,
         }
+    }
+
+    /// Keeps downloads in an external cache shared with other processes and the official
+    /// SDKs (a [`FileCache`](crate::cache::FileCache), a Redis cache, your own). Without one,
+    /// the config lives in this process's memory only.
+    #[must_use]
+    pub fn cache(mut self, cache: impl ConfigCache) -> Self {
+        self.cache = Some(Arc::new(cache));
+        self
+    }
+
+    /// Serves local flag values, alone or merged with the downloaded ones.
+    #[must_use]
+    pub fn flag_overrides(mut self, overrides: FlagOverrides) -> Self {
+        self.overrides = Some(overrides);
+        self
+    }
+
+    fn local_only(&self) -> bool {
+        self.overrides
+            .as_ref()
+            .is_some_and(|o| o.behaviour() == OverrideBehaviour::LocalOnly)
     }
 
     /// When to fetch (default: auto poll every 60 s, waiting at most 5 s for the first config).
@@ -184,7 +211,7 @@ impl ConfigCatBuilder {
     /// cannot be compared and are left out).
     fn fingerprint(&self) -> String {
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}",
             self.polling_mode,
             self.fetch.data_governance,
             self.fetch.base_url,
@@ -194,6 +221,8 @@ impl ConfigCatBuilder {
             self.offline,
             self.default_user,
             self.log_level,
+            self.overrides,
+            self.cache.is_some(),
         )
     }
 
@@ -206,7 +235,10 @@ impl ConfigCatBuilder {
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
             return Err(Error::NoRunningSystem);
         }
-        validate_sdk_key(&self.sdk_key, self.fetch.base_url.is_some())?;
+        // Local-only overrides never talk to ConfigCat: any key will do.
+        if !self.local_only() {
+            validate_sdk_key(&self.sdk_key, self.fetch.base_url.is_some())?;
+        }
         let key = RegistryKey {
             system: actix_rt::System::current().id(),
             sdk_key: self.sdk_key.clone(),
@@ -261,33 +293,58 @@ impl ConfigCatBuilder {
         };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
         let sink: Arc<dyn LogSink> = Arc::new(HookedSink::new(inner, hooks.clone()));
+        let local_only = self.local_only();
         let mut fetch = self.fetch;
-        fetch.sdk_key = self.sdk_key;
+        fetch.sdk_key = self.sdk_key.clone();
         fetch.mode_letter = self.polling_mode.letter();
-        // Building the HTTP client once here surfaces a bad proxy or certificate as an error
-        // from `start()` instead of a log line later.
-        Fetcher::new(fetch.clone(), sink.clone())
-            .map_err(|e| Error::InvalidOption(e.to_string()))?;
+        if !local_only {
+            // Building the HTTP client once here surfaces a bad proxy or certificate as an
+            // error from `start()` instead of a log line later.
+            Fetcher::new(fetch.clone(), sink.clone())
+                .map_err(|e| Error::InvalidOption(e.to_string()))?;
+        }
 
-        let entry = SharedEntry::default();
+        // Local overrides are loaded before any actor runs, so that the very first evaluation
+        // sees them.
+        let overrides = self.overrides.take().map(|overrides| {
+            let local = match overrides.load() {
+                Ok(config) => Some(Arc::new(config)),
+                Err(error) => {
+                    sink.log(LogLevel::Error, error.event_id(), format_args!("{error}"));
+                    None
+                }
+            };
+            (overrides, local)
+        });
+        let initial = Current {
+            remote: None,
+            config: overrides
+                .as_ref()
+                .and_then(|(o, local)| Cache::effective(Some(o), local.as_ref(), None)),
+        };
+        let entry: SharedEntry = Arc::new(arc_swap::ArcSwap::from_pointee(initial));
         let offline = Arc::new(AtomicBool::new(self.offline));
         let mode = self.polling_mode;
 
         // The evaluator and the cache address each other: create the evaluator's context first
         // to have its address, and run it once the others exist.
         let evaluator_context = Context::<Evaluator>::new();
-        let cache = Cache::new(
-            entry.clone(),
-            evaluator_context.address(),
-            hooks.clone(),
-            sink.clone(),
-        )
+        let cache = Cache::new(CacheParts {
+            entry: entry.clone(),
+            evaluator: evaluator_context.address(),
+            hooks: hooks.clone(),
+            sink: sink.clone(),
+            external: self.cache.take(),
+            sdk_key: self.sdk_key.clone(),
+            overrides,
+        })
         .start();
         let poller_parts = PollerParts {
             options: fetch,
             mode,
             entry: entry.clone(),
             offline: offline.clone(),
+            local_only,
             cache: cache.clone(),
             sink: sink.clone(),
         };
@@ -295,6 +352,7 @@ impl ConfigCatBuilder {
         let evaluator = evaluator_context.run(Evaluator::new(EvaluatorParts {
             entry,
             offline: offline.clone(),
+            local_only,
             default_user: self.default_user,
             sink: sink.clone(),
             hooks,
@@ -304,6 +362,7 @@ impl ConfigCatBuilder {
         }));
         Ok(ConfigCat {
             registry_key,
+            local_only,
             poller,
             cache,
             evaluator,

@@ -114,6 +114,7 @@ impl PollingMode {
 /// starting another with the same key returns the running client's address.
 pub struct ConfigCat {
     registry_key: RegistryKey,
+    local_only: bool,
     poller: Addr<Poller>,
     cache: Addr<Cache>,
     evaluator: Addr<Evaluator>,
@@ -128,6 +129,14 @@ impl ConfigCat {
     }
 
     fn set_offline(&mut self, offline: bool) {
+        if !offline && self.local_only {
+            self.sink.log(
+                LogLevel::Warn,
+                event::LOCAL_ONLY_NO_EFFECT,
+                format_args!("Client is configured to use the `LocalOnly` override behavior, thus `set_online()` has no effect."),
+            );
+            return;
+        }
         if self.offline.swap(offline, Ordering::Relaxed) != offline {
             let mode = if offline { "OFFLINE" } else { "ONLINE" };
             self.sink.log(
@@ -228,7 +237,7 @@ impl Handler<GetSnapshot> for ConfigCat {
         Box::pin(async move {
             reply
                 .await
-                .unwrap_or_else(|_| Snapshot::new(None, None, sink, Arc::default()))
+                .unwrap_or_else(|_| Snapshot::new(&Default::default(), None, sink, Arc::default()))
         })
     }
 }

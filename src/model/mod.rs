@@ -181,6 +181,17 @@ impl Config {
         }
     }
 
+    /// Builds a config from preferences and settings, e.g. a merge of two configs.
+    pub fn with_preferences(
+        preferences: Preferences,
+        settings: HashMap<String, Setting>,
+    ) -> Config {
+        Config {
+            preferences,
+            settings,
+        }
+    }
+
     fn from_raw(raw: RawConfig) -> Config {
         let prefs = raw.preferences.unwrap_or_default();
         let salt: Option<Arc<str>> = prefs.salt.map(Arc::from);
