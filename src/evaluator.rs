@@ -27,7 +27,8 @@ use crate::poller::{Poller, RefreshIfOlder};
 use crate::snapshot::{Current, SharedEntry, Snapshot, View};
 use crate::user::User;
 
-/// How long a lazy-loading client's first request waits for the first download.
+/// How long a lazy-loading client's first request waits for the first download, and a
+/// manual-polling one for the first read of its external cache.
 pub(crate) const LAZY_FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
 
 /// Evaluates flags for the client.
@@ -51,6 +52,8 @@ pub(crate) struct EvaluatorParts {
     pub entry: SharedEntry,
     pub offline: Arc<AtomicBool>,
     pub local_only: bool,
+    /// An external cache is read at start: a manual-polling client waits for that read.
+    pub has_external_cache: bool,
     pub default_user: Option<User>,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
@@ -61,9 +64,13 @@ pub(crate) struct EvaluatorParts {
 
 impl Evaluator {
     pub(crate) fn new(parts: EvaluatorParts) -> Evaluator {
-        let auto_poll = matches!(parts.mode, PollingMode::AutoPoll { .. });
+        let waits_at_start = match parts.mode {
+            PollingMode::AutoPoll { .. } => !parts.offline.load(Ordering::Relaxed),
+            PollingMode::ManualPoll => parts.has_external_cache,
+            PollingMode::LazyLoad { .. } => false,
+        };
         Evaluator {
-            initialized: !auto_poll || parts.local_only || parts.offline.load(Ordering::Relaxed),
+            initialized: !waits_at_start || parts.local_only,
             local_only: parts.local_only,
             entry: parts.entry,
             offline: parts.offline,
@@ -127,6 +134,7 @@ impl Evaluator {
                 // The timer set in `started` ends the wait; this bound is a safety net.
                 Some(max_init_wait)
             }
+            PollingMode::ManualPoll if !self.initialized => Some(LAZY_FIRST_FETCH_WAIT),
             PollingMode::LazyLoad { cache_ttl } => {
                 if self.offline.load(Ordering::Relaxed) || self.local_only {
                     return None;
@@ -185,6 +193,25 @@ impl Handler<FetchFinished> for Evaluator {
     fn handle(&mut self, _: FetchFinished, _: &mut Context<Self>) {
         self.initialized = true;
         self.release_waiters();
+    }
+}
+
+/// The external cache has been read once at start: a manual-polling client has all it will
+/// get without a refresh.
+pub(crate) struct CacheLoaded;
+
+impl Message for CacheLoaded {
+    type Result = ();
+}
+
+impl Handler<CacheLoaded> for Evaluator {
+    type Result = ();
+
+    fn handle(&mut self, _: CacheLoaded, _: &mut Context<Self>) {
+        if self.mode == PollingMode::ManualPoll {
+            self.initialized = true;
+            self.release_waiters();
+        }
     }
 }
 

@@ -178,6 +178,41 @@ async fn lazy_load_uses_the_shared_entry_time_too() {
     client.send(Close).await.unwrap();
 }
 
+#[actix_rt::test]
+async fn manual_poll_serves_the_shared_entry_without_a_refresh() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("manual-shared");
+    cdn.set_config(&key, simple_config("greeting", "from the CDN"));
+    let cache = InMemoryCache::new();
+    let old = SystemTime::now() - Duration::from_secs(86_400);
+    let entry = entry_text(old, "\"e1\"", &simple_config("greeting", "from the cache"));
+    cache.set(&cache_key(&key), entry).await.unwrap();
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .cache(cache.clone())
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    // Sent at once: the request waits for the cache's first read, not for a download.
+    assert_eq!(text(&client, "greeting").await, "from the cache");
+    let details = client
+        .send(GetValueDetails::new("greeting", String::new()))
+        .await
+        .unwrap();
+    assert_eq!(
+        details.fetch_time,
+        Some(UNIX_EPOCH + Duration::from_millis(millis(old) as u64))
+    );
+    sleep(300).await;
+    assert_eq!(
+        cdn.config_request_count(&key),
+        0,
+        "manual polling downloads only when asked"
+    );
+    client.send(Close).await.unwrap();
+}
+
 #[test]
 fn two_processes_share_one_download() {
     // Two actix Systems on two threads stand for two processes: each has its own client.

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
-use crate::evaluator::{Evaluator, FetchFinished};
+use crate::evaluator::{CacheLoaded, Evaluator, FetchFinished};
 use crate::fetch::{FetchError, FetchOutcome};
 use crate::hooks::{ClientCacheState, Hooks};
 use crate::log::{LogLevel, LogSink, event};
@@ -182,17 +182,20 @@ impl Cache {
         );
     }
 
-    /// Takes an entry read from the external cache, if it is news.
-    fn take_external(&mut self, text: &str, fresh_within: Option<Duration>) {
+    /// Takes an entry read from the external cache, if it is news; tells whether it was.
+    fn take_external(&mut self, text: &str) -> bool {
         let (millis, etag, json) = match external::split_entry(text) {
             Ok(parts) => parts,
-            Err(error) => return self.cache_read_failed(&error),
+            Err(error) => {
+                self.cache_read_failed(&error);
+                return false;
+            }
         };
         let fetch_time = UNIX_EPOCH + Duration::from_millis(millis);
         let current = self.entry.load_full();
         let remote = current.remote.as_deref();
         if remote.is_some_and(|r| r.fetch_time >= fetch_time) {
-            return; // Ours is as new or newer.
+            return false; // Ours is as new or newer.
         }
         let same_config = remote.is_some_and(|r| {
             (!etag.is_empty() && r.etag.as_deref() == Some(etag)) || *r.json == *json
@@ -208,21 +211,15 @@ impl Cache {
             }
             _ => match ConfigEntry::deserialize(text) {
                 Ok(entry) => self.publish(Some(Arc::new(entry)), true),
-                Err(error) => return self.cache_read_failed(&error),
+                Err(error) => {
+                    self.cache_read_failed(&error);
+                    return false;
+                }
             },
         }
+        // A config is there now: requests waiting for one can be answered.
         self.evaluator.do_send(FetchFinished);
-        let fresh = fresh_within.is_some_and(|max| {
-            SystemTime::now()
-                .duration_since(fetch_time)
-                .unwrap_or_default()
-                < max
-        });
-        self.report_ready(if fresh {
-            ClientCacheState::HasUpToDateFlagData
-        } else {
-            ClientCacheState::HasCachedFlagDataOnly
-        });
+        true
     }
 
     fn cache_read_failed(&self, error: &dyn std::fmt::Display) {
@@ -293,6 +290,21 @@ impl Actor for Cache {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(external) = self.external.clone() {
+            // Whatever another process left is usable at once, whatever the polling mode;
+            // requests of a manual-polling client wait for this read (bounded).
+            let read = external.get(&self.cache_key);
+            ctx.wait(read.into_actor(self).map(|result, act, _| {
+                match result {
+                    Ok(Some(text)) => {
+                        act.take_external(&text);
+                    }
+                    Ok(None) => {}
+                    Err(error) => act.cache_read_failed(&error),
+                }
+                act.evaluator.do_send(CacheLoaded);
+            }));
+        }
         if self.overrides.as_ref().is_some_and(FlagOverrides::is_file) {
             ctx.run_interval(OVERRIDE_FILE_CHECK, |act, _| act.check_override_file());
         }
@@ -353,14 +365,24 @@ impl Handler<SyncExternal> for Cache {
             return Box::pin(actix::fut::ready(()));
         };
         let read = external.get(&self.cache_key);
-        Box::pin(
-            read.into_actor(self)
-                .map(move |result, act, _| match result {
-                    Ok(Some(text)) => act.take_external(&text, fresh_within),
-                    Ok(None) => {}
-                    Err(error) => act.cache_read_failed(&error),
-                }),
-        )
+        Box::pin(read.into_actor(self).map(move |result, act, _| {
+            match result {
+                Ok(Some(text)) => {
+                    act.take_external(&text);
+                }
+                Ok(None) => {}
+                Err(error) => act.cache_read_failed(&error),
+            }
+            // Fresh enough that the poller will not fetch: the client is ready with it.
+            let current = act.entry.load_full();
+            let fresh = match (fresh_within, current.remote.as_deref()) {
+                (Some(max_age), Some(remote)) => remote.age() < max_age,
+                _ => false,
+            };
+            if fresh {
+                act.report_ready(ClientCacheState::HasUpToDateFlagData);
+            }
+        }))
     }
 }
 

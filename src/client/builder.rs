@@ -329,6 +329,7 @@ impl ConfigCatBuilder {
         // The evaluator and the cache address each other: create the evaluator's context first
         // to have its address, and run it once the others exist.
         let evaluator_context = Context::<Evaluator>::new();
+        let has_external_cache = self.cache.is_some();
         let cache = Cache::new(CacheParts {
             entry: entry.clone(),
             evaluator: evaluator_context.address(),
@@ -353,6 +354,7 @@ impl ConfigCatBuilder {
             entry,
             offline: offline.clone(),
             local_only,
+            has_external_cache,
             default_user: self.default_user,
             sink: sink.clone(),
             hooks,
