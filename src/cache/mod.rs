@@ -8,8 +8,14 @@
 //! a 304), and fires the ready hook once.
 
 mod external;
+mod file;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use external::{CacheError, ConfigCache, EntryError, InMemoryCache, cache_key};
+pub use file::FileCache;
+#[cfg(feature = "redis")]
+pub use redis::RedisCache;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
