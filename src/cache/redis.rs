@@ -85,10 +85,10 @@ impl RedisCache {
                 .await
                 .map_err(|_| CacheError("the Redis command timed out".into()))
                 .and_then(|r| r.map_err(|e| CacheError(format!("Redis: {e}"))));
-            if result.is_err() {
-                if let Ok(mut shared) = shared.lock() {
-                    *shared = None;
-                }
+            if result.is_err()
+                && let Ok(mut shared) = shared.lock()
+            {
+                *shared = None;
             }
             result
         })
