@@ -85,16 +85,25 @@ impl fmt::Display for EntryError {
 impl std::error::Error for EntryError {}
 
 impl ConfigEntry {
-    /// The shared cache format: `"<fetch time ms>\n<etag>\n<config json>"`.
+    /// The shared cache format: `"<fetch time ms>\n<etag>\n<config json>"`, the JSON being the
+    /// response body byte for byte.
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use configcat_actix::ConfigEntry;
-    /// let json = r#"{"p":{"u":"https://cdn-global.configcat.com","r":0},"f":{"testKey":{"v":"testValue","t":1,"p":[],"r":[]}}}"#;
-    /// let entry = ConfigEntry::deserialize(&format!("1686756435844\ntest-etag\n{json}"))?;
-    /// assert_eq!(entry.fetch_time, UNIX_EPOCH + Duration::from_millis(1686756435844));
-    /// assert_eq!(entry.serialize(), format!("1686756435844\ntest-etag\n{json}"));
-    /// # Ok::<(), configcat_actix::cache::EntryError>(())
+    /// use configcat_actix::{Config, ConfigEntry};
+    /// let json = r#"{"f":{"testKey":{"t":1,"v":{"s":"testValue"}}}}"#;
+    /// let entry = ConfigEntry {
+    ///     config: Arc::new(Config::parse(json)?),
+    ///     json: Arc::from(json),
+    ///     etag: Some("test-etag".to_owned()),
+    ///     fetch_time: UNIX_EPOCH + Duration::from_millis(1686756435844),
+    /// };
+    /// let text = entry.serialize();
+    /// assert_eq!(text, format!("1686756435844\ntest-etag\n{json}"));
+    /// let read = ConfigEntry::deserialize(&text)?;
+    /// assert_eq!((read.fetch_time, read.etag), (entry.fetch_time, entry.etag));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn serialize(&self) -> String {
         let millis = self
@@ -191,6 +200,26 @@ mod tests {
             cache_key("configcat-sdk-1/TEST_KEY2-123456789012/1234567890123456789012"),
             "da7bfd8662209c8ed3f9db96daed4f8d91ba5876"
         );
+    }
+
+    #[test]
+    fn entries_are_written_exactly_as_the_official_vector() {
+        // The vector of the JS SDK's cache tests (spec §5): its JSON is not a v6 config, which
+        // does not matter for writing, since the body is stored byte for byte.
+        let json = r#"{"p":{"u":"https://cdn-global.configcat.com","r":0},"f":{"testKey":{"v":"testValue","t":1,"p":[],"r":[]}}}"#;
+        let entry = ConfigEntry {
+            config: Arc::new(Config::default()),
+            json: Arc::from(json),
+            etag: Some("test-etag".into()),
+            fetch_time: UNIX_EPOCH + Duration::from_millis(1_686_756_435_844),
+        };
+        assert_eq!(
+            entry.serialize(),
+            format!("1686756435844\ntest-etag\n{json}")
+        );
+        let text = entry.serialize();
+        let (millis, etag, body) = split_entry(&text).unwrap();
+        assert_eq!((millis, etag, body), (1_686_756_435_844, "test-etag", json));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The cache actor: the only writer of what the client serves.
 //!
-//! It publishes [`Current`] (the last download and the config evaluations use) for lock-free
+//! It publishes `Current` (the last download and the config evaluations use) for lock-free
 //! readers. The poller hands it every fetch outcome (`Store`) and asks it to re-read the
 //! external cache before deciding to fetch (`SyncExternal`); it merges flag overrides in, writes
 //! downloads back to the external cache in the shared format, watches an override file, tells
