@@ -46,3 +46,8 @@ pub use user::{User, UserValue};
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The examples of docs/caching.md, compiled as doctests.
+#[doc = include_str!("../docs/caching.md")]
+#[cfg(doctest)]
+pub struct CachingDocDoctests;
