@@ -26,6 +26,8 @@ pub mod hooks;
 pub mod log;
 pub mod messages;
 pub mod model;
+#[cfg(feature = "openfeature")]
+pub mod openfeature;
 pub mod overrides;
 pub mod poller;
 pub mod snapshot;
@@ -51,3 +53,6 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../docs/caching.md")]
 #[cfg(doctest)]
 pub struct CachingDocDoctests;
+
+#[cfg(doctest)]
+mod doc_tests;
