@@ -13,14 +13,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use configcat_actix::log::event;
 use configcat_actix::*;
-use support::{ForwardProxy, MockCdn, simple_config};
-
-/// A valid SDK key, different per test so that servers can tell them apart.
-fn sdk_key(test: &str) -> String {
-    let part = format!("{test:-<22}");
-    let part: String = part.chars().take(22).collect();
-    format!("configcat-sdk-1/{part}/{part}")
-}
+use support::{ForwardProxy, MockCdn, sdk_key, simple_config, sleep, text};
 
 fn memory_log(level: LogLevel) -> Arc<MemoryLog> {
     Arc::new(MemoryLog::new(level))
@@ -28,17 +21,6 @@ fn memory_log(level: LogLevel) -> Arc<MemoryLog> {
 
 fn ids(log: &MemoryLog) -> Vec<u32> {
     log.take().into_iter().map(|e| e.event_id).collect()
-}
-
-async fn sleep(ms: u64) {
-    actix_rt::time::sleep(Duration::from_millis(ms)).await;
-}
-
-async fn text(client: &Addr<ConfigCat>, key: &str) -> String {
-    client
-        .send(GetValue::new(key, "default".to_owned()))
-        .await
-        .expect("client answers")
 }
 
 #[actix_rt::test]

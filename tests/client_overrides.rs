@@ -5,28 +5,11 @@ mod support;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use configcat_actix::log::event;
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
 use configcat_actix::*;
-use support::{MockCdn, simple_config};
-
-fn sdk_key(test: &str) -> String {
-    let part: String = format!("{test:-<22}").chars().take(22).collect();
-    format!("configcat-sdk-1/{part}/{part}")
-}
-
-async fn text(client: &actix::Addr<ConfigCat>, key: &str) -> String {
-    client
-        .send(GetValue::new(key, "default".to_owned()))
-        .await
-        .unwrap()
-}
-
-async fn sleep(ms: u64) {
-    actix_rt::time::sleep(Duration::from_millis(ms)).await;
-}
+use support::{MockCdn, sdk_key, simple_config, sleep, text};
 
 /// A scratch directory removed on drop.
 struct TempDir(PathBuf);

@@ -12,12 +12,7 @@ use configcat_actix::cache::{CacheError, ConfigCache, InMemoryCache, cache_key};
 use configcat_actix::log::event;
 use configcat_actix::*;
 use futures_util::future::BoxFuture;
-use support::{MockCdn, simple_config};
-
-fn sdk_key(test: &str) -> String {
-    let part: String = format!("{test:-<22}").chars().take(22).collect();
-    format!("configcat-sdk-1/{part}/{part}")
-}
+use support::{MockCdn, sdk_key, simple_config, sleep, text};
 
 fn millis(time: SystemTime) -> u128 {
     time.duration_since(UNIX_EPOCH).unwrap().as_millis()
@@ -25,17 +20,6 @@ fn millis(time: SystemTime) -> u128 {
 
 async fn cached(cache: &InMemoryCache, sdk_key: &str) -> Option<String> {
     cache.get(&cache_key(sdk_key)).await.unwrap()
-}
-
-async fn text(client: &actix::Addr<ConfigCat>, key: &str) -> String {
-    client
-        .send(GetValue::new(key, "default".to_owned()))
-        .await
-        .unwrap()
-}
-
-async fn sleep(ms: u64) {
-    actix_rt::time::sleep(Duration::from_millis(ms)).await;
 }
 
 #[actix_rt::test]

@@ -10,12 +10,14 @@
 #![allow(dead_code, unused_imports)]
 
 mod cdn;
+mod client;
 mod http;
 mod proxy;
 mod server;
 mod tls;
 
 pub use cdn::{MockCdn, etag_for, example_config, simple_config, test_data_config, with_redirect};
+pub use client::{sdk_key, sleep, text};
 pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
 pub use server::refused_base_url;
