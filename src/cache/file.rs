@@ -1,10 +1,15 @@
 //! A cache in a directory: one file per cache key.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::future::BoxFuture;
 
 use super::{CacheError, ConfigCache};
+
+/// Numbers the writes of this process, so that two concurrent writes never share a temp file
+/// (a clock alone can give two writes the same instant).
+static WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Keeps each entry in a file named after its cache key, in a directory that several processes
 /// (on one machine, or on a shared volume) can use together.
@@ -71,11 +76,14 @@ impl ConfigCache for FileCache {
             tokio::fs::create_dir_all(&directory)
                 .await
                 .map_err(|e| failed("creating the directory of", e))?;
-            // A name unique to this write, so that concurrent writers never share a temp file.
+            // A name unique to this write (process id, write number, and the time for processes
+            // on other machines sharing the directory whose ids may collide), so that concurrent
+            // writers never share a temp file. It starts with a dot: never a cache key.
             let unique = format!(
-                ".{}.{}.{:?}.tmp",
+                ".{}.{}.{}.{}.tmp",
                 path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
                 std::process::id(),
+                WRITES.fetch_add(1, Ordering::Relaxed),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default()

@@ -1,0 +1,298 @@
+//! `RedisCache` at the `ConfigCache` level, against a real Redis: values go through byte for
+//! byte under exactly the shared key (so official SDKs share them), values written by other
+//! clients are read, a dropped connection is replaced, and a Redis that is down is a quick
+//! error.
+//!
+//! The server is `CONFIGCAT_TEST_REDIS_URL` (default `redis://127.0.0.1:6390`). When it is
+//! unreachable the tests that need it print how to start one and pass, except under CI (env
+//! `CI` set), where they fail.
+#![cfg(feature = "redis")]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use configcat_actix::cache::{ConfigCache, RedisCache, cache_key};
+use configcat_actix::{Config, ConfigEntry};
+
+fn redis_url() -> String {
+    std::env::var("CONFIGCAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6390".into())
+}
+
+/// A plain (synchronous) Redis client, standing in for another process or an official SDK.
+/// `None`, after saying how to start a server, when Redis is unreachable outside CI.
+fn other_client() -> Option<redis::Connection> {
+    let url = redis_url();
+    let connection = redis::Client::open(url.as_str()).and_then(|client| {
+        let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
+        redis::cmd("PING").query::<String>(&mut connection)?;
+        Ok(connection)
+    });
+    match connection {
+        Ok(connection) => Some(connection),
+        Err(error) if std::env::var_os("CI").is_some() => panic!(
+            "Redis at {url} is unreachable under CI ({error}): .ci/run starts one with \
+             `redis-server --port 6390 --save '' --appendonly no --daemonize yes`"
+        ),
+        Err(error) => {
+            // libtest captures println!; the stderr handle is shown.
+            let _ = std::io::stderr().write_all(
+                format!(
+                    "    skipped: Redis at {url} is unreachable ({error}).\n    Start one with \
+                     `redis-server --port 6390 --save '' --appendonly no --daemonize yes` \
+                     (or set CONFIGCAT_TEST_REDIS_URL).\n"
+                )
+                .as_bytes(),
+            );
+            None
+        }
+    }
+}
+
+/// A key no other test (or run) uses.
+fn unique(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("configcat-actix-test-{test}-{}-{nanos}", std::process::id())
+}
+
+fn get(connection: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(connection).unwrap()
+}
+
+fn set(connection: &mut redis::Connection, key: &str, value: &str) {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query::<()>(connection)
+        .unwrap();
+}
+
+/// Removes what a test created (keys, an ACL user) when dropped, even when the test fails.
+struct Cleanup {
+    keys: Vec<String>,
+    user: Option<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let Ok(mut connection) = redis::Client::open(redis_url().as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        else {
+            return;
+        };
+        for key in &self.keys {
+            let _ = redis::cmd("DEL").arg(key).query::<i64>(&mut connection);
+        }
+        if let Some(user) = &self.user {
+            let _ = redis::cmd("ACL")
+                .arg(&["DELUSER", user])
+                .query::<i64>(&mut connection);
+        }
+    }
+}
+
+const MULTILINE_JSON: &str = "{\n  \"p\": {\"u\": \"https://cdn-global.configcat.com\", \"r\": 0, \"s\": \"salt\"},\n  \"f\": {\n    \"greeting\": {\"t\": 1, \"v\": {\"s\": \"Grüß Gott 👋\\nzwei Zeilen\"}}\n  }\n}\n";
+
+#[actix_rt::test]
+async fn values_round_trip_byte_for_byte() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    let cache = RedisCache::new(&redis_url()).unwrap();
+    let key = unique("round-trip");
+    let _cleanup = Cleanup {
+        keys: vec![key.clone()],
+        user: None,
+    };
+    assert_eq!(cache.get(&key).await, Ok(None), "a missing key is None");
+
+    let value = format!("1686756435844\n\"W/etag\"\n{MULTILINE_JSON}");
+    cache.set(&key, value.clone()).await.unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&*value));
+    assert_eq!(get(&mut other, &key).as_deref(), Some(&*value));
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query(&mut other).unwrap();
+    assert_eq!(ttl, -1, "stored without expiry");
+
+    // Overwritten, by a shorter value.
+    cache.set(&key, "2\n\n{}".to_owned()).await.unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some("2\n\n{}"));
+}
+
+#[actix_rt::test]
+async fn a_value_set_by_another_client_is_read() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    let key = unique("other-client");
+    let _cleanup = Cleanup {
+        keys: vec![key.clone()],
+        user: None,
+    };
+    let value = format!("1700000000000\nfrom-another-process\n{MULTILINE_JSON}");
+    set(&mut other, &key, &value);
+    let cache = RedisCache::new(&redis_url()).unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&*value));
+    // And a later change by the other client is seen on the same connection.
+    set(&mut other, &key, "3\nchanged\n{}");
+    assert_eq!(
+        cache.get(&key).await.unwrap().as_deref(),
+        Some("3\nchanged\n{}")
+    );
+}
+
+#[actix_rt::test]
+async fn the_entry_is_stored_under_the_shared_key_in_the_shared_format() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    // A unique SDK key, so that parallel runs do not share the entry; the key derivation is
+    // checked against the official vectors below.
+    let sdk_key = format!("configcat-sdk-1/{}/1234567890123456789012", unique("sdk"));
+    let _cleanup = Cleanup {
+        keys: vec![cache_key(&sdk_key)],
+        user: None,
+    };
+    let json = r#"{"p":{"u":"https://cdn-global.configcat.com","r":0},"f":{"testKey":{"t":1,"v":{"s":"testValue"}}}}"#;
+    let entry = ConfigEntry {
+        config: Arc::new(Config::parse(json).unwrap()),
+        json: Arc::from(json),
+        etag: Some("test-etag".to_owned()),
+        fetch_time: UNIX_EPOCH + Duration::from_millis(1_686_756_435_844),
+    };
+    let cache = RedisCache::new(&redis_url()).unwrap();
+    cache
+        .set(&cache_key(&sdk_key), entry.serialize())
+        .await
+        .unwrap();
+
+    let stored = get(&mut other, &cache_key(&sdk_key)).expect("stored under cache_key(sdk_key)");
+    assert_eq!(stored, entry.serialize());
+    assert_eq!(stored, format!("1686756435844\ntest-etag\n{json}"));
+    // No prefix, no other key: the raw key is the SHA-1 of "<sdk key>_config_v6.json_v2", as
+    // the official SDKs compute it (vectors of spec §5).
+    let found: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("*{}*", cache_key(&sdk_key)))
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(found, [cache_key(&sdk_key)]);
+    assert_eq!(
+        cache_key("configcat-sdk-1/TEST_KEY-0123456789012/1234567890123456789012"),
+        "f83ba5d45bceb4bb704410f51b704fb6dfa19942"
+    );
+    assert_eq!(
+        cache_key("configcat-sdk-1/TEST_KEY2-123456789012/1234567890123456789012"),
+        "da7bfd8662209c8ed3f9db96daed4f8d91ba5876"
+    );
+    let read =
+        ConfigEntry::deserialize(&cache.get(&cache_key(&sdk_key)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (read.fetch_time, read.etag, &*read.json),
+        (entry.fetch_time, entry.etag, json)
+    );
+}
+
+#[actix_rt::test]
+async fn a_connection_closed_by_redis_is_replaced_without_an_error() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    // A user of our own, so that exactly this cache's connection can be killed (Redis ≥ 6).
+    let user = unique("user");
+    let key = unique("reconnect");
+    let _cleanup = Cleanup {
+        keys: vec![key.clone()],
+        user: Some(user.clone()),
+    };
+    redis::cmd("ACL")
+        .arg(&["SETUSER", &user, "on", ">secret", "~*", "+@all"])
+        .query::<()>(&mut other)
+        .unwrap();
+    // The server's URL with our user's credentials instead of any it had.
+    let url = redis_url();
+    let server = url.strip_prefix("redis://").expect("a redis:// URL");
+    let server = server.rsplit_once('@').map_or(server, |(_, host)| host);
+    let url = format!("redis://{user}:secret@{server}");
+    let cache = RedisCache::new(&url).unwrap();
+    cache.set(&key, "1\n\n{}".to_owned()).await.unwrap();
+
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "USER", &user])
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(killed, 1, "the cache's one connection was killed");
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some("1\n\n{}"));
+    redis::cmd("CLIENT")
+        .arg(&["KILL", "USER", &user])
+        .query::<i64>(&mut other)
+        .unwrap();
+    cache.set(&key, "2\n\n{}".to_owned()).await.unwrap();
+    assert_eq!(get(&mut other, &key).as_deref(), Some("2\n\n{}"));
+}
+
+#[actix_rt::test]
+async fn a_redis_that_is_down_is_a_quick_error() {
+    // Nothing listens on port 1: needs no server.
+    let cache = RedisCache::new("redis://127.0.0.1:1").unwrap();
+    let key = unique("down");
+    for _ in 0..2 {
+        let started = Instant::now();
+        let got = tokio::time::timeout(Duration::from_secs(10), cache.get(&key))
+            .await
+            .expect("get does not hang");
+        assert!(got.is_err(), "{got:?}");
+        let set = tokio::time::timeout(Duration::from_secs(10), cache.set(&key, "1\n\n{}".into()))
+            .await
+            .expect("set does not hang");
+        assert!(set.is_err(), "{set:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_redis_that_hangs_is_an_error_within_the_bound() {
+    // A "Redis" that never answers: the kernel accepts the connections into the backlog, and
+    // nobody reads them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let cache = RedisCache::new(&format!("redis://127.0.0.1:{port}")).unwrap();
+    // 2 s to connect, 2 s per command: each call ends within about 4 s, not never.
+    let started = Instant::now();
+    let got = tokio::time::timeout(Duration::from_secs(10), cache.get("key"))
+        .await
+        .expect("get does not hang");
+    assert!(got.is_err(), "{got:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let set = tokio::time::timeout(Duration::from_secs(10), cache.set("key", "1\n\n{}".into()))
+        .await
+        .expect("set does not hang");
+    assert!(set.is_err(), "{set:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn an_invalid_url_is_an_error_without_io() {
+    for url in ["", "http://127.0.0.1:6379", "not a url"] {
+        let error = RedisCache::new(url).unwrap_err();
+        assert!(error.to_string().contains("Redis URL"), "{url:?}: {error}");
+    }
+    // Valid URLs are accepted without connecting (nothing listens there).
+    RedisCache::new("redis://127.0.0.1:1/3").unwrap();
+    RedisCache::new("redis://user:password@cache.invalid:6379").unwrap();
+}
