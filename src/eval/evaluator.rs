@@ -11,8 +11,8 @@ use smallvec::SmallVec;
 
 use super::convert::{self, Canonical};
 use super::log_builder::{
-    AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowSegmentCondition,
-    ShowUserCondition,
+    AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowPrerequisiteValue,
+    ShowSegmentCondition, ShowUserCondition,
 };
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
@@ -871,22 +871,6 @@ impl fmt::Write for HashWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.update(s.as_bytes());
         Ok(())
-    }
-}
-
-/// The comparison value of a prerequisite condition, whichever field it has.
-struct ShowPrerequisiteValue<'a>(&'a PrerequisiteCondition);
-
-impl fmt::Display for ShowPrerequisiteValue<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let raw = &self.0.value;
-        match (raw.b, &raw.s, raw.i, raw.d) {
-            (Some(b), ..) => write!(f, "{b}"),
-            (_, Some(s), ..) => f.write_str(s),
-            (_, _, Some(i), _) => write!(f, "{i}"),
-            (.., Some(d)) => write!(f, "{}", super::format::JsNumber(d)),
-            _ => f.write_str("<invalid value>"),
-        }
     }
 }
 

@@ -164,17 +164,28 @@ impl fmt::Display for ShowPrerequisiteCondition<'_> {
         let c = self.0;
         let op = c.comparator.map_or("<invalid operator>", |c| c.text());
         write!(f, "Flag '{}' {op} '", c.key)?;
-        let raw = &c.value;
-        let shown = match self.1 {
-            Some(t) => c.value_for(t).map(|v| v.to_string()),
-            None => None,
+        match self.1.and_then(|t| c.value_for(t)) {
+            Some(typed) => write!(f, "{typed}")?,
+            None => write!(f, "{}", ShowPrerequisiteValue(c))?,
         }
-        .or_else(|| raw.b.map(|b| b.to_string()))
-        .or_else(|| raw.s.clone())
-        .or_else(|| raw.i.map(|i| i.to_string()))
-        .or_else(|| raw.d.map(|d| JsNumber(d).to_string()));
-        f.write_str(shown.as_deref().unwrap_or(INVALID_VALUE))?;
         f.write_char('\'')
+    }
+}
+
+/// The comparison value of a prerequisite condition, whichever field it has, when the
+/// prerequisite flag's type does not say which one counts.
+pub(crate) struct ShowPrerequisiteValue<'a>(pub &'a PrerequisiteCondition);
+
+impl fmt::Display for ShowPrerequisiteValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = &self.0.value;
+        match (raw.b, &raw.s, raw.i, raw.d) {
+            (Some(b), ..) => write!(f, "{b}"),
+            (_, Some(s), ..) => f.write_str(s),
+            (_, _, Some(i), _) => write!(f, "{i}"),
+            (.., Some(d)) => write!(f, "{}", JsNumber(d)),
+            _ => f.write_str(INVALID_VALUE),
+        }
     }
 }
 
