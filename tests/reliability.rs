@@ -493,3 +493,37 @@ async fn a_new_etag_for_the_same_content_is_taken_without_error() {
     assert!((1..=2).contains(&changes), "{changes} change notifications");
     client.send(Close).await.unwrap();
 }
+
+#[actix_rt::test]
+async fn an_oversized_body_is_refused_and_the_last_good_config_kept() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("oversized-body");
+    cdn.set_config(&key, simple_config("greeting", "small"));
+    let log = memory_log();
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .max_body_size(4096)
+        .log_sink(log.clone())
+        .start()
+        .unwrap();
+    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    // A config of about 40 KB: ten times the limit.
+    let padding = "x".repeat(40_000);
+    let big = serde_json::json!({"p": {"s": "s"}, "f": {
+        "greeting": {"t": 1, "v": {"s": "big"}}, "padding": {"t": 1, "v": {"s": padding}}}});
+    for chunked in [false, true] {
+        cdn.set_chunked(chunked);
+        cdn.set_config(&key, big.to_string());
+        let refreshed = client.send(ForceRefresh).await.unwrap();
+        assert!(!refreshed.is_success, "chunked={chunked}");
+        assert_eq!(
+            text(&client, "greeting").await,
+            "small",
+            "chunked={chunked}"
+        );
+        let ids: Vec<u32> = log.take().iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, vec![1105], "chunked={chunked}");
+    }
+    client.send(Close).await.unwrap();
+}

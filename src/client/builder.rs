@@ -134,6 +134,14 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// The largest config body accepted (default 16 MiB): a larger response is refused, without
+    /// being buffered whole, and the last good config stays in use.
+    #[must_use]
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.fetch.max_body_bytes = bytes;
+        self
+    }
+
     /// Trusts this DER-encoded certificate for TLS, besides the usual roots.
     #[must_use]
     pub fn root_certificate(mut self, der: Vec<u8>) -> Self {
