@@ -1,0 +1,318 @@
+//! configcat-actix against the official `configcat` crate (0.1.7), on the same config and users.
+//!
+//! Run with `cd benches/compare && cargo bench`. Both clients read the same config_v6 file
+//! through LocalOnly flag overrides (no network). Before anything is measured, every case is
+//! evaluated by both clients, and their values and variation ids must agree with each other and
+//! with the expected ones.
+//!
+//! Per case (flag × with/without user):
+//! * `official_get_value`: `client.get_value(key, false, user).await` on a current-thread tokio
+//!   runtime; `iter_custom` with one `block_on` around the whole loop of awaited calls.
+//! * `ours_snapshot`: `Snapshot::get_value(key, false, user)` on a snapshot taken with
+//!   `GetSnapshot` from the running client.
+//! * `ours_get_value`: `client.send(GetValue::new(key, false)[.user(u)]).await`, `iter_custom`
+//!   with one `System::block_on` around the loop.
+//!
+//! Both `get_value` APIs take the user by value, so those two loops clone the user on every
+//! call (the `user_clone` group measures that clone for each crate); the snapshot borrows it.
+//!
+//! The `parse` group times `configcat_actix::Config::parse` of a generated ~1 MB config with
+//! 2,000 flags (and, for reference, serde deserialisation into the official crate's `Config`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
+use configcat_actix::{ConfigCat, GetSnapshot, GetValue, GetValueDetails, NoLog, PollingMode};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+// ---------------------------------------------------------------------------------------------
+// The evaluation config: the same flags as benches/evaluate.rs of the main crate.
+// ---------------------------------------------------------------------------------------------
+
+/// Ten targeting rules on `Email`, alternating CONTAINS ANY OF (2) and IS ONE OF (0), each
+/// with three comparison values; only the tenth matches `jane@example.com`.
+pub fn ten_text_rules() -> String {
+    let rules: Vec<String> = (1..=10)
+        .map(|i| {
+            let (comparator, list) = if i == 10 {
+                (2, r#"["@nomatch10.com","@other10.org","@example.com"]"#.to_owned())
+            } else if i % 2 == 1 {
+                (2, format!(r#"["@nomatch{i}.com","@other{i}.org","@third{i}.net"]"#))
+            } else {
+                (0, format!(r#"["a{i}@nomatch.com","b{i}@nomatch.com","c{i}@nomatch.com"]"#))
+            };
+            format!(
+                r#"{{"c":[{{"u":{{"a":"Email","c":{comparator},"l":{list}}}}}],"s":{{"v":{{"b":true}},"i":"rule{i}"}}}}"#
+            )
+        })
+        .collect();
+    rules.join(",")
+}
+
+pub fn bench_config_json() -> String {
+    format!(
+        r#"{{
+  "p": {{"s": "bench-salt"}},
+  "s": [{{"n": "Beta", "r": [
+    {{"a": "Email", "c": 2, "l": ["@nomatch.com", "@example.com"]}},
+    {{"a": "Country", "c": 0, "l": ["Germany", "Hungary"]}}
+  ]}}],
+  "f": {{
+    "noRules": {{"t": 0, "v": {{"b": true}}, "i": "v-norules"}},
+    "tenRules": {{"t": 0, "v": {{"b": false}}, "i": "v-default", "r": [{rules}]}},
+    "percentage": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
+      "p": [{{"p": 30, "v": {{"b": true}}, "i": "p-on"}}, {{"p": 70, "v": {{"b": false}}, "i": "p-off"}}]}},
+    "segment": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
+      "r": [{{"c": [{{"s": {{"s": 0, "c": 0}}}}], "s": {{"v": {{"b": true}}, "i": "in-beta"}}}}]}},
+    "chainA": {{"t": 0, "v": {{"b": false}}, "i": "a-off",
+      "r": [{{"c": [{{"p": {{"f": "chainB", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "a-on"}}}}]}},
+    "chainB": {{"t": 0, "v": {{"b": false}}, "i": "b-off",
+      "r": [{{"c": [{{"p": {{"f": "chainC", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "b-on"}}}}]}},
+    "chainC": {{"t": 0, "v": {{"b": false}}, "i": "c-off",
+      "r": [{{"c": [{{"u": {{"a": "Country", "c": 0, "l": ["Hungary"]}}}}], "s": {{"v": {{"b": true}}, "i": "c-on"}}}}]}}
+  }}
+}}"#,
+        rules = ten_text_rules()
+    )
+}
+
+/// (bench name, flag key, expected (value, variation id) with the user, without a user).
+pub const CASES: &[(&str, &str, (bool, &str), (bool, &str))] = &[
+    ("no_rules", "noRules", (true, "v-norules"), (true, "v-norules")),
+    ("ten_text_rules_last_matches", "tenRules", (true, "rule10"), (false, "v-default")),
+    ("percentage_options", "percentage", (false, "p-off"), (false, "v-default")),
+    ("segment_condition", "segment", (true, "in-beta"), (false, "v-default")),
+    ("prerequisite_chain_of_3", "chainA", (true, "a-on"), (false, "a-off")),
+];
+
+/// Identifier, email, country and three custom attributes, in each crate's user type.
+pub fn our_user() -> configcat_actix::User {
+    configcat_actix::User::new("user-4217")
+        .email("jane@example.com")
+        .country("Hungary")
+        .custom("Plan", "enterprise")
+        .custom("Seats", 25)
+        .custom("Team", "platform")
+}
+
+pub fn their_user() -> configcat::User {
+    configcat::User::new("user-4217")
+        .email("jane@example.com")
+        .country("Hungary")
+        .custom("Plan", "enterprise")
+        .custom("Seats", 25)
+        .custom("Team", "platform")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 1 MB parse config.
+// ---------------------------------------------------------------------------------------------
+
+/// A config_v6 document with `flags` flags in a realistic mix, and 8 segments:
+/// * i % 6 == 0: bool, no rules (every other one), or one Country IS NOT ONE OF rule;
+/// * 1: string, 4 rules (text ENDS WITH ANY OF on Email, number > on Seats, semver >= on
+///   Version, IS ONE OF on Plan AND number < on Seats) and a default;
+/// * 2: int, an Email CONTAINS ANY OF rule (8 values), then 4 percentage options;
+/// * 3: bool, a segment rule, a rule with two AND-ed text conditions serving percentage
+///   options, an Email ENDS WITH ANY OF rule;
+/// * 4: double, 3 rules (Country IS ONE OF a list, number <= on Seats, semver < on Version);
+/// * 5: bool, a prerequisite on the flag 5 before, then a STARTS WITH ANY OF rule on Team, an
+///   IS ONE OF rule on the identifier, and number >= on Seats AND Country IS ONE OF.
+fn big_config_json(flags: usize) -> String {
+    let mut out = String::with_capacity(flags * 600 * 2);
+    out.push_str(r#"{"p":{"u":"https://cdn-global.configcat.com","r":0,"s":"big-salt-0123456789"},"s":["#);
+    for s in 0..8 {
+        if s > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"n":"Segment {s}","r":[{{"a":"Email","c":2,"l":["@seg{s}.example.com","@seg{s}.example.org"]}},{{"a":"Seats","c":15,"d":{}}}]}}"#,
+            s * 10
+        ));
+    }
+    out.push_str(r#"],"f":{"#);
+    for i in 0..flags {
+        if i > 0 {
+            out.push(',');
+        }
+        let body = match i % 6 {
+            0 if i % 12 == 0 => format!(r#""t":0,"v":{{"b":true}},"i":"v{i}-d""#),
+            0 => format!(
+                r#""t":0,"v":{{"b":false}},"i":"v{i}-d","r":[{{"c":[{{"u":{{"a":"Country","c":1,"l":["Hungary","Germany","Austria","Poland","Czechia","Slovakia","Romania","Croatia"]}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-r1"}}}}]"#
+            ),
+            1 => format!(
+                r#""t":1,"v":{{"s":"default-{i}"}},"i":"v{i}-d","r":[{{"c":[{{"u":{{"a":"Email","c":34,"l":["@team{i}.example.com","@partner{i}.example.org","@qa{i}.example.net","@staging{i}.example.io","@beta{i}.example.dev","@ops{i}.example.co.uk","@dev{i}.example.com","@sec{i}.example.org","@data{i}.example.net","@ml{i}.example.io"]}}}}],"s":{{"v":{{"s":"team-{i}"}},"i":"v{i}-r1"}}}},{{"c":[{{"u":{{"a":"Seats","c":14,"d":{}}}}}],"s":{{"v":{{"s":"big-{i}"}},"i":"v{i}-r2"}}}},{{"c":[{{"u":{{"a":"Version","c":9,"s":"{}.{}.0"}}}}],"s":{{"v":{{"s":"new-{i}"}},"i":"v{i}-r3"}}}},{{"c":[{{"u":{{"a":"Plan","c":0,"l":["enterprise","business","premium"]}}}},{{"u":{{"a":"Seats","c":12,"d":500}}}}],"s":{{"v":{{"s":"plan-{i}"}},"i":"v{i}-r4"}}}}]"#,
+                i % 100,
+                1 + i % 5,
+                i % 10
+            ),
+            2 => format!(
+                r#""t":2,"v":{{"i":0}},"i":"v{i}-d","r":[{{"c":[{{"u":{{"a":"Email","c":2,"l":["@internal{i}.example.com","@staff.example.com","@contractors.example.org","@qa.example.net","@beta-testers.example.io","@partners.example.dev","@support.example.co.uk","@sales.example.de"]}}}}],"s":{{"v":{{"i":99}},"i":"v{i}-r1"}}}}],"p":[{{"p":25,"v":{{"i":1}},"i":"v{i}-p1"}},{{"p":25,"v":{{"i":2}},"i":"v{i}-p2"}},{{"p":25,"v":{{"i":3}},"i":"v{i}-p3"}},{{"p":25,"v":{{"i":4}},"i":"v{i}-p4"}}]"#
+            ),
+            3 => format!(
+                r#""t":0,"v":{{"b":false}},"i":"v{i}-d","a":"Identifier","r":[{{"c":[{{"s":{{"s":{},"c":0}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-seg"}}}},{{"c":[{{"u":{{"a":"Country","c":0,"l":["Hungary","Germany","Austria","Poland","Czechia","Slovakia","Romania","Croatia"]}}}},{{"u":{{"a":"Plan","c":2,"l":["enterprise","business"]}}}}],"p":[{{"p":10,"v":{{"b":true}},"i":"v{i}-p1"}},{{"p":90,"v":{{"b":false}},"i":"v{i}-p2"}}]}},{{"c":[{{"u":{{"a":"Email","c":34,"l":["@a{i}.example.com","@b{i}.example.org","@c{i}.example.net","@d{i}.example.io","@e{i}.example.dev","@f{i}.example.co.uk"]}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-r3"}}}}]"#,
+                i % 8
+            ),
+            4 => format!(
+                r#""t":3,"v":{{"d":{}.5}},"i":"v{i}-d","r":[{{"c":[{{"u":{{"a":"Country","c":0,"l":["Hungary","Germany","France","Spain","Italy","Portugal","Netherlands","Belgium","Sweden","Denmark"]}}}}],"s":{{"v":{{"d":1.25}},"i":"v{i}-r1"}}}},{{"c":[{{"u":{{"a":"Seats","c":13,"d":{}}}}}],"s":{{"v":{{"d":2.5}},"i":"v{i}-r2"}}}},{{"c":[{{"u":{{"a":"Version","c":6,"s":"2.{}.0"}}}}],"s":{{"v":{{"d":3.75}},"i":"v{i}-r3"}}}}]"#,
+                i % 7,
+                i % 50,
+                i % 9
+            ),
+            _ => format!(
+                r#""t":0,"v":{{"b":false}},"i":"v{i}-d","r":[{{"c":[{{"p":{{"f":"flag_{:04}","c":0,"v":{{"b":true}}}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-pre"}}}},{{"c":[{{"u":{{"a":"Team","c":32,"l":["platform-{i}","infra-{i}","mobile-{i}","web-{i}"]}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-r2"}}}},{{"c":[{{"u":{{"a":"Identifier","c":0,"l":["user-{i}-a","user-{i}-b","user-{i}-c","user-{i}-d","user-{i}-e","user-{i}-f","user-{i}-g","user-{i}-h","user-{i}-i","user-{i}-j"]}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-r3"}}}},{{"c":[{{"u":{{"a":"Seats","c":15,"d":{i}}}}},{{"u":{{"a":"Country","c":0,"l":["Hungary","Germany","Austria","Poland"]}}}}],"s":{{"v":{{"b":true}},"i":"v{i}-r4"}}}}]"#,
+                i - 5
+            ),
+        };
+        out.push_str(&format!(r#""flag_{i:04}":{{{body}}}"#));
+    }
+    out.push_str("}}");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn compare(c: &mut Criterion) {
+    let json = bench_config_json();
+    let path = std::env::temp_dir().join(format!("configcat-compare-{}.json", std::process::id()));
+    std::fs::write(&path, &json).expect("write the bench config");
+    configcat_actix::Config::parse(&json).expect("the bench config parses");
+
+    // The official client, LocalOnly over a FileDataSource of the same file.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let theirs = rt.block_on(async {
+        configcat::Client::builder("local-only-bench")
+            .polling_mode(configcat::PollingMode::Manual)
+            .overrides(
+                Box::new(configcat::FileDataSource::new(path.to_str().unwrap()).expect("file source")),
+                configcat::OverrideBehavior::LocalOnly,
+            )
+            .build()
+            .expect("official client")
+    });
+
+    // Our client, LocalOnly over the same file.
+    let system = actix::System::new();
+    let ours = system.block_on(async {
+        ConfigCat::builder("local-only-bench")
+            .polling_mode(PollingMode::manual_poll())
+            .flag_overrides(FlagOverrides::from_file(&path, OverrideBehaviour::LocalOnly))
+            .log_sink(NoLog)
+            .start()
+            .expect("our client")
+    });
+    let snapshot = system.block_on(async { ours.send(GetSnapshot).await.expect("snapshot") });
+
+    let (ouser, tuser) = (our_user(), their_user());
+
+    // Both clients must agree, with each other and with the expected values, before measuring.
+    for &(name, key, with_user, without_user) in CASES {
+        for (expected, has_user) in [(with_user, true), (without_user, false)] {
+            let t = rt.block_on(theirs.get_value_details(key, !expected.0, has_user.then(|| tuser.clone())));
+            let t_value = rt.block_on(theirs.get_value(key, !expected.0, has_user.then(|| tuser.clone())));
+            let o = system.block_on(async {
+                let mut m = GetValueDetails::new(key, !expected.0);
+                if has_user {
+                    m = m.user(ouser.clone());
+                }
+                ours.send(m).await.expect("reply")
+            });
+            let o_value = system.block_on(async {
+                let mut m = GetValue::new(key, !expected.0);
+                if has_user {
+                    m = m.user(ouser.clone());
+                }
+                ours.send(m).await.expect("reply")
+            });
+            let s = snapshot.get_value_details(key, !expected.0, has_user.then_some(&ouser));
+            let s_value = snapshot.get_value(key, !expected.0, has_user.then_some(&ouser));
+            let ctx = format!("{name} (user: {has_user})");
+            assert!(t.error.is_none() && o.error.is_none() && s.error.is_none(), "{ctx}: an evaluation error");
+            assert_eq!((t.value, t.variation_id.as_deref()), (expected.0, Some(expected.1)), "{ctx}: official");
+            assert_eq!((o.value, o.variation_id.as_deref()), (expected.0, Some(expected.1)), "{ctx}: ours GetValueDetails");
+            assert_eq!((s.value, s.variation_id.as_deref()), (expected.0, Some(expected.1)), "{ctx}: ours snapshot");
+            assert_eq!((t_value, o_value, s_value), (expected.0, expected.0, expected.0), "{ctx}: get_value");
+        }
+    }
+    eprintln!("compare: both clients agree on all {} cases", CASES.len() * 2);
+
+    let mut group = c.benchmark_group("compare");
+    for &(name, key, _, _) in CASES {
+        for has_user in [false, true] {
+            let suffix = if has_user { "with_user" } else { "without_user" };
+            group.bench_function(format!("{name}/{suffix}/official_get_value"), |b| {
+                b.iter_custom(|iterations| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iterations {
+                            let user = if has_user { Some(tuser.clone()) } else { None };
+                            black_box(theirs.get_value(black_box(key), false, user).await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+            group.bench_function(format!("{name}/{suffix}/ours_snapshot"), |b| {
+                let user = has_user.then_some(&ouser);
+                b.iter(|| black_box(snapshot.get_value(black_box(key), false, black_box(user))))
+            });
+            group.bench_function(format!("{name}/{suffix}/ours_get_value"), |b| {
+                b.iter_custom(|iterations| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iterations {
+                            let mut m = GetValue::new(black_box(key), false);
+                            if has_user {
+                                m = m.user(ouser.clone());
+                            }
+                            black_box(ours.send(m).await.expect("reply"));
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("user_clone");
+    group.bench_function("official", |b| b.iter(|| black_box(black_box(&tuser).clone())));
+    group.bench_function("ours", |b| b.iter(|| black_box(black_box(&ouser).clone())));
+    group.finish();
+
+    let _ = std::fs::remove_file(&path);
+}
+
+fn parse(c: &mut Criterion) {
+    let json = big_config_json(2_000);
+    let config = configcat_actix::Config::parse(&json).expect("the 1 MB config parses");
+    assert_eq!(config.settings().len(), 2_000);
+    // The official crate must accept it too (a sanity check of the generated document).
+    let official: configcat::Config = serde_json::from_str(&json).expect("official parse");
+    assert_eq!(official.settings.len(), 2_000);
+    eprintln!("parse: {} bytes, {} flags", json.len(), config.settings().len());
+
+    let mut group = c.benchmark_group("parse");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("ours_config_parse_1mb", |b| {
+        b.iter(|| configcat_actix::Config::parse(black_box(&json)).expect("parses"))
+    });
+    group.bench_function("official_serde_1mb", |b| {
+        b.iter(|| serde_json::from_str::<configcat::Config>(black_box(&json)).expect("parses"))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = compare, parse
+}
+criterion_main!(benches);
