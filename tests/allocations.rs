@@ -4,6 +4,9 @@
 //! `alloc_zeroed` and `realloc`; the tests run in parallel threads, so each measurement only
 //! sees its own thread. Each measurement warms up with one call, then counts one call.
 
+#[path = "../benches/support/bench_config.rs"]
+mod bench_config;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -55,53 +58,9 @@ fn allocations_of<R>(mut f: impl FnMut() -> R) -> usize {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-/// The same flags as `benches/evaluate.rs` needs for these cases (config_v6 format).
+/// The flags of `benches/evaluate.rs` (the shared `benches/support/bench_config.rs`).
 fn config() -> Config {
-    let rules: Vec<String> = (1..=10)
-        .map(|i| {
-            let (comparator, list) = if i == 10 {
-                (2, r#"["@nomatch10.com","@other10.org","@example.com"]"#.to_owned())
-            } else if i % 2 == 1 {
-                (
-                    2,
-                    format!(r#"["@nomatch{i}.com","@other{i}.org","@third{i}.net"]"#),
-                )
-            } else {
-                (
-                    0,
-                    format!(r#"["a{i}@nomatch.com","b{i}@nomatch.com","c{i}@nomatch.com"]"#),
-                )
-            };
-            format!(
-                r#"{{"c":[{{"u":{{"a":"Email","c":{comparator},"l":{list}}}}}],"s":{{"v":{{"b":true}},"i":"rule{i}"}}}}"#
-            )
-        })
-        .collect();
-    let rules = rules.join(",");
-    let json = format!(
-        r#"{{
-  "p": {{"s": "test-salt"}},
-  "s": [{{"n": "Beta", "r": [
-    {{"a": "Email", "c": 2, "l": ["@nomatch.com", "@example.com"]}},
-    {{"a": "Country", "c": 0, "l": ["Germany", "Hungary"]}}
-  ]}}],
-  "f": {{
-    "noRules": {{"t": 0, "v": {{"b": true}}, "i": "v-norules"}},
-    "tenRules": {{"t": 0, "v": {{"b": false}}, "i": "v-default", "r": [{rules}]}},
-    "percentage": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
-      "p": [{{"p": 30, "v": {{"b": true}}, "i": "p-on"}}, {{"p": 70, "v": {{"b": false}}, "i": "p-off"}}]}},
-    "segment": {{"t": 0, "v": {{"b": false}}, "i": "v-default",
-      "r": [{{"c": [{{"s": {{"s": 0, "c": 0}}}}], "s": {{"v": {{"b": true}}, "i": "in-beta"}}}}]}},
-    "chainA": {{"t": 0, "v": {{"b": false}}, "i": "a-off",
-      "r": [{{"c": [{{"p": {{"f": "chainB", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "a-on"}}}}]}},
-    "chainB": {{"t": 0, "v": {{"b": false}}, "i": "b-off",
-      "r": [{{"c": [{{"p": {{"f": "chainC", "c": 0, "v": {{"b": true}}}}}}], "s": {{"v": {{"b": true}}, "i": "b-on"}}}}]}},
-    "chainC": {{"t": 0, "v": {{"b": false}}, "i": "c-off",
-      "r": [{{"c": [{{"u": {{"a": "Country", "c": 0, "l": ["Hungary"]}}}}], "s": {{"v": {{"b": true}}, "i": "c-on"}}}}]}}
-  }}
-}}"#
-    );
-    Config::parse(&json).expect("the test config parses")
+    Config::parse(&bench_config::bench_config_json()).expect("the test config parses")
 }
 
 /// Identifier, email, country and three custom attributes.
