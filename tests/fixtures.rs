@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use configcat_actix::overrides::{self, FlagOverrides, OverrideBehaviour};
 use configcat_actix::{
-    Config, EvaluationError, LogEvent, LogLevel, MemoryLog, NoLog, Setting, User, UserValue, Value,
-    eval,
+    Config, EvaluationError, LogEvent, LogLevel, MemoryLog, NoLog, User, UserValue, Value, eval,
 };
 
 const PREREQUISITE_SDK_KEY: &str = "configcat-sdk-1/JcPbCGl_1E-K9M-fJOyKyQ/JoGwdqJZQ0K2xDy7LnbyOg";
@@ -81,31 +80,23 @@ enum Behaviour {
     RemoteOverLocal,
 }
 
-/// Merges the settings of a remote and a local config the way flag overrides do (whole setting
-/// per key). This emulates what the overrides feature (a later issue) will provide; each
-/// `Setting` keeps the salt and segments of the config it was parsed from, so merging clones of
-/// the settings maps is faithful.
+/// What a client with these overrides evaluates: the crate's own `overrides::merge`.
 fn with_overrides(remote: &Config, local: &Config, behaviour: Behaviour) -> Config {
-    let mut settings: HashMap<String, Setting> = HashMap::new();
-    let (first, second) = match behaviour {
+    let behaviour = match behaviour {
         Behaviour::NoOverrides => return remote.clone(),
-        Behaviour::LocalOnly => return local.clone(),
-        Behaviour::LocalOverRemote => (remote, local),
-        Behaviour::RemoteOverLocal => (local, remote),
+        Behaviour::LocalOnly => OverrideBehaviour::LocalOnly,
+        Behaviour::LocalOverRemote => OverrideBehaviour::LocalOverRemote,
+        Behaviour::RemoteOverLocal => OverrideBehaviour::RemoteOverLocal,
     };
-    settings.extend(first.settings().clone());
-    settings.extend(second.settings().clone());
-    Config::from_settings(settings)
+    overrides::merge(Some(remote), local, behaviour)
 }
 
-/// An in-memory override map (`{key: value}`), as the dictionary data source builds it.
+/// An in-memory override map (`{key: value}`), loaded as a map source.
 fn map_overrides(entries: &[(&str, Value)]) -> Config {
-    Config::from_settings(
-        entries
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), Setting::from_value(value.clone())))
-            .collect(),
-    )
+    let values = entries.iter().map(|(key, value)| (*key, value.clone()));
+    FlagOverrides::from_map(values, OverrideBehaviour::LocalOverRemote)
+        .load()
+        .expect("a map always loads")
 }
 
 /// A UTC date-time (days-from-civil, proleptic Gregorian; for dates after 1970).
