@@ -10,7 +10,7 @@ use super::{ConfigCat, PollingMode, Registered, RegistryKey, registry};
 use crate::cache::{Cache, CacheParts, ConfigCache};
 use crate::error::{Error, validate_sdk_key};
 use crate::eval::EvaluationDetails;
-use crate::evaluator::{Evaluator, EvaluatorParts};
+use crate::evaluator::{Evaluator, Shared, SharedParts};
 use crate::fetch::{DataGovernance, FetchOptions, Fetcher, Proxy};
 use crate::hooks::{ClientCacheState, HookedSink, Hooks};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
@@ -358,7 +358,7 @@ impl ConfigCatBuilder {
             sink: sink.clone(),
         };
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
-        let evaluator = evaluator_context.run(Evaluator::new(EvaluatorParts {
+        let shared = Arc::new(Shared::new(SharedParts {
             entry,
             offline: offline.clone(),
             local_only,
@@ -368,16 +368,18 @@ impl ConfigCatBuilder {
             hooks,
             mode,
             poller: poller.clone(),
-            cache: cache.clone(),
         }));
+        let evaluator = evaluator_context.run(Evaluator::new(shared.clone(), cache.clone()));
         Ok(ConfigCat {
             registry_key,
             local_only,
             poller,
             cache,
             evaluator,
+            shared,
             offline,
             sink,
+            evaluations_this_turn: 0,
         }
         .start())
     }

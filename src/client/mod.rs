@@ -1,8 +1,9 @@
 //! The facade: the [`ConfigCat`] actor users address, and how it is built and started.
 //!
-//! `ConfigCat` owns no config itself. It forwards evaluation messages to the evaluator, refresh
-//! and offline switching to the poller, subscriptions to the cache actor, and on [`Close`] shuts
-//! them all down.
+//! `ConfigCat` owns no config itself. It answers evaluation messages from the config entry the
+//! cache actor publishes (read without a lock) and hands them to the evaluator only while the
+//! first config is awaited; it forwards refreshes and offline switching to the poller and
+//! subscriptions to the cache actor, and on [`Close`] shuts them all down.
 
 mod builder;
 
@@ -17,15 +18,18 @@ use actix::prelude::*;
 pub use builder::ConfigCatBuilder;
 
 use crate::cache::{Cache, Shutdown};
-use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
-use crate::evaluator::Evaluator;
+use crate::eval::{EvaluationDetails, FlagValue};
+use crate::evaluator::{Evaluation, Evaluator, Shared};
 use crate::log::{LogLevel, LogSink, event};
 use crate::messages::*;
-use crate::model::Value;
 use crate::poller::{OfflineChanged, Poller};
 
 /// Mailbox capacity of the client's actors: senders wait (back-pressure) when it is full.
 pub(crate) const MAILBOX_CAPACITY: usize = 1024;
+
+/// Evaluation messages the facade answers in a row before it lets the other tasks of its
+/// arbiter run.
+const EVALUATIONS_PER_TURN: u32 = 64;
 
 /// When the client fetches the config (spec §5.1).
 ///
@@ -118,8 +122,11 @@ pub struct ConfigCat {
     poller: Addr<Poller>,
     cache: Addr<Cache>,
     evaluator: Addr<Evaluator>,
+    shared: Arc<Shared>,
     offline: Arc<AtomicBool>,
     sink: Arc<dyn LogSink>,
+    /// Evaluations answered since the facade last yielded its arbiter.
+    evaluations_this_turn: u32,
 }
 
 impl ConfigCat {
@@ -145,6 +152,38 @@ impl ConfigCat {
                 format_args!("Switched to {mode} mode."),
             );
             self.poller.do_send(OfflineChanged(offline));
+        }
+    }
+
+    /// Answers an evaluation at once when no wait for the first config is needed (the common
+    /// case: one mailbox hop, no boxing); otherwise the evaluator answers it when it can.
+    fn evaluate<M>(&mut self, msg: M, ctx: &mut Context<Self>) -> ActorResponse<Self, M::Result>
+    where
+        M: Evaluation,
+        M::Result: Send,
+        Evaluator: Handler<M>,
+    {
+        self.take_turns(ctx);
+        if self.shared.wait_needed().is_none() {
+            return ActorResponse::reply(msg.answer(&self.shared));
+        }
+        let fallback = msg.fallback(&self.shared);
+        let reply = self.evaluator.send(msg);
+        ActorResponse::r#async(fut::wrap_future(
+            async move { reply.await.unwrap_or(fallback) },
+        ))
+    }
+
+    /// actix handles messages until the mailbox is empty, and senders on other arbiters can
+    /// keep it from ever emptying: without a pause now and then, the poller, the cache and
+    /// everything else on this arbiter would starve (a refresh would wait for the load to end).
+    fn take_turns(&mut self, ctx: &mut Context<Self>) {
+        self.evaluations_this_turn += 1;
+        if self.evaluations_this_turn >= EVALUATIONS_PER_TURN {
+            self.evaluations_this_turn = 0;
+            // The mailbox stops being read until this future is done: one trip through the
+            // scheduler's queue.
+            ctx.wait(fut::wrap_future(tokio::task::yield_now()));
         }
     }
 }
@@ -178,27 +217,40 @@ where
 }
 
 impl<T: FlagValue + Send + 'static> Handler<GetValue<T>> for ConfigCat {
-    type Result = ResponseFuture<T>;
+    type Result = ActorResponse<Self, T>;
 
-    fn handle(&mut self, msg: GetValue<T>, _: &mut Context<Self>) -> Self::Result {
-        let fallback = msg.default.clone();
-        forward(&self.evaluator, msg, fallback)
+    fn handle(&mut self, msg: GetValue<T>, ctx: &mut Context<Self>) -> Self::Result {
+        self.evaluate(msg, ctx)
     }
 }
 
 impl<T: FlagValue + Send + 'static> Handler<GetValueDetails<T>> for ConfigCat {
-    type Result = ResponseFuture<EvaluationDetails<T>>;
+    type Result = ActorResponse<Self, EvaluationDetails<T>>;
 
-    fn handle(&mut self, msg: GetValueDetails<T>, _: &mut Context<Self>) -> Self::Result {
-        let fallback = EvaluationDetails::from_error(
-            &msg.0.key,
-            msg.0.default.clone(),
-            EvaluationError::ClientClosed,
-            msg.0.user.as_ref(),
-        );
-        forward(&self.evaluator, msg, fallback)
+    fn handle(&mut self, msg: GetValueDetails<T>, ctx: &mut Context<Self>) -> Self::Result {
+        self.evaluate(msg, ctx)
     }
 }
+
+macro_rules! evaluate {
+    ($($msg:ty),* $(,)?) => {$(
+        impl Handler<$msg> for ConfigCat {
+            type Result = ActorResponse<Self, <$msg as Message>::Result>;
+
+            fn handle(&mut self, msg: $msg, ctx: &mut Context<Self>) -> Self::Result {
+                self.evaluate(msg, ctx)
+            }
+        }
+    )*};
+}
+
+evaluate!(
+    GetAllKeys,
+    GetAllValues,
+    GetAllValueDetails,
+    GetKeyAndValue,
+    GetSnapshot
+);
 
 macro_rules! forward_to {
     ($actor:ident: $($msg:ty => $fallback:expr),* $(,)?) => {$(
@@ -212,14 +264,6 @@ macro_rules! forward_to {
     )*};
 }
 
-forward_to!(evaluator:
-    GetAllKeys => Vec::new(),
-    GetAllValues => HashMap::<String, Value>::new(),
-    GetAllValueDetails => Vec::new(),
-    GetKeyAndValue => None,
-    SetDefaultUser => (),
-    ClearDefaultUser => (),
-);
 forward_to!(cache:
     Subscribe => (),
     Unsubscribe => (),
@@ -228,17 +272,19 @@ forward_to!(poller:
     ForceRefresh => RefreshResult::failure("the client is closed"),
 );
 
-impl Handler<GetSnapshot> for ConfigCat {
-    type Result = ResponseFuture<Snapshot>;
+impl Handler<SetDefaultUser> for ConfigCat {
+    type Result = ();
 
-    fn handle(&mut self, msg: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
-        let reply = self.evaluator.send(msg);
-        let sink = self.sink.clone();
-        Box::pin(async move {
-            reply
-                .await
-                .unwrap_or_else(|_| Snapshot::new(&Default::default(), None, sink, Arc::default()))
-        })
+    fn handle(&mut self, SetDefaultUser(user): SetDefaultUser, _: &mut Context<Self>) {
+        self.shared.set_default_user(Some(user));
+    }
+}
+
+impl Handler<ClearDefaultUser> for ConfigCat {
+    type Result = ();
+
+    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) {
+        self.shared.set_default_user(None);
     }
 }
 
@@ -295,5 +341,3 @@ fn registry() -> &'static Mutex<HashMap<RegistryKey, Registered>> {
     static CLIENTS: OnceLock<Mutex<HashMap<RegistryKey, Registered>>> = OnceLock::new();
     CLIENTS.get_or_init(Mutex::default)
 }
-
-use crate::snapshot::Snapshot;
