@@ -146,12 +146,18 @@ impl LogSink for HookedSink {
         if !self.enabled(level) {
             return;
         }
+        // The sink is user code: a panic in it loses the line, never the actor that logged
+        // (a panicking sink cannot be told about its own panic).
         if level == LogLevel::Error && !self.hooks.on_error.is_empty() {
             let text = message.to_string();
-            self.inner.log(level, event_id, format_args!("{text}"));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                self.inner.log(level, event_id, format_args!("{text}"))
+            }));
             self.hooks.error(&text);
         } else {
-            self.inner.log(level, event_id, message);
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                self.inner.log(level, event_id, message)
+            }));
         }
     }
 }

@@ -10,12 +10,19 @@
 //! may have downloaded a fresh config), then, only if the config is still too old, a fetch,
 //! whose outcome goes back to the cache actor. One cycle runs at a time; `ForceRefresh`
 //! requests that arrive meanwhile wait for a cycle that fetches and get its result.
+//!
+//! A panic in the poller (in a handler, or in the fetch and parse of a cycle, which run code
+//! of other crates) is caught and logged (event 9002), and the poller stops: its supervisor
+//! restarts it, while the rest of the client goes on serving the last good config.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures_util::FutureExt;
 use tokio::sync::oneshot;
 
 use crate::cache::{Cache, Store, SyncExternal};
@@ -97,7 +104,7 @@ impl Poller {
             let due = Need::OlderThan(poll_interval - tolerance);
             self.refresh(due, ctx);
             self.timer = Some(ctx.run_interval(poll_interval, move |act, ctx| {
-                act.refresh(due, ctx);
+                act.supervised(ctx, "a timed refresh", |act, ctx| act.refresh(due, ctx));
             }));
         }
     }
@@ -167,8 +174,23 @@ impl Poller {
             let _ = cache.send(Store(outcome)).await;
             Some(result)
         };
-        self.in_flight = Some(ctx.spawn(cycle.into_actor(self).map(|fetched, act, ctx| {
+        self.run_cycle(cycle, ctx);
+    }
+
+    /// Runs a refresh cycle as the one in flight; then answers the refresh requests, or starts
+    /// the fetching cycle a `ForceRefresh` asked for meanwhile.
+    fn run_cycle(
+        &mut self,
+        cycle: impl Future<Output = Option<RefreshResult>> + 'static,
+        ctx: &mut Context<Self>,
+    ) {
+        let cycle = AssertUnwindSafe(cycle).catch_unwind();
+        self.in_flight = Some(ctx.spawn(cycle.into_actor(self).map(|outcome, act, ctx| {
             act.in_flight = None;
+            let Ok(fetched) = outcome else {
+                act.panicked("a refresh", ctx);
+                return;
+            };
             match fetched {
                 Some(result) => {
                     act.force_pending = false;
@@ -183,6 +205,32 @@ impl Poller {
         })));
     }
 
+    /// Runs a handler's body; if it panics, the poller stops and its supervisor restarts it.
+    fn supervised<R: Default>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &str,
+        body: impl FnOnce(&mut Self, &mut Context<Self>) -> R,
+    ) -> R {
+        match catch_unwind(AssertUnwindSafe(|| body(self, ctx))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.panicked(what, ctx);
+                R::default()
+            }
+        }
+    }
+
+    fn panicked(&mut self, what: &str, ctx: &mut Context<Self>) {
+        self.sink.log(
+            LogLevel::Error,
+            event::POLLER_PANICKED,
+            format_args!("The poller panicked during {what}; its supervisor restarts it."),
+        );
+        // `restarting` answers the waiting refresh requests; `started` schedules anew.
+        ctx.stop();
+    }
+
     fn answer_waiters(&mut self, result: RefreshResult) {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(result.clone());
@@ -194,7 +242,7 @@ impl Actor for Poller {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.schedule(ctx);
+        self.supervised(ctx, "its start", Self::schedule);
     }
 }
 
@@ -213,6 +261,18 @@ impl Handler<ForceRefresh> for Poller {
     type Result = ResponseFuture<RefreshResult>;
 
     fn handle(&mut self, _: ForceRefresh, ctx: &mut Context<Self>) -> Self::Result {
+        let mut requested = None;
+        self.supervised(ctx, "a forced refresh", |act, ctx| {
+            requested = Some(act.force_refresh(ctx));
+        });
+        requested.unwrap_or_else(|| {
+            Box::pin(async { RefreshResult::failure("the poller panicked and was restarted") })
+        })
+    }
+}
+
+impl Poller {
+    fn force_refresh(&mut self, ctx: &mut Context<Self>) -> ResponseFuture<RefreshResult> {
         if self.closed {
             return Box::pin(async { RefreshResult::failure("the client is closed") });
         }
@@ -251,7 +311,9 @@ impl Handler<RefreshIfOlder> for Poller {
     type Result = ();
 
     fn handle(&mut self, RefreshIfOlder(max_age): RefreshIfOlder, ctx: &mut Context<Self>) {
-        self.refresh(Need::OlderThan(max_age), ctx);
+        self.supervised(ctx, "a refresh on demand", |act, ctx| {
+            act.refresh(Need::OlderThan(max_age), ctx);
+        });
     }
 }
 
@@ -266,11 +328,13 @@ impl Handler<OfflineChanged> for Poller {
     type Result = ();
 
     fn handle(&mut self, OfflineChanged(offline): OfflineChanged, ctx: &mut Context<Self>) {
-        if offline {
-            self.unschedule(ctx);
-        } else {
-            self.schedule(ctx);
-        }
+        self.supervised(ctx, "a switch to offline or online", |act, ctx| {
+            if offline {
+                act.unschedule(ctx);
+            } else {
+                act.schedule(ctx);
+            }
+        });
     }
 }
 
@@ -304,6 +368,34 @@ impl Handler<Crash> for Poller {
 
     fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+/// Makes the poller panic, in a handler or in a refresh cycle (tests only).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Panic {
+    InHandler,
+    InCycle,
+}
+
+#[cfg(test)]
+impl Message for Panic {
+    type Result = ();
+}
+
+#[cfg(test)]
+impl Handler<Panic> for Poller {
+    type Result = ();
+
+    fn handle(&mut self, msg: Panic, ctx: &mut Context<Self>) {
+        match msg {
+            Panic::InHandler => self.supervised(ctx, "a test", |_, _| panic!("a bug in a handler")),
+            Panic::InCycle => {
+                let cycle = async { panic!("a bug in a fetch") };
+                self.run_cycle(cycle, ctx);
+            }
+        }
     }
 }
 
@@ -416,5 +508,91 @@ mod tests {
             .expect("the restarted poller answers");
         assert!(!result.is_success);
         assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_poller_that_panics_in_a_handler_or_a_cycle_is_restarted() {
+        for panic in [Panic::InHandler, Panic::InCycle] {
+            let (url, count) = failing_server();
+            let poller = start_poller(url, PollingMode::auto_poll(Duration::from_secs(3600)));
+            assert!(wait_for(&count, 1).await, "fetched at start");
+            poller
+                .send(panic)
+                .await
+                .expect("the poller takes the message");
+            // Restarted with no config, an auto poller fetches at once: the hour-long interval
+            // cannot explain a second request.
+            assert!(
+                wait_for(&count, 2).await,
+                "{panic:?}: fetched again after the restart"
+            );
+            let result = poller.send(ForceRefresh).await;
+            assert!(result.is_ok(), "{panic:?}: the restarted poller answers");
+            assert!(wait_for(&count, 3).await, "{panic:?}: and fetches");
+        }
+    }
+
+    /// A server that answers every request with the same config, and counts them.
+    fn config_server(json: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counted = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        (url, count)
+    }
+
+    #[actix_rt::test]
+    async fn the_client_keeps_answering_while_its_poller_panics_and_restarts() {
+        let (url, count) = config_server(r#"{"f":{"greeting":{"t":1,"v":{"s":"hello"}}}}"#);
+        let log = Arc::new(crate::log::MemoryLog::new(LogLevel::Error));
+        let client = crate::ConfigCat::builder(
+            "configcat-sdk-1/POLLER-PANIC-012345678/POLLER-PANIC-012345678",
+        )
+        .base_url(url)
+        .polling_mode(PollingMode::auto_poll(Duration::from_secs(3600)))
+        .log_sink(log.clone())
+        .start()
+        .unwrap();
+        let greeting = || client.send(crate::GetValue::new("greeting", String::from("default")));
+        assert_eq!(greeting().await.unwrap(), "hello");
+        let poller = client.send(crate::client::PollerAddress).await.unwrap();
+        for panic in [Panic::InHandler, Panic::InCycle, Panic::InHandler] {
+            poller.do_send(panic);
+            for _ in 0..50 {
+                assert_eq!(greeting().await.unwrap(), "hello", "served throughout");
+            }
+        }
+        let refreshed = client.send(crate::ForceRefresh).await.unwrap();
+        assert!(
+            refreshed.is_success,
+            "the restarted poller fetches: {refreshed:?}"
+        );
+        assert!(count.load(Ordering::SeqCst) >= 2);
+        let panics = log
+            .take()
+            .into_iter()
+            .filter(|e| e.event_id == event::POLLER_PANICKED)
+            .count();
+        assert_eq!(panics, 3, "each panic logged once as 9002");
+        assert_eq!(greeting().await.unwrap(), "hello");
     }
 }

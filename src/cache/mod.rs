@@ -9,6 +9,7 @@
 
 mod external;
 mod file;
+mod guarded;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -72,7 +73,7 @@ impl Cache {
             hooks: parts.hooks,
             sink: parts.sink,
             ready_reported: false,
-            external: parts.external,
+            external: parts.external.map(guarded::PanicGuard::wrap),
             cache_key: cache_key(&parts.sdk_key),
             overrides,
             local,

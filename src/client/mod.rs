@@ -323,6 +323,24 @@ impl Handler<Close> for ConfigCat {
     }
 }
 
+/// Replies the client's poller (tests only).
+#[cfg(test)]
+pub(crate) struct PollerAddress;
+
+#[cfg(test)]
+impl Message for PollerAddress {
+    type Result = Addr<Poller>;
+}
+
+#[cfg(test)]
+impl Handler<PollerAddress> for ConfigCat {
+    type Result = MessageResult<PollerAddress>;
+
+    fn handle(&mut self, _: PollerAddress, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.poller.clone())
+    }
+}
+
 /// Clients are unique per SDK key within an actix System (a client's actors live and die with
 /// their System, so a client of another System is no use).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

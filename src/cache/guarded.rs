@@ -1,0 +1,92 @@
+//! A user's cache is user code: a panic in it must not take the cache actor down with it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::{CacheError, ConfigCache};
+
+/// Turns a panic of the wrapped cache, when called or while its future runs, into a
+/// [`CacheError`]: the client logs it like any cache failure (2200/2201) and goes on.
+pub(crate) struct PanicGuard(Arc<dyn ConfigCache>);
+
+impl PanicGuard {
+    pub(crate) fn wrap(cache: Arc<dyn ConfigCache>) -> Arc<dyn ConfigCache> {
+        Arc::new(PanicGuard(cache))
+    }
+}
+
+fn guarded<T: Send + 'static>(
+    operation: &'static str,
+    start: impl FnOnce() -> BoxFuture<'static, Result<T, CacheError>>,
+) -> BoxFuture<'static, Result<T, CacheError>> {
+    let panicked = move || CacheError(format!("the cache panicked in `{operation}`"));
+    match catch_unwind(AssertUnwindSafe(start)) {
+        Ok(future) => Box::pin(
+            AssertUnwindSafe(future)
+                .catch_unwind()
+                .map(move |outcome| outcome.unwrap_or_else(|_| Err(panicked()))),
+        ),
+        Err(_) => Box::pin(async move { Err(panicked()) }),
+    }
+}
+
+impl ConfigCache for PanicGuard {
+    fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+        guarded("get", || self.0.get(key))
+    }
+
+    fn set(&self, key: &str, value: String) -> BoxFuture<'static, Result<(), CacheError>> {
+        guarded("set", || self.0.set(key, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Panicking {
+        when_called: bool,
+    }
+
+    impl ConfigCache for Panicking {
+        fn get(&self, _: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+            if self.when_called {
+                panic!("get: a bug in a user's cache");
+            }
+            Box::pin(async { panic!("get: a bug in a user's cache future") })
+        }
+
+        fn set(&self, _: &str, _: String) -> BoxFuture<'static, Result<(), CacheError>> {
+            if self.when_called {
+                panic!("set: a bug in a user's cache");
+            }
+            Box::pin(async { panic!("set: a bug in a user's cache future") })
+        }
+    }
+
+    #[actix_rt::test]
+    async fn panics_become_cache_errors() {
+        for when_called in [true, false] {
+            let cache = PanicGuard::wrap(Arc::new(Panicking { when_called }));
+            assert_eq!(
+                cache.get("key").await,
+                Err(CacheError("the cache panicked in `get`".into()))
+            );
+            assert_eq!(
+                cache.set("key", "value".into()).await,
+                Err(CacheError("the cache panicked in `set`".into()))
+            );
+        }
+    }
+
+    #[actix_rt::test]
+    async fn answers_of_a_working_cache_pass_through() {
+        let cache = PanicGuard::wrap(Arc::new(super::super::InMemoryCache::default()));
+        assert_eq!(cache.get("key").await, Ok(None));
+        assert_eq!(cache.set("key", "value".into()).await, Ok(()));
+        assert_eq!(cache.get("key").await, Ok(Some("value".into())));
+    }
+}
