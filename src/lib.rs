@@ -40,7 +40,7 @@ pub use fetch::{DataGovernance, Proxy};
 pub use hooks::ClientCacheState;
 pub use log::{LogEvent, LogLevel, LogSink, MemoryLog, NoLog, SlogSink};
 pub use messages::*;
-pub use model::{Config, ParseError, Setting, SettingType, Value};
+pub use model::{Config, ParseError, Setting, SettingType, Settings, Value};
 pub use overrides::{FlagOverrides, OverrideBehaviour};
 pub use snapshot::{ConfigEntry, Snapshot};
 pub use user::{User, UserValue};

@@ -16,13 +16,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::model::{Config, Setting, Value};
+use crate::model::{Config, Setting, Settings, Value};
 
 /// How local values combine with downloaded ones.
 ///
@@ -293,7 +292,16 @@ fn read_file(path: &Path) -> Result<Config, OverrideError> {
 fn parse_overrides(text: &str) -> Result<Config, String> {
     let simplified = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(mut root)) if !root.contains_key("f") => root.remove("flags"),
-        _ => None,
+        Ok(_) => None,
+        Err(error) => {
+            // Not JSON to serde_json: the config parser's error names the path, so it goes
+            // first. But that parser skips unknown fields without reading them closely, and a
+            // document it accepts here (nested too deeply or with a number out of range where
+            // no config field is, such as in `flags`) must not pass for a config without
+            // settings.
+            Config::parse(text).map_err(|e| e.to_string())?;
+            return Err(error.to_string());
+        }
     };
     let Some(flags) = simplified else {
         return Config::parse(text).map_err(|e| e.to_string());
@@ -332,8 +340,7 @@ fn config_from_values(values: impl IntoIterator<Item = (String, Value)>) -> Conf
     Config::from_settings(
         values
             .into_iter()
-            .map(|(key, value)| (key, Setting::from_value(value)))
-            .collect(),
+            .map(|(key, value)| (key, Setting::from_value(value))),
     )
 }
 
@@ -451,8 +458,10 @@ pub fn merge(remote: Option<&Config>, local: &Config, behaviour: OverrideBehavio
         OverrideBehaviour::LocalOverRemote => (remote, local),
         OverrideBehaviour::RemoteOverLocal => (local, remote),
     };
-    let mut settings: HashMap<String, Setting> =
-        HashMap::with_capacity(base.settings().len() + winner.settings().len());
+    let mut settings = Settings::with_capacity_and_hasher(
+        base.settings().len() + winner.settings().len(),
+        Default::default(),
+    );
     for (key, setting) in base.settings().iter().chain(winner.settings()) {
         settings.insert(key.clone(), setting.clone());
     }

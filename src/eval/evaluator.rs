@@ -1,7 +1,6 @@
 //! The rule engine: targeting rules, conditions, segments, prerequisites and percentage options
 //! (spec §2.2 to §2.8), writing the evaluation log as it goes when one is wanted.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,7 +16,8 @@ use super::log_builder::{
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
     Comparator, Operand, PercentageOption, PrerequisiteComparator, PrerequisiteCondition,
-    RuleOutcome, SegmentComparator, SegmentCondition, Setting, TargetingRule, UserCondition, Value,
+    RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
+    UserCondition, Value,
 };
 use crate::user::{AttributeRef, User};
 
@@ -128,7 +128,7 @@ impl<'a> FlagContext<'a> {
 }
 
 pub(crate) struct Evaluator<'a, 's> {
-    settings: &'a HashMap<String, Setting>,
+    settings: &'a Settings,
     user: Option<&'a User>,
     sink: &'s dyn LogSink,
     warn: bool,
@@ -140,7 +140,7 @@ pub(crate) struct Evaluator<'a, 's> {
 
 impl<'a, 's> Evaluator<'a, 's> {
     pub(crate) fn new(
-        settings: &'a HashMap<String, Setting>,
+        settings: &'a Settings,
         user: Option<&'a User>,
         sink: &'s dyn LogSink,
     ) -> Evaluator<'a, 's> {
