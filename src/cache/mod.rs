@@ -45,6 +45,10 @@ pub struct Cache {
     ready_reported: bool,
     external: Option<Arc<dyn ConfigCache>>,
     cache_key: String,
+    /// A digest of the external entry last read: a text is parsed (and a corrupt one logged)
+    /// once, not at every read (spec §5: only a text that differs from the last one seen is
+    /// parsed).
+    last_external: Option<u64>,
     overrides: Option<FlagOverrides>,
     local: Option<Arc<Config>>,
 }
@@ -75,6 +79,7 @@ impl Cache {
             ready_reported: false,
             external: parts.external.map(guarded::PanicGuard::wrap),
             cache_key: cache_key(&parts.sdk_key),
+            last_external: None,
             overrides,
             local,
         }
@@ -191,6 +196,14 @@ impl Cache {
 
     /// Takes an entry read from the external cache, if it is news; tells whether it was.
     fn take_external(&mut self, text: &str) -> bool {
+        let digest = {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(text, &mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        if self.last_external.replace(digest) == Some(digest) {
+            return false; // Seen already: taken then, or older than ours, or corrupt.
+        }
         let (millis, etag, json) = match external::split_entry(text) {
             Ok(parts) => parts,
             Err(error) => {

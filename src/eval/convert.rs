@@ -83,15 +83,20 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
     {
         return None;
     }
-    if text.contains(',') {
-        let mut buffer = StackText::<64>::new();
-        for c in text.chars() {
-            buffer.write_char(if c == ',' { '.' } else { c }).ok()?;
-        }
-        buffer.as_str().parse().ok()
-    } else {
-        text.parse().ok()
+    if !text.contains(',') {
+        return text.parse().ok();
     }
+    // Only ASCII is left here. Short texts are rewritten on the stack; a longer one is as much a
+    // number and gets a heap copy rather than a refusal.
+    const STACK: usize = 64;
+    if text.len() > STACK {
+        return text.replace(',', ".").parse().ok();
+    }
+    let mut buffer = StackText::<STACK>::new();
+    for c in text.chars() {
+        buffer.write_char(if c == ',' { '.' } else { c }).ok()?;
+    }
+    buffer.as_str().parse().ok()
 }
 
 /// The attribute as a number for the number comparators.
@@ -153,6 +158,11 @@ mod tests {
         assert_eq!(parse_number("-1.5e3"), Some(-1500.0));
         assert_eq!(parse_number(".5"), Some(0.5));
         assert_eq!(parse_number("+Infinity"), Some(f64::INFINITY));
+        // Longer than the stack buffer used for the comma rewrite.
+        let zeros = "0".repeat(100);
+        assert_eq!(parse_number(&format!("0,5{zeros}")), Some(0.5));
+        assert_eq!(parse_number(&format!("{zeros}1,25")), Some(1.25));
+        assert_eq!(parse_number(&format!("1,2,{zeros}")), None);
         assert!(parse_number("NaN").is_some_and(f64::is_nan));
         for bad in [
             "", "  ", "0x10", "1a", "inf", "nan", "infinity", "1,2,3", "abc", "e5",
