@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use configcat_actix::*;
-use support::{MockCdn, refused_base_url, sdk_key, simple_config, sleep, text};
+use support::{MockCdn, refused_base_url, sdk_key, simple_config, sleep, text, with_redirect};
 
 fn memory_log() -> Arc<MemoryLog> {
     Arc::new(MemoryLog::new(LogLevel::Warn))
@@ -210,6 +210,9 @@ enum Fault {
     Status(u16),
     Refused,
     Hung,
+    /// Headers at once, then the body one byte every 100 ms: each byte comes 10 times faster
+    /// than the 1 s read timeout of the test, but the whole body takes over 5 s.
+    Trickle,
     Truncated,
     Body(&'static str),
 }
@@ -219,7 +222,7 @@ impl Fault {
         match self {
             Fault::Status(403 | 404) => 1100,
             Fault::Status(_) => 1101,
-            Fault::Hung => 1102,
+            Fault::Hung | Fault::Trickle => 1102,
             Fault::Refused | Fault::Truncated => 1103,
             Fault::Body(_) => 1105,
         }
@@ -257,6 +260,7 @@ async fn recovers_from(name: &str, fault: Fault) {
     };
     let read_timeout = match fault {
         Fault::Hung => Duration::from_millis(400),
+        Fault::Trickle => Duration::from_secs(1),
         _ => Duration::from_secs(30),
     };
     let manual_log = memory_log();
@@ -289,6 +293,7 @@ async fn recovers_from(name: &str, fault: Fault) {
         Fault::Status(status) => cdn.set_status(status),
         Fault::Refused => relay = None,
         Fault::Hung => cdn.set_delay(Duration::from_secs(20)),
+        Fault::Trickle => cdn.set_trickle(Some((1, Duration::from_millis(100)))),
         Fault::Truncated => cdn.set_cut_body_after(Some(12)),
         Fault::Body(body) => cdn.set_body_override(body),
     }
@@ -348,6 +353,7 @@ async fn recovers_from(name: &str, fault: Fault) {
             relay = Some(Relay::start_on(addr, cdn.addr()));
         }
         Fault::Hung => cdn.clear_delay(),
+        Fault::Trickle => cdn.set_trickle(None),
         Fault::Truncated => cdn.set_cut_body_after(None),
         Fault::Body(_) => cdn.clear_body_override(),
     }
@@ -409,6 +415,11 @@ async fn recovers_from_refused_connections() {
 #[actix_rt::test]
 async fn recovers_from_a_hung_server() {
     recovers_from("hung", Fault::Hung).await;
+}
+
+#[actix_rt::test]
+async fn recovers_from_a_slow_trickling_body() {
+    recovers_from("trickle", Fault::Trickle).await;
 }
 
 #[actix_rt::test]
@@ -525,5 +536,235 @@ async fn an_oversized_body_is_refused_and_the_last_good_config_kept() {
         let ids: Vec<u32> = log.take().iter().map(|e| e.event_id).collect();
         assert_eq!(ids, vec![1105], "chunked={chunked}");
     }
+    client.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_slow_trickle_that_ends_within_the_read_timeout_is_taken() {
+    // The same trickle, shorter than the deadline: slow is not a failure.
+    let cdn = MockCdn::start();
+    let key = sdk_key("trickle-in-time");
+    cdn.set_config(&key, simple_config("greeting", "v1"));
+    let log = memory_log();
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .read_timeout(Duration::from_secs(30))
+        .log_sink(log.clone())
+        .start()
+        .unwrap();
+    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert_eq!(text(&client, "greeting").await, "v1");
+
+    let v2 = simple_config("greeting", "v2");
+    let pieces = v2.len().div_ceil(4);
+    cdn.set_trickle(Some((4, Duration::from_millis(40))));
+    cdn.set_config(&key, v2);
+    let started = Instant::now();
+    let refreshed = client.send(ForceRefresh).await.unwrap();
+    let took = started.elapsed();
+    assert!(refreshed.is_success, "{refreshed:?}");
+    assert_eq!(refreshed.error, None);
+    assert_eq!(text(&client, "greeting").await, "v2");
+    // A lower bound only (the pauses are at least that long): the body was really trickled.
+    let least = Duration::from_millis(40) * u32::try_from(pieces).unwrap();
+    assert!(took >= least, "took {took:?}, at least {least:?} expected");
+    assert_eq!(logged(&log), vec![], "nothing logged");
+    client.send(Close).await.unwrap();
+}
+
+/// The config of `key` on `from` redirects (force, mode 2) to `to`, serving `value`.
+fn redirecting(from: &MockCdn, to: &MockCdn, key: &str, value: &str) {
+    from.set_config(
+        key,
+        with_redirect(&simple_config("greeting", value), &to.base_url(), 2),
+    );
+}
+
+#[actix_rt::test]
+async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
+    // CDN A and CDN B force redirects to each other. A custom base URL follows forced
+    // redirects only (mode 2; a mode-1 ping-pong is not followed from it, see the next test).
+    // Spec §4: a refresh that meets the loop stops after 3 requests, logs ERROR 1104 once and
+    // uses the last config it fetched, so `ForceRefresh` succeeds (the application hears of
+    // the loop through the log and the error hook); the next refresh starts where the last
+    // redirect pointed.
+    let a = MockCdn::start();
+    let b = MockCdn::start();
+    let manual_key = sdk_key("m-redirect-loop");
+    let auto_key = sdk_key("a-redirect-loop");
+    for key in [&manual_key, &auto_key] {
+        a.set_config(key, simple_config("greeting", "v1"));
+    }
+    let manual_log = memory_log();
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = errors.clone();
+    let manual = ConfigCat::builder(&manual_key)
+        .base_url(a.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .on_error(move |message| seen.lock().unwrap().push(message.to_owned()))
+        .log_sink(manual_log.clone())
+        .start()
+        .unwrap();
+    let auto_log = memory_log();
+    let auto = ConfigCat::builder(&auto_key)
+        .base_url(a.base_url())
+        .polling_mode(PollingMode::auto_poll(Duration::from_millis(200)))
+        .log_sink(auto_log.clone())
+        .start()
+        .unwrap();
+    assert!(manual.send(ForceRefresh).await.unwrap().is_success);
+    assert_eq!(text(&manual, "greeting").await, "v1");
+    assert_eq!(text(&auto, "greeting").await, "v1");
+    assert_eq!(logged(&manual_log), vec![]);
+    assert_eq!(logged(&auto_log), vec![]);
+
+    // B first: until A redirects, nobody asks B, so a racing poll never meets a half-set loop.
+    for key in [&manual_key, &auto_key] {
+        redirecting(&b, &a, key, "v2-b");
+        redirecting(&a, &b, key, "v2-a");
+    }
+
+    // A → B → A: three requests, 1104 once, and A's config (the last fetched) is used.
+    let before = (
+        a.config_request_count(&manual_key),
+        b.config_request_count(&manual_key),
+    );
+    let refreshed = manual.send(ForceRefresh).await.unwrap();
+    assert!(
+        refreshed.is_success,
+        "the last fetched config is used (spec §4): {refreshed:?}"
+    );
+    assert_eq!(text(&manual, "greeting").await, "v2-a");
+    assert_eq!(logged(&manual_log), vec![(LogLevel::Error, 1104)]);
+    assert_eq!(
+        (
+            a.config_request_count(&manual_key) - before.0,
+            b.config_request_count(&manual_key) - before.1
+        ),
+        (2, 1),
+        "the loop is cut after 3 requests"
+    );
+    // The 1104 reaches the application through the error hook.
+    let reported = errors.lock().unwrap().clone();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(
+        reported[0].starts_with("Redirection loop encountered while trying to fetch config JSON."),
+        "{reported:?}"
+    );
+
+    // The next refresh starts where the last redirect pointed, at B; B sends it back to A,
+    // which answers 304 to the ETag of the config held (A's): no loop, nothing logged.
+    let refreshed = manual.send(ForceRefresh).await.unwrap();
+    assert!(refreshed.is_success, "{refreshed:?}");
+    assert_eq!(text(&manual, "greeting").await, "v2-a");
+    assert_eq!(logged(&manual_log), vec![]);
+    assert_eq!(
+        (
+            a.config_request_count(&manual_key) - before.0,
+            b.config_request_count(&manual_key) - before.1
+        ),
+        (3, 2)
+    );
+
+    // New content on both sides of the loop: the next refresh meets it again, 1104 once more.
+    for key in [&manual_key, &auto_key] {
+        redirecting(&b, &a, key, "v3-b");
+        redirecting(&a, &b, key, "v3-a");
+    }
+    let refreshed = manual.send(ForceRefresh).await.unwrap();
+    assert!(refreshed.is_success, "{refreshed:?}");
+    assert_eq!(text(&manual, "greeting").await, "v3-a");
+    assert_eq!(logged(&manual_log), vec![(LogLevel::Error, 1104)]);
+    assert_eq!(
+        (
+            a.config_request_count(&manual_key) - before.0,
+            b.config_request_count(&manual_key) - before.1
+        ),
+        (5, 3)
+    );
+
+    // The auto-poll client meets the loop by itself: only 1104 is logged, and its polls stay
+    // bounded (3 requests per refresh, not a spin).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut auto_events = Vec::new();
+    while auto_events.is_empty() && Instant::now() < deadline {
+        sleep(50).await;
+        auto_events.extend(logged(&auto_log));
+    }
+    assert!(!auto_events.is_empty(), "the auto poll met the loop");
+    let loop_started = Instant::now();
+    let requests_then = a.config_request_count(&auto_key) + b.config_request_count(&auto_key);
+    sleep(600).await;
+    auto_events.extend(logged(&auto_log));
+    assert!(
+        auto_events.iter().all(|e| *e == (LogLevel::Error, 1104)),
+        "only 1104 logged: {auto_events:?}"
+    );
+    let polls = loop_started.elapsed().as_millis() / 200 + 2;
+    let requests =
+        a.config_request_count(&auto_key) + b.config_request_count(&auto_key) - requests_then;
+    assert!(
+        requests <= 3 * polls as usize,
+        "{requests} requests for at most {polls} polls"
+    );
+    let value = text(&auto, "greeting").await;
+    assert!(
+        value.starts_with("v2-") || value.starts_with("v3-"),
+        "{value}"
+    );
+
+    // Heal: both CDNs serve v4 without a redirect.
+    for key in [&manual_key, &auto_key] {
+        a.set_config(key, simple_config("greeting", "v4"));
+        b.set_config(key, simple_config("greeting", "v4"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut value = text(&auto, "greeting").await;
+    while value != "v4" && Instant::now() < deadline {
+        sleep(50).await;
+        value = text(&auto, "greeting").await;
+    }
+    assert_eq!(value, "v4", "the auto-poll client recovered by itself");
+    let healed = manual.send(ForceRefresh).await.unwrap();
+    assert!(healed.is_success, "{healed:?}");
+    assert_eq!(text(&manual, "greeting").await, "v4");
+    assert_eq!(logged(&manual_log), vec![], "nothing logged after healing");
+    assert_eq!(errors.lock().unwrap().len(), 2);
+
+    manual.send(Close).await.unwrap();
+    auto.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_should_redirect_ping_pong_is_not_followed_from_a_custom_base_url() {
+    // Mode 1 (should redirect) between A and B: a custom base URL is left only when forced,
+    // so no loop, no 3002, no 1104, and B is never asked.
+    let a = MockCdn::start();
+    let b = MockCdn::start();
+    let key = sdk_key("redirect-mode-1-custom");
+    b.set_config(
+        &key,
+        with_redirect(&simple_config("greeting", "b"), &a.base_url(), 1),
+    );
+    a.set_config(
+        &key,
+        with_redirect(&simple_config("greeting", "a"), &b.base_url(), 1),
+    );
+    let log = memory_log();
+    let client = ConfigCat::builder(&key)
+        .base_url(a.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .log_sink(log.clone())
+        .start()
+        .unwrap();
+    for _ in 0..2 {
+        let refreshed = client.send(ForceRefresh).await.unwrap();
+        assert!(refreshed.is_success, "{refreshed:?}");
+        assert_eq!(text(&client, "greeting").await, "a");
+    }
+    assert_eq!(a.config_request_count(&key), 2);
+    assert_eq!(b.config_request_count(&key), 0);
+    assert_eq!(logged(&log), vec![]);
     client.send(Close).await.unwrap();
 }

@@ -24,7 +24,7 @@ const PATH_SUFFIX: &str = "/config_v6.json";
 ///   [`push_status`](MockCdn::push_status) (the next requests, once each),
 ///   [`set_delay`](MockCdn::set_delay), [`set_body_override`](MockCdn::set_body_override),
 ///   [`set_chunked`](MockCdn::set_chunked), [`set_cut_body_after`](MockCdn::set_cut_body_after),
-///   [`set_send_etag`](MockCdn::set_send_etag).
+///   [`set_trickle`](MockCdn::set_trickle), [`set_send_etag`](MockCdn::set_send_etag).
 /// * [`MockCdn::start_tls`] serves HTTPS with a certificate for `127.0.0.1` and `localhost`
 ///   signed by a fresh CA whose DER is [`MockCdn::certificate_der`].
 ///
@@ -267,6 +267,16 @@ impl MockCdn {
     pub fn set_cut_body_after(&self, n: Option<usize>) {
         self.state().framing = match n {
             Some(n) => Framing::CutAfter(n),
+            None => Framing::Length,
+        };
+    }
+
+    /// Sends the head of 200 answers at once, then their body `step` bytes at a time with
+    /// `pause` before each piece (`None`: send whole bodies). The body is complete in the end:
+    /// only a deadline on the whole response notices, not one on each read.
+    pub fn set_trickle(&self, trickle: Option<(usize, Duration)>) {
+        self.state().framing = match trickle {
+            Some((step, pause)) => Framing::Trickle { step, pause },
             None => Framing::Length,
         };
     }

@@ -117,6 +117,14 @@ pub(crate) enum Framing {
     /// `Content-Length` of the whole body, but only the first `n` bytes are written before the
     /// connection is closed.
     CutAfter(usize),
+    /// `Content-Length` of the whole body, the head sent at once, then the body `step` bytes at
+    /// a time with `pause` before each piece: a slow, trickling body.
+    Trickle {
+        /// Bytes per piece (at least 1).
+        step: usize,
+        /// The wait before each piece.
+        pause: std::time::Duration,
+    },
 }
 
 /// Writes a response. `extra` headers come after the status line.
@@ -134,7 +142,7 @@ pub(crate) async fn write_response<W: AsyncWrite + Unpin>(
     let bodyless = status == 304 || status == 204 || (100..200).contains(&status);
     match framing {
         _ if bodyless => {}
-        Framing::Length | Framing::CutAfter(_) => {
+        Framing::Length | Framing::CutAfter(_) | Framing::Trickle { .. } => {
             head.push_str(&format!("Content-Length: {}\r\n", body.len()))
         }
         Framing::Chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
@@ -148,6 +156,15 @@ pub(crate) async fn write_response<W: AsyncWrite + Unpin>(
                 writer.write_all(&body[..n.min(body.len())]).await?;
                 writer.flush().await?;
                 return Err(io::Error::other("connection cut on purpose"));
+            }
+            Framing::Trickle { step, pause } => {
+                // The head goes out at once: only the body is slow.
+                writer.flush().await?;
+                for piece in body.chunks(step.max(1)) {
+                    tokio::time::sleep(pause).await;
+                    writer.write_all(piece).await?;
+                    writer.flush().await?;
+                }
             }
             Framing::Chunked => {
                 for chunk in body.chunks(8 * 1024) {
