@@ -243,6 +243,8 @@ pub struct Evaluator {
     shared: Arc<Shared>,
     cache: Addr<Cache>,
     waiters: Vec<oneshot::Sender<()>>,
+    /// The max-init-wait timer of auto poll, until the first fetch makes it pointless.
+    init_timeout: Option<SpawnHandle>,
 }
 
 impl Evaluator {
@@ -251,6 +253,7 @@ impl Evaluator {
             shared,
             cache,
             waiters: Vec::new(),
+            init_timeout: None,
         }
     }
 
@@ -291,12 +294,14 @@ impl Actor for Evaluator {
         if let PollingMode::AutoPoll { max_init_wait, .. } = self.shared.mode
             && !self.shared.is_initialized()
         {
-            ctx.run_later(max_init_wait, |act, _| {
+            let timer = ctx.run_later(max_init_wait, |act, _| {
+                act.init_timeout = None;
                 if !act.shared.is_initialized() {
                     act.initialized();
                     act.cache.do_send(InitTimedOut);
                 }
             });
+            self.init_timeout = Some(timer);
         }
     }
 }
@@ -311,8 +316,12 @@ impl Message for FetchFinished {
 impl Handler<FetchFinished> for Evaluator {
     type Result = ();
 
-    fn handle(&mut self, _: FetchFinished, _: &mut Context<Self>) {
+    fn handle(&mut self, _: FetchFinished, ctx: &mut Context<Self>) {
         self.initialized();
+        // An idle client should not wake up for a timer that has nothing left to do.
+        if let Some(timer) = self.init_timeout.take() {
+            ctx.cancel_future(timer);
+        }
     }
 }
 
