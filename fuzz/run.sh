@@ -19,8 +19,10 @@ case "$target" in
 esac
 
 mkdir -p "corpus/$target"
+# --debug-assertions: overflow checks and debug_assert! on, as in a debug build of an application
+#   (an arithmetic overflow there is a panic the release build would hide).
 # -timeout: an input that takes 10 s is a hang worth reporting, not a slow machine.
 # -max_len: configs are small documents; 64 KiB leaves room for many flags.
-cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" "${extra_seeds[@]}" -- \
+cargo +nightly fuzz run --debug-assertions "$target" "corpus/$target" "seeds/$target" "${extra_seeds[@]}" -- \
   -max_total_time="$seconds" -timeout=10 -max_len=65536 -rss_limit_mb=4096 \
   -dict=config.dict -print_final_stats=1
