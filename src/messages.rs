@@ -1,6 +1,7 @@
 //! The messages a [`ConfigCat`](crate::ConfigCat) client answers, and the one it sends to
 //! subscribers ([`ConfigChanged`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -21,16 +22,20 @@ use crate::user::User;
 /// let on: bool = client.send(GetValue::new("isAwesomeFeatureEnabled", false).user(user)).await?;
 /// # Ok(()) }
 /// ```
+///
+/// The key is a `Cow<'static, str>`: a literal (`"myFlag"`) is borrowed, so sending the message
+/// allocates nothing for it; a `String` is moved in. A borrowed `&str` that is not `'static`
+/// needs `.to_owned()`, as actix messages cannot borrow.
 #[derive(Debug, Clone)]
 pub struct GetValue<T> {
-    pub(crate) key: String,
+    pub(crate) key: Cow<'static, str>,
     pub(crate) default: T,
     pub(crate) user: Option<User>,
 }
 
 impl<T: FlagValue> GetValue<T> {
     /// Asks for `key`, falling back to `default`.
-    pub fn new(key: impl Into<String>, default: T) -> Self {
+    pub fn new(key: impl Into<Cow<'static, str>>, default: T) -> Self {
         GetValue {
             key: key.into(),
             default,
@@ -55,8 +60,8 @@ impl<T: FlagValue + Send + 'static> Message for GetValue<T> {
 pub struct GetValueDetails<T>(pub(crate) GetValue<T>);
 
 impl<T: FlagValue> GetValueDetails<T> {
-    /// Asks for `key`, falling back to `default`.
-    pub fn new(key: impl Into<String>, default: T) -> Self {
+    /// Asks for `key`, falling back to `default` (the key as in [`GetValue::new`]).
+    pub fn new(key: impl Into<Cow<'static, str>>, default: T) -> Self {
         GetValueDetails(GetValue::new(key, default))
     }
 

@@ -328,7 +328,7 @@ async fn a_default_of_another_type_than_the_setting_returns_the_default_and_logs
     {
         assert_eq!(T::type_name(), requested_type);
         let value = client
-            .send(GetValue::new(key, default.clone()))
+            .send(GetValue::new(key.to_owned(), default.clone()))
             .await
             .unwrap();
         assert_eq!(value, default, "{key} as {requested_type}");
@@ -343,7 +343,7 @@ async fn a_default_of_another_type_than_the_setting_returns_the_default_and_logs
             )]
         );
         let details = client
-            .send(GetValueDetails::new(key, default.clone()))
+            .send(GetValueDetails::new(key.to_owned(), default.clone()))
             .await
             .unwrap();
         assert_eq!(details.value, default);
