@@ -101,22 +101,22 @@ impl fmt::Display for ShowUserCondition<'_> {
             | SemVerGreater
             | SemVerGreaterOrEquals
             | TextEquals
-            | TextNotEquals => match &c.text {
+            | TextNotEquals => match c.comparison_text() {
                 Some(text) => write!(f, "'{text}'"),
                 None => write!(f, "'{INVALID_VALUE}'"),
             },
-            SensitiveEquals | SensitiveNotEquals => match &c.text {
+            SensitiveEquals | SensitiveNotEquals => match c.comparison_text() {
                 Some(_) => f.write_str("'<hashed value>'"),
                 None => write!(f, "'{INVALID_VALUE}'"),
             },
-            _ if comparator.is_sensitive() => match &c.list {
+            _ if comparator.is_sensitive() => match c.comparison_list() {
                 Some(items) => {
                     let noun = if items.len() == 1 { "value" } else { "values" };
                     write!(f, "[<{} hashed {noun}>]", items.len())
                 }
                 None => write!(f, "'{INVALID_VALUE}'"),
             },
-            _ => match &c.list {
+            _ => match c.comparison_list() {
                 Some(items) => {
                     f.write_char('[')?;
                     for (i, item) in items.iter().take(MAX_LISTED_ITEMS).enumerate() {

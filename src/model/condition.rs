@@ -27,10 +27,12 @@ pub enum Condition {
 pub struct UserCondition {
     pub(crate) attribute: String,
     pub(crate) comparator: Option<Comparator>,
-    /// The comparison value as the config gives it, for the evaluation log.
-    pub(crate) text: Option<String>,
+    /// The comparison value as the config gives it, for the evaluation log: see
+    /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`], as a value
+    /// the comparator uses unchanged lives in `operand` only.
+    text: Option<String>,
     pub(crate) number: Option<f64>,
-    pub(crate) list: Option<Vec<String>>,
+    list: Option<Vec<String>>,
     /// The comparison value prepared for the comparator.
     pub(crate) operand: Operand,
 }
@@ -267,10 +269,10 @@ impl PrerequisiteCondition {
 }
 
 impl UserCondition {
-    pub(crate) fn from_raw(raw: RawUserCondition) -> UserCondition {
+    pub(crate) fn from_raw(mut raw: RawUserCondition) -> UserCondition {
         let comparator = Comparator::from_code(raw.comparator);
         let operand = comparator
-            .map(|c| Operand::prepare(c, &raw))
+            .map(|c| Operand::prepare(c, &mut raw))
             .unwrap_or(Operand::Invalid);
         UserCondition {
             attribute: raw.attribute,
@@ -291,10 +293,28 @@ impl UserCondition {
     pub fn comparator(&self) -> Option<Comparator> {
         self.comparator
     }
+
+    /// The text comparison value (`s`) as the config gives it.
+    pub(crate) fn comparison_text(&self) -> Option<&str> {
+        match &self.operand {
+            Operand::Text(text) => Some(text),
+            _ => self.text.as_deref(),
+        }
+    }
+
+    /// The list comparison value (`l`) as the config gives it.
+    pub(crate) fn comparison_list(&self) -> Option<&[String]> {
+        match &self.operand {
+            Operand::TextList(list) => Some(list),
+            _ => self.list.as_deref(),
+        }
+    }
 }
 
 impl Operand {
-    fn prepare(comparator: Comparator, raw: &RawUserCondition) -> Operand {
+    /// The comparison value of `raw` for `comparator`. A value the comparator uses as it is
+    /// is moved out of `raw` rather than copied: a config holds it once.
+    fn prepare(comparator: Comparator, raw: &mut RawUserCondition) -> Operand {
         use Comparator::*;
         let text = raw.string_value.as_ref();
         let list = raw.list_value.as_ref();
@@ -308,8 +328,8 @@ impl Operand {
             | TextEndsWithAnyOf
             | TextNotEndsWithAnyOf
             | ArrayContainsAnyOf
-            | ArrayNotContainsAnyOf => list.cloned().map(Operand::TextList),
-            TextEquals | TextNotEquals => text.cloned().map(Operand::Text),
+            | ArrayNotContainsAnyOf => raw.list_value.take().map(Operand::TextList),
+            TextEquals | TextNotEquals => raw.string_value.take().map(Operand::Text),
             SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
                 Operand::SemVerList(
