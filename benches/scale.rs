@@ -4,8 +4,9 @@
 //! Run with `cargo bench --bench scale` (about 30 s). It prints one table per measurement; the
 //! figures in docs/performance.md come from one run of it.
 //!
-//! `cargo bench --bench scale -- --round-trips <n>` only runs `n` `GetValue` round trips from a
-//! future on the client's arbiter: the workload profiled with callgrind in docs/performance.md.
+//! `cargo bench --bench scale -- --round-trips <n> [spawned|block-on|echo]` only runs `n`
+//! round trips of one kind (default: all three): the workload profiled with callgrind in
+//! docs/performance.md.
 
 #[path = "support/bench_config.rs"]
 mod bench_config;
@@ -90,7 +91,8 @@ fn main() {
             .get(at + 1)
             .and_then(|n| n.parse().ok())
             .unwrap_or(100_000);
-        round_trips(n);
+        let which = args.get(at + 2).map_or("all", String::as_str);
+        round_trips(n, which);
         return;
     }
     println!(
@@ -427,7 +429,8 @@ fn idle_auto_poll_client() {
 // The profiled workload
 // ---------------------------------------------------------------------------------------------
 
-fn round_trips(n: usize) {
+/// `n` round trips of one kind (`spawned`, `block-on`, `echo`) or of all three (`all`).
+fn round_trips(n: usize, which: &str) {
     let system = System::new();
     let cdn = system
         .block_on(async { local_cdn::LocalCdn::start(&bench_config::bench_config_json()) })
@@ -448,30 +451,39 @@ fn round_trips(n: usize) {
             on
         }
     };
-    // As an actix-web handler or another actor would: a task on the client's arbiter.
-    let spawned = measure(n, || {
-        let task = sender();
-        system.block_on(async { actix_rt::spawn(task).await.expect("sender task") })
-    });
-    // As `System::block_on`'s own future, which the runtime polls apart from its tasks: every
-    // wait for a reply parks and unparks the runtime's driver.
-    let blocked_on = measure(n, || system.block_on(sender()));
-    // The floor: the same round trip to an actor that answers a constant.
-    let echo = system.block_on(async { Echo.start() });
-    let floor = measure(n, || {
-        let echo = echo.clone();
-        let task = async move {
-            let mut on = 0usize;
-            for _ in 0..n {
-                on += usize::from(echo.send(Ping).await.expect("reply"));
-            }
-            on
-        };
-        system.block_on(async { actix_rt::spawn(task).await.expect("echo task") })
-    });
-    println!("{n} GetValue round trips, from a task spawned on the client's arbiter: {spawned}");
-    println!("{n} GetValue round trips, from System::block_on's future: {blocked_on}");
-    println!("{n} round trips to an actor answering a constant, from a spawned task: {floor}");
+    let all = which == "all";
+    if all || which == "spawned" {
+        // As an actix-web handler or another actor would: a task on the client's arbiter.
+        let spawned = measure(n, || {
+            let task = sender();
+            system.block_on(async { actix_rt::spawn(task).await.expect("sender task") })
+        });
+        println!(
+            "{n} GetValue round trips, from a task spawned on the client's arbiter: {spawned}"
+        );
+    }
+    if all || which == "block-on" {
+        // As `System::block_on`'s own future, which the runtime polls apart from its tasks:
+        // every wait for a reply parks and unparks the runtime's driver.
+        let blocked_on = measure(n, || system.block_on(sender()));
+        println!("{n} GetValue round trips, from System::block_on's future: {blocked_on}");
+    }
+    if all || which == "echo" {
+        // The floor: the same round trip to an actor that answers a constant.
+        let echo = system.block_on(async { Echo.start() });
+        let floor = measure(n, || {
+            let echo = echo.clone();
+            let task = async move {
+                let mut on = 0usize;
+                for _ in 0..n {
+                    on += usize::from(echo.send(Ping).await.expect("reply"));
+                }
+                on
+            };
+            system.block_on(async { actix_rt::spawn(task).await.expect("echo task") })
+        });
+        println!("{n} round trips to an actor answering a constant, from a spawned task: {floor}");
+    }
 }
 
 /// An actor that answers `true`: what any actix request-reply costs.

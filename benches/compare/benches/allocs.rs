@@ -3,6 +3,10 @@
 //! `alloc`, `alloc_zeroed` and `realloc` on the calling thread, for one call after a warm-up
 //! call. The user clone that both `get_value` APIs need (they take the user by value) is made
 //! before counting starts, so the counts are the calls' own.
+//!
+//! Then the live heap each crate holds for the parsed 1 MB / 2,000-flag config of the parse
+//! bench: our `Config::parse` against the official crate's `Config` as serde builds it (the
+//! official client adds to that at runtime; this is its lower bound).
 
 #[path = "compare.rs"]
 #[allow(dead_code)]
@@ -10,20 +14,30 @@ mod compare;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
 use configcat_actix::{ConfigCat, GetSnapshot, GetValue, NoLog, PollingMode};
 
 struct Counting;
 thread_local!(static COUNT: Cell<u64> = const { Cell::new(0) });
+/// Bytes live on the heap, all threads.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 fn bump() {
     let _ = COUNT.try_with(|c| c.set(c.get() + 1));
 }
+fn live(delta: i64) {
+    LIVE.fetch_add(delta, Ordering::Relaxed);
+}
 unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 { bump(); unsafe { System.alloc(l) } }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 { bump(); unsafe { System.alloc_zeroed(l) } }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 { bump(); unsafe { System.realloc(p, l, n) } }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { unsafe { System.dealloc(p, l) } }
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 { bump(); live(l.size() as i64); unsafe { System.alloc(l) } }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 { bump(); live(l.size() as i64); unsafe { System.alloc_zeroed(l) } }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        bump();
+        live(n as i64 - l.size() as i64);
+        unsafe { System.realloc(p, l, n) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) { live(-(l.size() as i64)); unsafe { System.dealloc(p, l) } }
 }
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -94,5 +108,22 @@ fn main() {
     std::hint::black_box(ouser.clone());
     let o = count() - before;
     println!("\nuser clone: official {t} allocations, ours {o}");
+
+    let json = compare::big_config_json(2_000);
+    let mib = |bytes: i64| bytes as f64 / (1024.0 * 1024.0);
+    let before = LIVE.load(Ordering::Relaxed);
+    let config = configcat_actix::Config::parse(&json).expect("ours parses");
+    let ours_bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(std::hint::black_box(config));
+    let before = LIVE.load(Ordering::Relaxed);
+    let config: configcat::Config = serde_json::from_str(&json).expect("official parses");
+    let official_bytes = LIVE.load(Ordering::Relaxed) - before;
+    drop(std::hint::black_box(config));
+    println!(
+        "\nlive heap of the parsed config ({} bytes of JSON, 2,000 flags): ours {:.2} MiB, official (serde) {:.2} MiB",
+        json.len(),
+        mib(ours_bytes),
+        mib(official_bytes)
+    );
     let _ = std::fs::remove_file(&path);
 }

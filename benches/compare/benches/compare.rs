@@ -11,7 +11,10 @@
 //! * `ours_snapshot`: `Snapshot::get_value(key, false, user)` on a snapshot taken with
 //!   `GetSnapshot` from the running client.
 //! * `ours_get_value`: `client.send(GetValue::new(key, false)[.user(u)]).await`, `iter_custom`
-//!   with one `System::block_on` around the loop.
+//!   with one `System::block_on` around the loop: the runtime polls that future apart from its
+//!   tasks, so every wait for a reply parks and unparks its driver.
+//! * `ours_get_value_in_task`: the same loop in a task spawned on the client's arbiter, as an
+//!   actor or an actix-web handler on that arbiter sends.
 //!
 //! Both `get_value` APIs take the user by value, so those two loops clone the user on every
 //! call (the `user_clone` group measures that clone for each crate); the snapshot borrows it.
@@ -68,7 +71,7 @@ pub fn their_user() -> configcat::User {
 
 #[path = "../../support/big_config.rs"]
 mod big_config;
-use big_config::big_config_json;
+pub use big_config::big_config_json;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -172,6 +175,23 @@ fn compare(c: &mut Criterion) {
                         }
                         start.elapsed()
                     })
+                })
+            });
+            group.bench_function(format!("{name}/{suffix}/ours_get_value_in_task"), |b| {
+                b.iter_custom(|iterations| {
+                    let (client, user) = (ours.clone(), ouser.clone());
+                    let task = async move {
+                        let start = Instant::now();
+                        for _ in 0..iterations {
+                            let mut m = GetValue::new(black_box(key), false);
+                            if has_user {
+                                m = m.user(user.clone());
+                            }
+                            black_box(client.send(m).await.expect("reply"));
+                        }
+                        start.elapsed()
+                    };
+                    system.block_on(async { actix_rt::spawn(task).await.expect("task") })
                 })
             });
         }
