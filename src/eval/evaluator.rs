@@ -19,7 +19,7 @@ use crate::model::{
     RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
     UserCondition, Value,
 };
-use crate::user::{AttributeRef, User};
+use crate::user::{AttributeRef, Attributes, User};
 
 /// What a setting evaluated to, borrowed from the config.
 #[derive(Debug, Clone, Copy)]
@@ -129,7 +129,7 @@ impl<'a> FlagContext<'a> {
 
 pub(crate) struct Evaluator<'a, 's> {
     settings: &'a Settings,
-    user: Option<&'a User>,
+    user: Option<&'a Attributes>,
     sink: &'s dyn LogSink,
     warn: bool,
     pub(crate) log: Option<LogBuilder>,
@@ -146,7 +146,7 @@ impl<'a, 's> Evaluator<'a, 's> {
     ) -> Evaluator<'a, 's> {
         Evaluator {
             settings,
-            user,
+            user: user.map(User::attributes),
             sink,
             warn: sink.enabled(LogLevel::Warn),
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
