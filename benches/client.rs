@@ -57,6 +57,26 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
+    // The same loop as a task on the client's arbiter, as an actor or a handler sends: the
+    // runtime polls `block_on`'s own future apart from its tasks, and parks its driver at
+    // every wait for a reply, which a task does not.
+    group.bench_function("get_value_message_in_task/no_rules", |b| {
+        b.iter_custom(|iterations| {
+            let client = client.clone();
+            let task = async move {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let on = client
+                        .send(GetValue::new("noRules", false))
+                        .await
+                        .expect("reply");
+                    black_box(on);
+                }
+                start.elapsed()
+            };
+            system.block_on(async { actix_rt::spawn(task).await.expect("task") })
+        })
+    });
     group.bench_function("snapshot/no_rules", |b| {
         b.iter(|| black_box(snapshot.get_value(black_box("noRules"), false, None)))
     });

@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench scale -- --round-trips <n> [spawned|block-on|echo]` only runs `n`
 //! round trips of one kind (default: all three): the workload profiled with callgrind in
-//! docs/performance.md.
+//! docs/performance.md. `-- --throughput` runs only the throughput table: its figures differ
+//! from one process to the next (docs/performance.md), so run it several times.
 
 #[path = "support/bench_config.rs"]
 mod bench_config;
@@ -95,20 +96,25 @@ fn main() {
         round_trips(n, which);
         return;
     }
+    if args.iter().any(|a| a == "--throughput") {
+        throughput();
+        return;
+    }
     println!(
         "machine: {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    // Idle first: the arbiters of the other measurements leave threads behind until the
-    // process ends, and their wakeups would blur this one. The client runs on a thread named
-    // `client` (its System's), the CDN on `local-cdn` and its worker (an arbiter).
+    // Throughput first: after the idle measurement (whose local CDN keeps its threads until
+    // the process ends), it ran at a third of its rate in 3 runs of 4. The idle client runs
+    // on a thread named `client` (its System's), the CDN on `local-cdn` and its worker (an
+    // arbiter), so that the table tells whose wakeups are whose.
+    throughput();
     std::thread::Builder::new()
         .name("client".into())
         .spawn(idle_auto_poll_client)
         .expect("the client's thread")
         .join()
         .expect("the idle measurement");
-    throughput();
     memory_per_client();
 }
 
@@ -181,26 +187,32 @@ fn throughput() {
         "\n## GetValue throughput: {SENDERS} sender actors, {PER_SENDER} messages each, {RUNS} runs"
     );
     println!(
-        "| sender arbiters | messages/s: median (min-max) | snapshot evaluations/s, one loop per arbiter: median (min-max) |"
+        "| sender arbiters | messages/s: median (min-max) | context switches per 1,000 messages, by run | snapshot evaluations/s, one loop per arbiter: median (min-max) |"
     );
-    println!("|---:|---:|---:|");
+    println!("|---:|---:|---|---:|");
     for arbiters in [1, 2] {
-        let messages: Vec<f64> = (0..RUNS)
+        let runs: Vec<(f64, f64)> = (0..RUNS)
             .map(|_| system.block_on(messages_per_second(&client, &user, arbiters)))
             .collect();
+        let messages: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let switches: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.1)).collect();
         let evaluations: Vec<f64> = (0..RUNS)
             .map(|_| snapshot_evaluations_per_second(&snapshot, &user, arbiters))
             .collect();
         println!(
-            "| {arbiters} | {} | {} |",
+            "| {arbiters} | {} | {} | {} |",
             spread(messages),
+            switches.join(", "),
             spread(evaluations)
         );
     }
     system.block_on(async { client.send(Close).await.expect("close") });
 }
 
-async fn messages_per_second(client: &Addr<ConfigCat>, user: &User, arbiters: usize) -> f64 {
+/// Messages per second, and context switches (all threads) per 1,000 messages.
+async fn messages_per_second(client: &Addr<ConfigCat>, user: &User, arbiters: usize) -> (f64, f64) {
+    let switches = || thread_cpu().values().map(|(_, s)| s).sum::<u64>();
+    let switches_before = switches();
     let arbiters: Vec<Arbiter> = (0..arbiters).map(|_| Arbiter::new()).collect();
     let senders: Vec<Addr<Sender>> = (0..SENDERS)
         .map(|i| {
@@ -219,11 +231,17 @@ async fn messages_per_second(client: &Addr<ConfigCat>, user: &User, arbiters: us
         .map(|r| r.expect("sender"))
         .sum();
     let elapsed = started.elapsed();
+    // Before the arbiters stop: the switches of a thread that has ended are not counted.
+    let switched = switches().saturating_sub(switches_before);
     black_box(answered);
     for arbiter in arbiters {
         arbiter.stop();
     }
-    (SENDERS * PER_SENDER) as f64 / elapsed.as_secs_f64()
+    let messages = (SENDERS * PER_SENDER) as f64;
+    (
+        messages / elapsed.as_secs_f64(),
+        switched as f64 * 1000.0 / messages,
+    )
 }
 
 /// "median (min-max)" of rates, in thousands per second.

@@ -1,6 +1,6 @@
 //! The evaluator actor: holds the evaluation requests that must wait for the first config.
 //!
-//! Evaluations are answered from [`Shared`], the config entry the cache actor publishes and
+//! Evaluations are answered from `Shared`, the config entry the cache actor publishes and
 //! the default user, read without a lock. When no wait is needed, the facade answers them
 //! itself (one mailbox hop); the evaluator gets only the requests that arrive before the first
 //! fetch has finished, keeps them until it does (at most the max init wait in auto poll, or

@@ -143,6 +143,11 @@ fn without_a_user_rules_allocate_only_for_the_warning() {
     assert_eq!(count(&config, "tenRules", None, &warn), 1);
     assert_eq!(count(&config, "percentage", None, &warn), 1);
     assert_eq!(warn.take().len(), 4);
+    // Above WARN the warning text is never written: nothing is allocated, nothing logged.
+    let error = MemoryLog::new(LogLevel::Error);
+    assert_eq!(count(&config, "tenRules", None, &error), 0);
+    assert_eq!(count(&config, "percentage", None, &error), 0);
+    assert!(error.take().is_empty());
 }
 
 #[test]
