@@ -43,37 +43,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("client");
     group.measurement_time(Duration::from_secs(3));
     group.bench_function("get_value_message/no_rules", |b| {
-        b.iter_custom(|iterations| {
-            system.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let on = client
-                        .send(GetValue::new("noRules", false))
-                        .await
-                        .expect("reply");
-                    black_box(on);
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iterations| system.block_on(get_value_loop(client.clone(), iterations)))
     });
     // The same loop as a task on the client's arbiter, as an actor or a handler sends: the
     // runtime polls `block_on`'s own future apart from its tasks, and parks its driver at
     // every wait for a reply, which a task does not.
     group.bench_function("get_value_message_in_task/no_rules", |b| {
         b.iter_custom(|iterations| {
-            let client = client.clone();
-            let task = async move {
-                let start = Instant::now();
-                for _ in 0..iterations {
-                    let on = client
-                        .send(GetValue::new("noRules", false))
-                        .await
-                        .expect("reply");
-                    black_box(on);
-                }
-                start.elapsed()
-            };
+            let task = get_value_loop(client.clone(), iterations);
             system.block_on(async { actix_rt::spawn(task).await.expect("task") })
         })
     });
@@ -113,6 +90,19 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     system.block_on(cdn.stop());
+}
+
+/// `iterations` awaited `GetValue` messages for the no-rule flag; the time they took.
+async fn get_value_loop(client: actix::Addr<ConfigCat>, iterations: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iterations {
+        let on = client
+            .send(GetValue::new("noRules", false))
+            .await
+            .expect("reply");
+        black_box(on);
+    }
+    start.elapsed()
 }
 
 criterion_group!(benches, bench);
