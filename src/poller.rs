@@ -261,9 +261,8 @@ impl Handler<ForceRefresh> for Poller {
     type Result = ResponseFuture<RefreshResult>;
 
     fn handle(&mut self, _: ForceRefresh, ctx: &mut Context<Self>) -> Self::Result {
-        let mut requested = None;
-        self.supervised(ctx, "a forced refresh", |act, ctx| {
-            requested = Some(act.force_refresh(ctx));
+        let requested = self.supervised(ctx, "a forced refresh", |act, ctx| {
+            Some(act.force_refresh(ctx))
         });
         requested.unwrap_or_else(|| {
             Box::pin(async { RefreshResult::failure("the poller panicked and was restarted") })
