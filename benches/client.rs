@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
             .log_sink(NoLog)
             .start()
             .expect("client");
-        assert!(client.send(ForceRefresh).await.expect("refresh").is_success);
+        assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
         (client, cdn)
     });
     let snapshot = system.block_on(async { client.send(GetSnapshot).await.expect("snapshot") });

@@ -126,7 +126,7 @@ async fn started_client(cdn: &local_cdn::LocalCdn, key: &str) -> Addr<ConfigCat>
         .log_sink(NoLog)
         .start()
         .expect("client");
-    assert!(client.send(ForceRefresh).await.expect("refresh").is_success);
+    assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
     client
 }
 

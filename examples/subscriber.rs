@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Manual polling: nothing is downloaded until asked.
     let refreshed = client.send(ForceRefresh).await?;
-    println!("First refresh succeeded: {}", refreshed.is_success);
+    println!("First refresh succeeded: {}", refreshed.is_ok());
 
     // The dashboard turns the feature on for everybody.
     cdn.publish(

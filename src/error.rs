@@ -1,6 +1,8 @@
-//! Errors of starting and addressing a client.
+//! Errors of starting and addressing a client, and of a refresh.
 
 use std::fmt;
+
+use crate::fetch::FetchError;
 
 /// Why a client could not be started, or a request to it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,18 +16,27 @@ pub enum Error {
     InvalidOption(String),
     /// The client was closed; it answers no more requests.
     Closed,
+    /// The client did not answer in time (a `send(…).timeout(…)` that expired): it is still
+    /// running.
+    Timeout,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidSdkKey(key) if key.is_empty() => f.write_str("SDK Key cannot be empty."),
-            Error::InvalidSdkKey(key) => write!(f, "SDK Key '{key}' is invalid."),
+            Error::InvalidSdkKey(key) => write!(
+                f,
+                "SDK Key '{key}' is invalid. A valid key is 'configcat-sdk-1/<22 characters>/<22 characters>' \
+                 (or a legacy '<22 characters>/<22 characters>'), or, with a custom base URL, \
+                 'configcat-proxy/<anything>'."
+            ),
             Error::NoRunningSystem => f.write_str(
                 "a ConfigCat client must be started inside a running actix System (for example under #[actix::main])",
             ),
             Error::InvalidOption(why) => write!(f, "invalid option: {why}"),
             Error::Closed => f.write_str("the ConfigCat client is closed"),
+            Error::Timeout => f.write_str("the ConfigCat client did not answer in time"),
         }
     }
 }
@@ -33,8 +44,87 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<actix::MailboxError> for Error {
-    fn from(_: actix::MailboxError) -> Error {
-        Error::Closed
+    fn from(error: actix::MailboxError) -> Error {
+        match error {
+            actix::MailboxError::Closed => Error::Closed,
+            actix::MailboxError::Timeout => Error::Timeout,
+        }
+    }
+}
+
+/// Why a [`ForceRefresh`](crate::ForceRefresh) did not bring a config.
+///
+/// ```
+/// use configcat_actix::{FetchError, RefreshError};
+/// let error = RefreshError::Fetch(FetchError::Timeout { millis: 300 });
+/// assert_eq!(error.event_id(), Some(1102));
+/// assert_eq!(RefreshError::Offline.event_id(), Some(3200));
+/// assert!(error.to_string().contains("timed out"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The client is offline: it makes no HTTP request (warning 3200 was logged).
+    Offline,
+    /// The client serves local-only flag overrides: it never downloads.
+    LocalOnly,
+    /// The client is closed.
+    Closed,
+    /// The client did not answer in time (a `send(ForceRefresh).timeout(…)` that expired).
+    Timeout,
+    /// The poller was restarted by its supervisor while this refresh ran (after a bug, logged
+    /// as 9002); the next refresh runs normally.
+    Interrupted,
+    /// The download failed; the last good config is still served. Logged with its event id.
+    Fetch(FetchError),
+}
+
+impl RefreshError {
+    /// The id of the event logged for this failure, if one was.
+    pub fn event_id(&self) -> Option<u32> {
+        match self {
+            RefreshError::Offline => Some(crate::log::event::OFFLINE_NO_HTTP),
+            RefreshError::Fetch(error) => Some(error.event_id()),
+            RefreshError::Interrupted => Some(crate::log::event::POLLER_PANICKED),
+            RefreshError::LocalOnly | RefreshError::Closed | RefreshError::Timeout => None,
+        }
+    }
+}
+
+impl fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefreshError::Offline => {
+                f.write_str("Client is in offline mode, it cannot initiate HTTP calls.")
+            }
+            RefreshError::LocalOnly => f.write_str(
+                "The client uses the `LocalOnly` flag override behaviour, it makes no HTTP calls.",
+            ),
+            RefreshError::Closed => f.write_str("the ConfigCat client is closed"),
+            RefreshError::Timeout => f.write_str("the ConfigCat client did not answer in time"),
+            RefreshError::Interrupted => {
+                f.write_str("the refresh was interrupted: the poller was restarted")
+            }
+            RefreshError::Fetch(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RefreshError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RefreshError::Fetch(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<actix::MailboxError> for RefreshError {
+    fn from(error: actix::MailboxError) -> RefreshError {
+        match error {
+            actix::MailboxError::Closed => RefreshError::Closed,
+            actix::MailboxError::Timeout => RefreshError::Timeout,
+        }
     }
 }
 

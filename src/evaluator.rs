@@ -1,142 +1,152 @@
-//! The evaluator actor: holds the evaluation requests that must wait for the first config.
+//! The evaluator actor, [`ConfigCat`]: the actor users address.
 //!
-//! Evaluations are answered from `Shared`, the config entry the cache actor publishes and
-//! the default user, read without a lock. When no wait is needed, the facade answers them
-//! itself (one mailbox hop); the evaluator gets only the requests that arrive before the first
-//! fetch has finished, keeps them until it does (at most the max init wait in auto poll, or
-//! for the first download in lazy load), and then answers them with whatever is there.
+//! It answers every evaluation message itself, in one mailbox hop, from the state the cache
+//! actor publishes (one lock-free load); it forwards refreshes and offline switching to the
+//! poller and subscriptions to the cache actor, and on [`Close`] shuts them down in order.
+//!
+//! A request that arrives before the client is ready, or that the polling mode says must wait
+//! for a refresh (lazy load with no config, or with `wait_for_refresh`), waits inside this actor
+//! on the readiness the cache actor publishes, bounded by the mode's first wait; other requests
+//! go on being answered meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use arc_swap::ArcSwapOption;
-use tokio::sync::oneshot;
 
-use crate::cache::{Cache, InitTimedOut};
-use crate::client::PollingMode;
-use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
+use crate::builder::ConfigCatBuilder;
+use crate::error::RefreshError;
+use crate::eval::{EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
-use crate::log::LogSink;
-use crate::messages::{
-    GetAllKeys, GetAllValueDetails, GetAllValues, GetKeyAndValue, GetSnapshot, GetValue,
-    GetValueDetails,
-};
+use crate::log::{LogLevel, LogSink, event};
+use crate::messages::*;
 use crate::model::Value;
-use crate::poller::{Poller, RefreshIfOlder};
-use crate::snapshot::{SharedEntry, Snapshot, View};
+use crate::policy::{Access, PollingMode};
+use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown, SyncExternal};
+use crate::snapshot::{Snapshot, View};
+use crate::state::{Current, Published};
 use crate::user::User;
 
-/// How long a lazy-loading client's first request waits for the first download, and a
-/// manual-polling one for the first read of its external cache.
-pub(crate) const LAZY_FIRST_FETCH_WAIT: Duration = Duration::from_secs(5);
+/// Mailbox capacity of the client's actors: senders wait (back-pressure) when it is full.
+pub(crate) const MAILBOX_CAPACITY: usize = 1024;
 
-/// What answering an evaluation needs, shared by the facade and the evaluator.
-pub(crate) struct Shared {
-    entry: SharedEntry,
-    default_user: ArcSwapOption<User>,
-    /// Whether the first fetch has finished (or the max init wait has passed).
-    initialized: AtomicBool,
-    offline: Arc<AtomicBool>,
-    /// Local-only flag overrides: nothing is ever fetched, so nothing is waited for.
-    local_only: bool,
-    mode: PollingMode,
-    sink: Arc<dyn LogSink>,
-    hooks: Arc<Hooks>,
-    poller: Addr<Poller>,
+/// Evaluation messages the evaluator answers in a row before it lets the other tasks of its
+/// arbiter run.
+const EVALUATIONS_PER_TURN: u32 = 64;
+
+/// Re-reads of the external cache driven by accesses: at most one per interval.
+pub(crate) struct AccessSync {
+    pub recipient: Recipient<SyncExternal>,
+    pub interval: Duration,
+    /// When the last re-read was asked for, in milliseconds since `epoch`.
+    pub last: AtomicU64,
+    pub epoch: Instant,
 }
 
-pub(crate) struct SharedParts {
-    pub entry: SharedEntry,
+impl AccessSync {
+    /// Asks the cache actor for a re-read when the last one is older than the interval; never
+    /// waits for it (an evaluation does not wait on the external cache).
+    fn poke(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = self.interval.as_millis() as u64;
+        if now.saturating_sub(last) >= interval
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let _ = self.recipient.try_send(SyncExternal);
+        }
+    }
+}
+
+/// What answering an evaluation needs, shared by the evaluator and snapshots.
+pub(crate) struct Shared {
+    pub published: Arc<Published>,
+    pub default_user: ArcSwapOption<User>,
+    pub mode: PollingMode,
     pub offline: Arc<AtomicBool>,
     pub local_only: bool,
-    /// An external cache is read at start: a manual-polling client waits for that read.
-    pub has_external_cache: bool,
-    pub default_user: Option<User>,
+    pub read_timeout: Duration,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
-    pub mode: PollingMode,
-    pub poller: Addr<Poller>,
+    pub refresh: Recipient<Refresh>,
+    pub access_sync: Option<AccessSync>,
+}
+
+/// What an access must wait for before it is answered.
+enum Wait {
+    /// The client to become ready, at most this long; then the access is looked at again.
+    Ready(Duration),
+    /// A refresh, at most this long.
+    Refresh(Duration),
 }
 
 impl Shared {
-    pub(crate) fn new(parts: SharedParts) -> Shared {
-        let waits_at_start = match parts.mode {
-            PollingMode::AutoPoll { .. } => !parts.offline.load(Ordering::Relaxed),
-            PollingMode::ManualPoll => parts.has_external_cache,
-            PollingMode::LazyLoad { .. } => false,
-        };
-        Shared {
-            initialized: AtomicBool::new(!waits_at_start || parts.local_only),
-            default_user: ArcSwapOption::new(parts.default_user.map(Arc::new)),
-            entry: parts.entry,
-            offline: parts.offline,
-            local_only: parts.local_only,
-            mode: parts.mode,
-            sink: parts.sink,
-            hooks: parts.hooks,
-            poller: parts.poller,
+    /// Looks at an access: answers `None` when it can be answered from `current` now, after
+    /// starting what the polling mode asks for.
+    fn access(&self, current: &Current) -> Option<Wait> {
+        if let Some(sync) = &self.access_sync {
+            sync.poke();
         }
+        if current.ready.is_none() {
+            return Some(Wait::Ready(self.mode.policy().first_wait()));
+        }
+        if self.local_only || self.offline.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self
+            .mode
+            .policy()
+            .on_access(current.age(), self.read_timeout)
+        {
+            Access::Serve => None,
+            Access::RefreshInBackground => {
+                let _ = self.refresh.try_send(Refresh(Need::IfDue));
+                None
+            }
+            Access::RefreshAndWait(bound) => Some(Wait::Refresh(bound)),
+        }
+    }
+
+    /// Waits as an access must, then returns (the caller answers from what is there).
+    async fn settle(self: Arc<Self>, wait: Wait) {
+        let wait = match wait {
+            Wait::Ready(bound) => {
+                let _ = tokio::time::timeout(bound, self.published.ready()).await;
+                let current = self.published.load_full();
+                match self.access(&current) {
+                    Some(Wait::Refresh(bound)) => bound,
+                    _ => return,
+                }
+            }
+            Wait::Refresh(bound) => bound,
+        };
+        let _ = tokio::time::timeout(wait, self.refresh.send(Refresh(Need::IfDue))).await;
     }
 
     pub(crate) fn set_default_user(&self, user: Option<User>) {
         self.default_user.store(user.map(Arc::new));
     }
 
-    fn is_initialized(&self) -> bool {
-        self.initialized.load(Ordering::Acquire)
-    }
-
-    fn mark_initialized(&self) {
-        self.initialized.store(true, Ordering::Release);
-    }
-
-    /// How long a request must wait for a fetch before being answered, if at all; asks the
-    /// poller for a download when a lazy-loading client's config is missing or expired.
-    pub(crate) fn wait_needed(&self) -> Option<Duration> {
-        match self.mode {
-            PollingMode::AutoPoll { max_init_wait, .. } if !self.is_initialized() => {
-                // The evaluator's timer ends the wait; this bound is a safety net.
-                Some(max_init_wait)
-            }
-            PollingMode::ManualPoll if !self.is_initialized() => Some(LAZY_FIRST_FETCH_WAIT),
-            PollingMode::LazyLoad { cache_ttl } => {
-                if self.offline.load(Ordering::Relaxed) || self.local_only {
-                    return None;
-                }
-                let current = self.entry.load();
-                let expired = current
-                    .remote
-                    .as_deref()
-                    .is_none_or(|e| e.age() >= cache_ttl);
-                if expired {
-                    self.poller.do_send(RefreshIfOlder(cache_ttl));
-                }
-                // Serve an expired config while it is refreshed; wait only when there is none.
-                current.config.is_none().then_some(LAZY_FIRST_FETCH_WAIT)
-            }
-            _ => None,
+    /// A view of `current` for one evaluation, borrowed without reference counting.
+    fn view<'a>(&'a self, current: &'a Current, default_user: Option<&'a User>) -> View<'a> {
+        View {
+            config: current.config.as_deref(),
+            fetch_time: current.fetch_time(),
+            default_user,
+            sink: &*self.sink,
+            hooks: &self.hooks,
         }
     }
 
-    /// Runs `f` on a view of the current config, borrowed without reference counting.
-    fn with_view<R>(&self, f: impl FnOnce(View<'_>) -> R) -> R {
-        let current = self.entry.load();
-        let default_user = self.default_user.load();
-        f(View {
-            config: current.config.as_deref(),
-            fetch_time: current.fetch_time(),
-            default_user: default_user.as_deref(),
-            sink: &*self.sink,
-            hooks: &self.hooks,
-        })
-    }
-
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self, current: &Current) -> Snapshot {
         Snapshot::new(
-            &self.entry.load(),
+            current,
             self.default_user.load_full(),
             self.sink.clone(),
             self.hooks.clone(),
@@ -149,229 +159,208 @@ pub(crate) trait Evaluation: Message + Send + 'static
 where
     Self::Result: Send,
 {
-    /// The answer from the config at hand.
-    fn answer(self, shared: &Shared) -> Self::Result;
+    /// The answer from this view of the client.
+    fn answer(self, shared: &Shared, current: &Current) -> Self::Result;
+}
 
-    /// The answer when the evaluator has stopped (the client is closing).
-    fn fallback(&self, shared: &Shared) -> Self::Result;
+/// Runs `f` on a view of `current` with the default user.
+fn with_view<R>(shared: &Shared, current: &Current, f: impl FnOnce(View<'_>) -> R) -> R {
+    let default_user = shared.default_user.load();
+    f(shared.view(current, default_user.as_deref()))
 }
 
 impl<T: FlagValue + Send + 'static> Evaluation for GetValue<T> {
-    fn answer(self, shared: &Shared) -> T {
+    fn answer(self, shared: &Shared, current: &Current) -> T {
         let GetValue { key, default, user } = self;
-        shared.with_view(|view| view.get_value(&key, default, user.as_ref()))
-    }
-
-    fn fallback(&self, _: &Shared) -> T {
-        self.default.clone()
+        with_view(shared, current, |view| {
+            view.get_value(&key, default, user.as_ref())
+        })
     }
 }
 
 impl<T: FlagValue + Send + 'static> Evaluation for GetValueDetails<T> {
-    fn answer(self, shared: &Shared) -> EvaluationDetails<T> {
+    fn answer(self, shared: &Shared, current: &Current) -> EvaluationDetails<T> {
         let GetValue { key, default, user } = self.0;
-        shared.with_view(|view| view.get_value_details(&key, default, user.as_ref()))
-    }
-
-    fn fallback(&self, _: &Shared) -> EvaluationDetails<T> {
-        EvaluationDetails::from_error(
-            &self.0.key,
-            self.0.default.clone(),
-            EvaluationError::ClientClosed,
-            self.0.user.as_ref(),
-        )
+        with_view(shared, current, |view| {
+            view.get_value_details(&key, default, user.as_ref())
+        })
     }
 }
 
 impl Evaluation for GetAllKeys {
-    fn answer(self, shared: &Shared) -> Vec<String> {
-        shared.with_view(|view| view.keys().into_iter().map(str::to_owned).collect())
-    }
-
-    fn fallback(&self, _: &Shared) -> Vec<String> {
-        Vec::new()
+    fn answer(self, shared: &Shared, current: &Current) -> Vec<String> {
+        with_view(shared, current, |view| {
+            view.keys().into_iter().map(str::to_owned).collect()
+        })
     }
 }
 
 impl Evaluation for GetAllValues {
-    fn answer(self, shared: &Shared) -> HashMap<String, Value> {
-        shared.with_view(|view| view.get_all_values(self.0.as_ref()).into_iter().collect())
-    }
-
-    fn fallback(&self, _: &Shared) -> HashMap<String, Value> {
-        HashMap::new()
+    fn answer(self, shared: &Shared, current: &Current) -> HashMap<String, Value> {
+        with_view(shared, current, |view| {
+            view.get_all_values(self.0.as_ref()).into_iter().collect()
+        })
     }
 }
 
 impl Evaluation for GetAllValueDetails {
-    fn answer(self, shared: &Shared) -> Vec<EvaluationDetails<Value>> {
-        shared.with_view(|view| view.get_all_value_details(self.0.as_ref()))
-    }
-
-    fn fallback(&self, _: &Shared) -> Vec<EvaluationDetails<Value>> {
-        Vec::new()
+    fn answer(self, shared: &Shared, current: &Current) -> Vec<EvaluationDetails<Value>> {
+        with_view(shared, current, |view| {
+            view.get_all_value_details(self.0.as_ref())
+        })
     }
 }
 
 impl Evaluation for GetKeyAndValue {
-    fn answer(self, shared: &Shared) -> Option<(String, Value)> {
-        shared.with_view(|view| view.get_key_and_value(&self.0))
-    }
-
-    fn fallback(&self, _: &Shared) -> Option<(String, Value)> {
-        None
+    fn answer(self, shared: &Shared, current: &Current) -> Option<(String, Value)> {
+        with_view(shared, current, |view| view.get_key_and_value(&self.0))
     }
 }
 
 impl Evaluation for GetSnapshot {
-    fn answer(self, shared: &Shared) -> Snapshot {
-        shared.snapshot()
-    }
-
-    fn fallback(&self, shared: &Shared) -> Snapshot {
-        Snapshot::new(
-            &Default::default(),
-            None,
-            shared.sink.clone(),
-            Arc::default(),
-        )
+    fn answer(self, shared: &Shared, current: &Current) -> Snapshot {
+        shared.snapshot(current)
     }
 }
 
-/// Holds the evaluation requests that arrive before the first config.
-pub struct Evaluator {
+/// The client's peers, as the builder wired them.
+pub(crate) struct Peers {
+    pub refresh: Recipient<Refresh>,
+    pub offline_changed: Recipient<OfflineChanged>,
+    pub subscribe: Recipient<Subscribe>,
+    pub unsubscribe: Recipient<Unsubscribe>,
+    pub poller_shutdown: Recipient<Shutdown>,
+    pub cache_shutdown: Recipient<Shutdown>,
+    /// Makes the poller fail (tests only).
+    #[cfg(test)]
+    pub sabotage: Recipient<crate::protocol::Sabotage>,
+}
+
+/// A ConfigCat client: the actor an application sends [`GetValue`] and the other messages to.
+///
+/// Start one with [`ConfigCat::builder`]. One client runs per SDK key in an actix `System`:
+/// starting another with the same key returns the running client's address.
+pub struct ConfigCat {
     shared: Arc<Shared>,
-    cache: Addr<Cache>,
-    waiters: Vec<oneshot::Sender<()>>,
-    /// The max-init-wait timer of auto poll, until the first fetch makes it pointless.
-    init_timeout: Option<SpawnHandle>,
+    peers: Peers,
+    /// Frees the client's slot in the one-client-per-key registry when it stops.
+    on_stop: Option<Box<dyn FnOnce()>>,
+    /// Evaluations answered since the actor last yielded its arbiter.
+    evaluations_this_turn: u32,
 }
 
-impl Evaluator {
-    pub(crate) fn new(shared: Arc<Shared>, cache: Addr<Cache>) -> Evaluator {
-        Evaluator {
+impl ConfigCat {
+    /// Starts configuring a client for an SDK key.
+    pub fn builder(sdk_key: impl Into<String>) -> ConfigCatBuilder {
+        ConfigCatBuilder::new(sdk_key.into())
+    }
+
+    pub(crate) fn new(shared: Arc<Shared>, peers: Peers, on_stop: Box<dyn FnOnce()>) -> ConfigCat {
+        ConfigCat {
             shared,
-            cache,
-            waiters: Vec::new(),
-            init_timeout: None,
+            peers,
+            on_stop: Some(on_stop),
+            evaluations_this_turn: 0,
         }
     }
 
-    /// Answers now, or once the first fetch is in.
-    fn respond<M: Evaluation>(&mut self, msg: M) -> ActorResponse<Self, M::Result>
+    fn set_offline(&mut self, offline: bool) {
+        if !offline && self.shared.local_only {
+            self.shared.sink.log(
+                LogLevel::Warn,
+                event::LOCAL_ONLY_NO_EFFECT,
+                format_args!("Client is configured to use the `LocalOnly` override behavior, thus `set_online()` has no effect."),
+            );
+            return;
+        }
+        if self.shared.offline.swap(offline, Ordering::Relaxed) != offline {
+            let mode = if offline { "OFFLINE" } else { "ONLINE" };
+            self.shared.sink.log(
+                LogLevel::Info,
+                event::MODE_SWITCHED,
+                format_args!("Switched to {mode} mode."),
+            );
+            let _ = self.peers.offline_changed.try_send(OfflineChanged(offline));
+        }
+    }
+
+    /// Answers an evaluation at once when nothing must be waited for (the common case: one
+    /// mailbox hop, one lock-free load, no boxing); otherwise once the wait is over.
+    fn evaluate<M>(&mut self, msg: M, ctx: &mut Context<Self>) -> ActorResponse<Self, M::Result>
     where
+        M: Evaluation,
         M::Result: Send,
     {
-        let Some(limit) = self.shared.wait_needed() else {
-            return ActorResponse::reply(msg.answer(&self.shared));
+        self.take_turns(ctx);
+        let current = self.shared.published.load();
+        let Some(wait) = self.shared.access(&current) else {
+            return ActorResponse::reply(msg.answer(&self.shared, &current));
         };
-        let (tx, rx) = oneshot::channel();
-        self.waiters.push(tx);
-        let waited = async move {
-            // Either the fetch finished or the wait is over: answer with what is there.
-            let _ = tokio::time::timeout(limit, rx).await;
-        };
-        ActorResponse::r#async(
-            waited
-                .into_actor(self)
-                .map(move |_, act, _| msg.answer(&act.shared)),
-        )
+        drop(current);
+        let settled = self.shared.clone().settle(wait);
+        ActorResponse::r#async(fut::wrap_future(settled).map(move |(), act: &mut Self, _| {
+            let current = act.shared.published.load();
+            msg.answer(&act.shared, &current)
+        }))
     }
 
-    fn initialized(&mut self) {
-        self.shared.mark_initialized();
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(());
+    /// actix handles messages until the mailbox is empty, and senders on other arbiters can
+    /// keep it from ever emptying: without a pause now and then, the poller, the cache and
+    /// everything else on this arbiter would starve (a refresh would wait for the load to end).
+    fn take_turns(&mut self, ctx: &mut Context<Self>) {
+        self.evaluations_this_turn += 1;
+        if self.evaluations_this_turn >= EVALUATIONS_PER_TURN {
+            self.evaluations_this_turn = 0;
+            // The mailbox stops being read until this future is done: one trip through the
+            // scheduler's queue.
+            ctx.wait(fut::wrap_future(tokio::task::yield_now()));
         }
     }
 }
 
-impl Actor for Evaluator {
+impl Actor for ConfigCat {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(crate::client::MAILBOX_CAPACITY);
-        if let PollingMode::AutoPoll { max_init_wait, .. } = self.shared.mode
-            && !self.shared.is_initialized()
-        {
-            let timer = ctx.run_later(max_init_wait, |act, _| {
-                act.init_timeout = None;
-                if !act.shared.is_initialized() {
-                    act.initialized();
-                    act.cache.do_send(InitTimedOut);
-                }
-            });
-            self.init_timeout = Some(timer);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(on_stop) = self.on_stop.take() {
+            on_stop();
         }
     }
 }
 
-/// A fetch finished (with or without a new config): waiting requests can be answered.
-pub(crate) struct FetchFinished;
-
-impl Message for FetchFinished {
-    type Result = ();
-}
-
-impl Handler<FetchFinished> for Evaluator {
-    type Result = ();
-
-    fn handle(&mut self, _: FetchFinished, ctx: &mut Context<Self>) {
-        self.initialized();
-        // An idle client should not wake up for a timer that has nothing left to do.
-        if let Some(timer) = self.init_timeout.take() {
-            ctx.cancel_future(timer);
-        }
-    }
-}
-
-/// The external cache has been read once at start: a manual-polling client has all it will
-/// get without a refresh.
-pub(crate) struct CacheLoaded;
-
-impl Message for CacheLoaded {
-    type Result = ();
-}
-
-impl Handler<CacheLoaded> for Evaluator {
-    type Result = ();
-
-    fn handle(&mut self, _: CacheLoaded, _: &mut Context<Self>) {
-        if self.shared.mode == PollingMode::ManualPoll {
-            self.initialized();
-        }
-    }
-}
-
-impl<T: FlagValue + Send + 'static> Handler<GetValue<T>> for Evaluator {
+impl<T: FlagValue + Send + 'static> Handler<GetValue<T>> for ConfigCat {
     type Result = ActorResponse<Self, T>;
 
-    fn handle(&mut self, msg: GetValue<T>, _: &mut Context<Self>) -> Self::Result {
-        self.respond(msg)
+    fn handle(&mut self, msg: GetValue<T>, ctx: &mut Context<Self>) -> Self::Result {
+        self.evaluate(msg, ctx)
     }
 }
 
-impl<T: FlagValue + Send + 'static> Handler<GetValueDetails<T>> for Evaluator {
+impl<T: FlagValue + Send + 'static> Handler<GetValueDetails<T>> for ConfigCat {
     type Result = ActorResponse<Self, EvaluationDetails<T>>;
 
-    fn handle(&mut self, msg: GetValueDetails<T>, _: &mut Context<Self>) -> Self::Result {
-        self.respond(msg)
+    fn handle(&mut self, msg: GetValueDetails<T>, ctx: &mut Context<Self>) -> Self::Result {
+        self.evaluate(msg, ctx)
     }
 }
 
-macro_rules! respond_to {
+macro_rules! evaluate {
     ($($msg:ty),* $(,)?) => {$(
-        impl Handler<$msg> for Evaluator {
+        impl Handler<$msg> for ConfigCat {
             type Result = ActorResponse<Self, <$msg as Message>::Result>;
 
-            fn handle(&mut self, msg: $msg, _: &mut Context<Self>) -> Self::Result {
-                self.respond(msg)
+            fn handle(&mut self, msg: $msg, ctx: &mut Context<Self>) -> Self::Result {
+                self.evaluate(msg, ctx)
             }
         }
     )*};
 }
 
-respond_to!(
+evaluate!(
     GetAllKeys,
     GetAllValues,
     GetAllValueDetails,
@@ -379,14 +368,117 @@ respond_to!(
     GetSnapshot
 );
 
-impl Handler<crate::cache::Shutdown> for Evaluator {
+/// Sends `msg` to a peer; `()` if it has stopped (the client is closing).
+fn forward<M>(peer: &Recipient<M>, msg: M) -> ResponseFuture<()>
+where
+    M: Message<Result = ()> + Send + 'static,
+{
+    let reply = peer.send(msg);
+    Box::pin(async move {
+        let _ = reply.await;
+    })
+}
+
+impl Handler<Subscribe> for ConfigCat {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        forward(&self.peers.subscribe, msg)
+    }
+}
+
+impl Handler<Unsubscribe> for ConfigCat {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> Self::Result {
+        forward(&self.peers.unsubscribe, msg)
+    }
+}
+
+impl Handler<ForceRefresh> for ConfigCat {
+    type Result = ResponseFuture<Result<(), RefreshError>>;
+
+    fn handle(&mut self, _: ForceRefresh, _: &mut Context<Self>) -> Self::Result {
+        let reply = self.peers.refresh.send(Refresh(Need::Always));
+        let sink = self.shared.sink.clone();
+        Box::pin(async move {
+            let result = reply.await.map_err(RefreshError::from).and_then(|r| r);
+            if let Err(RefreshError::Interrupted) = &result {
+                sink.log(
+                    LogLevel::Error,
+                    event::FORCE_REFRESH_FAILED,
+                    format_args!(
+                        "Error occurred in the `force_refresh` method. ({})",
+                        RefreshError::Interrupted
+                    ),
+                );
+            }
+            result
+        })
+    }
+}
+
+impl Handler<SetDefaultUser> for ConfigCat {
     type Result = ();
 
-    fn handle(&mut self, _: crate::cache::Shutdown, ctx: &mut Context<Self>) {
-        // Waiting requests are answered with what is there rather than dropped.
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(());
-        }
-        ctx.stop();
+    fn handle(&mut self, SetDefaultUser(user): SetDefaultUser, _: &mut Context<Self>) {
+        self.shared.set_default_user(Some(user));
+    }
+}
+
+impl Handler<ClearDefaultUser> for ConfigCat {
+    type Result = ();
+
+    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) {
+        self.shared.set_default_user(None);
+    }
+}
+
+impl Handler<SetOffline> for ConfigCat {
+    type Result = ();
+
+    fn handle(&mut self, _: SetOffline, _: &mut Context<Self>) {
+        self.set_offline(true);
+    }
+}
+
+impl Handler<SetOnline> for ConfigCat {
+    type Result = ();
+
+    fn handle(&mut self, _: SetOnline, _: &mut Context<Self>) {
+        self.set_offline(false);
+    }
+}
+
+impl Handler<IsOffline> for ConfigCat {
+    type Result = bool;
+
+    fn handle(&mut self, _: IsOffline, _: &mut Context<Self>) -> bool {
+        self.shared.offline.load(Ordering::Relaxed)
+    }
+}
+
+impl Handler<Close> for ConfigCat {
+    type Result = ResponseActFuture<Self, ()>;
+
+    /// The poller stops first, so that a download it finished is already queued at the cache
+    /// actor; the cache actor stops after the writes queued before its `Shutdown`.
+    fn handle(&mut self, _: Close, _: &mut Context<Self>) -> Self::Result {
+        let poller = self.peers.poller_shutdown.send(Shutdown);
+        let cache = self.peers.cache_shutdown.clone();
+        let closing = async move {
+            let _ = poller.await;
+            let _ = cache.send(Shutdown).await;
+        };
+        Box::pin(fut::wrap_future(closing).map(|(), _, ctx: &mut Context<Self>| ctx.stop()))
+    }
+}
+
+#[cfg(test)]
+impl Handler<crate::protocol::Sabotage> for ConfigCat {
+    type Result = ();
+
+    fn handle(&mut self, sabotage: crate::protocol::Sabotage, _: &mut Context<Self>) {
+        let _ = self.peers.sabotage.try_send(sabotage);
     }
 }

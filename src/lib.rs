@@ -16,33 +16,40 @@
 //! ```
 #![deny(missing_docs)]
 
+mod builder;
 pub mod cache;
-pub mod client;
 mod error;
 pub mod eval;
-pub mod evaluator;
-pub mod fetch;
-pub mod hooks;
+mod evaluator;
+mod fetch;
+mod hooks;
 pub mod log;
-pub mod messages;
+mod messages;
 pub mod model;
 #[cfg(feature = "openfeature")]
 pub mod openfeature;
+mod options;
 pub mod overrides;
-pub mod poller;
-pub mod snapshot;
-pub mod user;
+mod policy;
+mod poller;
+mod protocol;
+mod snapshot;
+mod state;
+mod user;
 
-pub use client::{ConfigCat, ConfigCatBuilder, PollingMode};
-pub use error::Error;
+pub use builder::ConfigCatBuilder;
+pub use error::{Error, RefreshError};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
-pub use fetch::{DataGovernance, Proxy};
+pub use evaluator::ConfigCat;
+pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use hooks::ClientCacheState;
 pub use log::{LogEvent, LogLevel, LogSink, MemoryLog, NoLog, SlogSink};
 pub use messages::*;
 pub use model::{Config, ParseError, Setting, SettingType, Settings, Value};
 pub use overrides::{FlagOverrides, OverrideBehaviour};
-pub use snapshot::{ConfigEntry, Snapshot};
+pub use policy::PollingMode;
+pub use snapshot::Snapshot;
+pub use state::ConfigEntry;
 pub use user::{User, UserValue};
 
 /// The README's examples, compiled and run as doctests so they stay true.

@@ -1,13 +1,14 @@
 //! The messages a [`ConfigCat`](crate::ConfigCat) client answers, and the one it sends to
 //! subscribers ([`ConfigChanged`]).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use actix::{Message, Recipient};
+use smol_str::SmolStr;
 
+use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::model::{Config, Value};
 use crate::snapshot::Snapshot;
@@ -17,36 +18,47 @@ use crate::user::User;
 ///
 /// ```no_run
 /// # use configcat_actix::{ConfigCat, GetValue, User};
-/// # async fn example(client: actix::Addr<ConfigCat>) -> Result<(), actix::MailboxError> {
+/// # async fn example(client: actix::Addr<ConfigCat>, key_from_request: String) -> Result<(), actix::MailboxError> {
 /// let user = User::new("user-42").email("a@example.com");
 /// let on: bool = client.send(GetValue::new("isAwesomeFeatureEnabled", false).user(user)).await?;
+/// let other: bool = client.send(GetValue::new(key_from_request.as_str(), false)).await?;
 /// # Ok(()) }
 /// ```
 ///
-/// The key is a `Cow<'static, str>`: a literal (`"myFlag"`) is borrowed, so sending the message
-/// allocates nothing for it; a `String` is moved in. A borrowed `&str` that is not `'static`
-/// needs `.to_owned()`, as actix messages cannot borrow.
+/// Which constructor: [`GetValue::new`] takes any key (`&str`, `String`, borrowed or not) and
+/// copies it; a key of up to 23 bytes is copied inline, so the message allocates nothing for
+/// it. [`GetValue::from_static`] takes a `&'static str` and never copies or allocates, whatever
+/// its length: use it for long literal keys on hot paths.
 #[derive(Debug, Clone)]
 pub struct GetValue<T> {
-    pub(crate) key: Cow<'static, str>,
+    pub(crate) key: SmolStr,
     pub(crate) default: T,
     pub(crate) user: Option<User>,
 }
 
 impl<T: FlagValue> GetValue<T> {
-    /// Asks for `key`, falling back to `default`.
-    pub fn new(key: impl Into<Cow<'static, str>>, default: T) -> Self {
+    /// Asks for `key` (copied), falling back to `default`.
+    pub fn new(key: impl AsRef<str>, default: T) -> Self {
+        GetValue::with_key(SmolStr::new(key), default)
+    }
+
+    /// Asks for a literal `key`, never copied, falling back to `default`.
+    pub fn from_static(key: &'static str, default: T) -> Self {
+        GetValue::with_key(SmolStr::new_static(key), default)
+    }
+
+    fn with_key(key: SmolStr, default: T) -> Self {
         GetValue {
-            key: key.into(),
+            key,
             default,
             user: None,
         }
     }
 
-    /// Evaluates for this user instead of the default user.
+    /// Evaluates for this user instead of the default user (`None`: the default user).
     #[must_use]
-    pub fn user(mut self, user: User) -> Self {
-        self.user = Some(user);
+    pub fn user(mut self, user: impl Into<Option<User>>) -> Self {
+        self.user = user.into();
         self
     }
 }
@@ -60,14 +72,19 @@ impl<T: FlagValue + Send + 'static> Message for GetValue<T> {
 pub struct GetValueDetails<T>(pub(crate) GetValue<T>);
 
 impl<T: FlagValue> GetValueDetails<T> {
-    /// Asks for `key`, falling back to `default` (the key as in [`GetValue::new`]).
-    pub fn new(key: impl Into<Cow<'static, str>>, default: T) -> Self {
+    /// Asks for `key` (copied, as in [`GetValue::new`]), falling back to `default`.
+    pub fn new(key: impl AsRef<str>, default: T) -> Self {
         GetValueDetails(GetValue::new(key, default))
     }
 
-    /// Evaluates for this user instead of the default user.
+    /// Asks for a literal `key`, never copied, falling back to `default`.
+    pub fn from_static(key: &'static str, default: T) -> Self {
+        GetValueDetails(GetValue::from_static(key, default))
+    }
+
+    /// Evaluates for this user instead of the default user (`None`: the default user).
     #[must_use]
-    pub fn user(self, user: User) -> Self {
+    pub fn user(self, user: impl Into<Option<User>>) -> Self {
         GetValueDetails(self.0.user(user))
     }
 }
@@ -108,37 +125,24 @@ impl Message for GetKeyAndValue {
     type Result = Option<(String, Value)>;
 }
 
-/// Fetches the config now, whatever the polling mode; replies how it went.
+/// Fetches the config now, whatever the polling mode; replies once the new config is
+/// stored (and written to the external cache), or why there is none.
+///
+/// ```no_run
+/// # use configcat_actix::{ConfigCat, ForceRefresh, RefreshError};
+/// # async fn example(client: actix::Addr<ConfigCat>) -> Result<(), actix::MailboxError> {
+/// match client.send(ForceRefresh).await? {
+///     Ok(()) => println!("up to date"),
+///     Err(RefreshError::Offline) => println!("offline: nothing was asked"),
+///     Err(error) => println!("refresh failed ({:?}): {error}", error.event_id()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ForceRefresh;
 
 impl Message for ForceRefresh {
-    type Result = RefreshResult;
-}
-
-/// The outcome of a [`ForceRefresh`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshResult {
-    /// Whether a config was downloaded or confirmed unchanged.
-    pub is_success: bool,
-    /// What went wrong, if anything.
-    pub error: Option<String>,
-}
-
-impl RefreshResult {
-    pub(crate) fn success() -> RefreshResult {
-        RefreshResult {
-            is_success: true,
-            error: None,
-        }
-    }
-
-    pub(crate) fn failure(error: impl Into<String>) -> RefreshResult {
-        RefreshResult {
-            is_success: false,
-            error: Some(error.into()),
-        }
-    }
+    type Result = Result<(), RefreshError>;
 }
 
 /// Stops all HTTP traffic; evaluation goes on from the config at hand.
@@ -218,8 +222,9 @@ impl Message for GetSnapshot {
     type Result = Snapshot;
 }
 
-/// Stops polling and in-flight fetches and shuts the client's actors down; later messages fail
-/// with [`actix::MailboxError::Closed`].
+/// Stops polling and in-flight fetches and shuts the client's actors down; replies once a
+/// download already made is written to the external cache (each write bounded by the cache
+/// timeout). Later messages fail with [`actix::MailboxError::Closed`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Close;
 

@@ -467,3 +467,25 @@ pub fn merge(remote: Option<&Config>, local: &Config, behaviour: OverrideBehavio
     }
     Config::with_preferences(remote.preferences().clone(), settings)
 }
+
+/// Two sources are the same when they serve the same flags: the same file, or maps that give
+/// every key the same setting (for the one-client-per-key rule, warning 3000).
+impl PartialEq for FlagOverrides {
+    fn eq(&self, other: &FlagOverrides) -> bool {
+        if self.behaviour != other.behaviour {
+            return false;
+        }
+        match (&self.source, &other.source) {
+            (Source::File { path: a, .. }, Source::File { path: b, .. }) => a == b,
+            (Source::Map(a), Source::Map(b)) => {
+                a.settings().len() == b.settings().len()
+                    && a.settings().iter().all(|(key, setting)| {
+                        b.settings()
+                            .get(key)
+                            .is_some_and(|other| format!("{setting:?}") == format!("{other:?}"))
+                    })
+            }
+            _ => false,
+        }
+    }
+}

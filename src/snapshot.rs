@@ -1,55 +1,16 @@
-//! The config entry the actors share, and the [`Snapshot`] users evaluate from synchronously.
+//! The [`Snapshot`] users evaluate from synchronously, and the borrowed view every evaluation
+//! path shares.
 
 use std::sync::Arc;
 use std::time::SystemTime;
-
-use arc_swap::ArcSwap;
 
 use crate::eval::{self, EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
 use crate::log::LogSink;
 use crate::model::{Config, Value};
+pub(crate) use crate::state::ConfigEntry;
+use crate::state::Current;
 use crate::user::User;
-
-/// A downloaded config with what the protocol needs to refresh it.
-#[derive(Debug, Clone)]
-pub struct ConfigEntry {
-    /// The parsed config.
-    pub config: Arc<Config>,
-    /// The response body, byte for byte: what the shared cache stores.
-    pub json: Arc<str>,
-    /// The ETag the CDN sent with it.
-    pub etag: Option<String>,
-    /// When it was downloaded or last confirmed unchanged (a 304).
-    pub fetch_time: SystemTime,
-}
-
-impl ConfigEntry {
-    /// How long ago the entry was fetched; zero if the clock went backwards.
-    pub fn age(&self) -> std::time::Duration {
-        SystemTime::now()
-            .duration_since(self.fetch_time)
-            .unwrap_or_default()
-    }
-}
-
-/// What the client serves right now: written by the cache actor, read without locks by
-/// everyone else.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Current {
-    /// The last download (or external cache entry): what the poller refreshes.
-    pub remote: Option<Arc<ConfigEntry>>,
-    /// What evaluations use: the remote config, merged with flag overrides if there are any.
-    pub config: Option<Arc<Config>>,
-}
-
-impl Current {
-    pub(crate) fn fetch_time(&self) -> Option<SystemTime> {
-        self.remote.as_deref().map(|e| e.fetch_time)
-    }
-}
-
-pub(crate) type SharedEntry = Arc<ArcSwap<Current>>;
 
 /// An immutable view of the client's current config that evaluates synchronously, with no
 /// mailbox in between: for hot loops. Cloning is a few reference-count increments.
@@ -106,8 +67,8 @@ impl Snapshot {
     /// A snapshot of a config on its own, with no logging: for tests and tools.
     pub fn from_config(config: Config) -> Snapshot {
         let current = Current {
-            remote: None,
             config: Some(Arc::new(config)),
+            ..Current::default()
         };
         Snapshot::new(
             &current,
@@ -190,7 +151,7 @@ fn sorted_keys(config: Option<&Config>) -> Vec<&str> {
 }
 
 /// A borrowed view of the client state an evaluation needs. The evaluator actor builds one from
-/// the shared entry without touching reference counts; a [`Snapshot`] owns what it borrows.
+/// the published state without touching reference counts; a [`Snapshot`] owns what it borrows.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
     pub(crate) config: Option<&'a Config>,

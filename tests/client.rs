@@ -158,7 +158,7 @@ async fn manual_poll_fetches_only_on_force_refresh() {
     assert_eq!(ids(&log), vec![event::CONFIG_JSON_NOT_AVAILABLE]);
 
     let refreshed = client.send(ForceRefresh).await.unwrap();
-    assert!(refreshed.is_success, "{refreshed:?}");
+    assert!(refreshed.is_ok(), "{refreshed:?}");
     assert_eq!(cdn.config_request_count(&key), 1);
     assert_eq!(text(&client, "greeting").await, "hello");
     sleep(300).await;
@@ -179,10 +179,10 @@ async fn a_304_keeps_the_parsed_config_and_only_refreshes_its_time() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     let first = client.send(GetSnapshot).await.unwrap();
     sleep(20).await;
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     let second = client.send(GetSnapshot).await.unwrap();
 
     let request = cdn.last_request().unwrap();
@@ -230,12 +230,12 @@ async fn subscribers_and_hooks_hear_of_changes_but_not_of_304s() {
         .await
         .unwrap();
 
-    client.send(ForceRefresh).await.unwrap();
-    client.send(ForceRefresh).await.unwrap(); // 304
+    client.send(ForceRefresh).await.unwrap().unwrap();
+    client.send(ForceRefresh).await.unwrap().unwrap(); // 304
     let two_flags = serde_json::json!({"p": {"s": "s"}, "f": {
         "greeting": {"t": 1, "v": {"s": "hi"}}, "other": {"t": 0, "v": {"b": true}}}});
     cdn.set_config(&key, two_flags.to_string());
-    client.send(ForceRefresh).await.unwrap();
+    client.send(ForceRefresh).await.unwrap().unwrap();
     sleep(200).await;
     assert_eq!(*received.lock().unwrap(), vec![1, 2]);
     assert_eq!(changes.load(Ordering::SeqCst), 2);
@@ -245,7 +245,7 @@ async fn subscribers_and_hooks_hear_of_changes_but_not_of_304s() {
         .await
         .unwrap();
     cdn.set_config(&key, simple_config("greeting", "bye"));
-    client.send(ForceRefresh).await.unwrap();
+    client.send(ForceRefresh).await.unwrap().unwrap();
     sleep(200).await;
     assert_eq!(received.lock().unwrap().len(), 2, "unsubscribed");
     assert_eq!(changes.load(Ordering::SeqCst), 3);
@@ -267,18 +267,20 @@ async fn failures_keep_serving_the_last_good_config() {
         .log_sink(log.clone())
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     for (status, id) in [(500, 1101), (403, 1100), (404, 1100)] {
         cdn.set_status(status);
         let refreshed = client.send(ForceRefresh).await.unwrap();
-        assert!(!refreshed.is_success, "{status}");
-        assert!(refreshed.error.is_some(), "{status}");
+        assert!(
+            matches!(&refreshed, Err(RefreshError::Fetch(e)) if e.event_id() == id),
+            "{status}: {refreshed:?}"
+        );
         assert_eq!(text(&client, "greeting").await, "hello", "after {status}");
         assert_eq!(ids(&log), vec![id], "after {status}");
     }
     cdn.clear_status();
     cdn.set_body_override("{not json");
-    assert!(!client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(!client.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&client, "greeting").await, "hello");
     assert_eq!(
         errors.lock().unwrap().len(),
@@ -287,7 +289,7 @@ async fn failures_keep_serving_the_last_good_config() {
     );
     cdn.clear_body_override();
     assert!(
-        client.send(ForceRefresh).await.unwrap().is_success,
+        client.send(ForceRefresh).await.unwrap().is_ok(),
         "recovers when the CDN heals"
     );
     client.send(Close).await.unwrap();
@@ -312,7 +314,7 @@ async fn offline_mode_stops_http_and_online_resumes_it() {
     assert_eq!(text(&client, "greeting").await, "default");
     assert!(asked.elapsed() < Duration::from_secs(2));
     let refreshed = client.send(ForceRefresh).await.unwrap();
-    assert!(!refreshed.is_success);
+    assert!(!refreshed.is_ok());
     assert!(ids(&log).contains(&event::OFFLINE_NO_HTTP));
     sleep(500).await;
     assert_eq!(cdn.config_request_count(&key), 0);
@@ -410,7 +412,7 @@ async fn one_client_per_sdk_key_with_warning_3000_for_other_options() {
     assert_eq!(warnings[0].event_id, event::CLIENT_ALREADY_CREATED);
     assert!(warnings[0].message.contains(&key));
     // All three are the one client: a refresh through one is seen through the others.
-    assert!(same.send(ForceRefresh).await.unwrap().is_success);
+    assert!(same.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&first, "greeting").await, "hello");
     assert_eq!(text(&other, "greeting").await, "hello");
     assert_eq!(cdn.config_request_count(&key), 1);
@@ -467,7 +469,7 @@ async fn the_evaluation_messages_and_the_snapshot_agree() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    client.send(ForceRefresh).await.unwrap();
+    client.send(ForceRefresh).await.unwrap().unwrap();
     let staff = User::new("staff-1")
         .email("ada@example.com")
         .country("Hungary")
@@ -575,7 +577,7 @@ async fn fetches_go_through_a_proxy_with_credentials() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&client, "greeting").await, "via proxy");
     assert!(proxy.tunnels_established() >= 1);
     client.send(Close).await.unwrap();
@@ -593,7 +595,7 @@ async fn fetches_go_through_a_proxy_with_credentials() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(!refused.send(ForceRefresh).await.unwrap().is_success);
+    assert!(!refused.send(ForceRefresh).await.unwrap().is_ok());
     assert!(proxy.tunnels_rejected() >= 1);
     assert_eq!(cdn.config_request_count(&key), 0);
     refused.send(Close).await.unwrap();
@@ -611,7 +613,7 @@ async fn https_works_with_a_certificate_trusted_through_the_option() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&client, "greeting").await, "over tls");
     client.send(Close).await.unwrap();
 
@@ -623,6 +625,6 @@ async fn https_works_with_a_certificate_trusted_through_the_option() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(!untrusting.send(ForceRefresh).await.unwrap().is_success);
+    assert!(!untrusting.send(ForceRefresh).await.unwrap().is_ok());
     untrusting.send(Close).await.unwrap();
 }

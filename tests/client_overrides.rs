@@ -59,7 +59,7 @@ async fn local_only_needs_no_valid_sdk_key_and_makes_no_request() {
         .await
         .unwrap();
     assert_eq!(details.fetch_time, None, "local data was never fetched");
-    assert!(!client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(!client.send(ForceRefresh).await.unwrap().is_ok());
     client.send(SetOnline).await.unwrap();
     sleep(300).await;
     assert_eq!(cdn.request_count(), 0, "local only never talks HTTP");
@@ -102,7 +102,7 @@ async fn local_over_remote_and_remote_over_local_merge_per_key() {
             "local",
             "{behaviour:?} before the download"
         );
-        assert!(client.send(ForceRefresh).await.unwrap().is_success);
+        assert!(client.send(ForceRefresh).await.unwrap().is_ok());
         assert_eq!(text(&client, "both").await, both, "{behaviour:?}");
         assert_eq!(text(&client, "onlyRemote").await, "remote", "{behaviour:?}");
         assert_eq!(text(&client, "onlyLocal").await, "local", "{behaviour:?}");
@@ -169,7 +169,7 @@ async fn a_missing_or_malformed_override_file_is_logged_and_the_remote_config_se
             .log_sink(log.clone())
             .start()
             .unwrap();
-        assert!(client.send(ForceRefresh).await.unwrap().is_success);
+        assert!(client.send(ForceRefresh).await.unwrap().is_ok());
         assert_eq!(text(&client, "greeting").await, "remote", "{name}");
         let ids: Vec<u32> = log.take().iter().map(|e| e.event_id).collect();
         assert!(ids.contains(&id), "{name}: {ids:?}");

@@ -281,7 +281,7 @@ async fn recovers_from(name: &str, fault: Fault) {
         .unwrap();
 
     let first = manual.send(ForceRefresh).await.unwrap();
-    assert!(first.is_success, "{name}: first fetch {first:?}");
+    assert!(first.is_ok(), "{name}: first fetch {first:?}");
     assert_eq!(text(&manual, "greeting").await, "v1");
     assert_eq!(text(&auto, "greeting").await, "v1");
     assert_eq!(logged(&manual_log), vec![], "{name}: clean start");
@@ -303,9 +303,15 @@ async fn recovers_from(name: &str, fault: Fault) {
     let id = fault.event_id();
 
     let refreshed = manual.send(ForceRefresh).await.unwrap();
-    assert!(!refreshed.is_success, "{name}: {refreshed:?}");
-    let error = refreshed.error.unwrap_or_default();
-    assert!(!error.is_empty(), "{name}: an error text");
+    let Err(RefreshError::Fetch(error)) = &refreshed else {
+        panic!("{name}: a fetch error, got {refreshed:?}");
+    };
+    assert_eq!(
+        error.event_id(),
+        id,
+        "{name}: the error carries its event id"
+    );
+    assert!(!error.to_string().is_empty(), "{name}: an error text");
     assert_eq!(
         text(&manual, "greeting").await,
         "v1",
@@ -368,7 +374,7 @@ async fn recovers_from(name: &str, fault: Fault) {
         "{name}: the auto-poll client recovered by itself"
     );
     let healed = manual.send(ForceRefresh).await.unwrap();
-    assert!(healed.is_success, "{name}: {healed:?}");
+    assert!(healed.is_ok(), "{name}: {healed:?}");
     assert_eq!(text(&manual, "greeting").await, "v2");
     let manual_events = logged(&manual_log);
     assert_eq!(
@@ -455,8 +461,10 @@ async fn a_client_that_never_connected_reports_1103_and_serves_defaults() {
         .start()
         .unwrap();
     let refreshed = client.send(ForceRefresh).await.unwrap();
-    assert!(!refreshed.is_success);
-    assert!(refreshed.error.is_some());
+    assert!(
+        matches!(&refreshed, Err(RefreshError::Fetch(e)) if e.event_id() == 1103),
+        "{refreshed:?}"
+    );
     assert_eq!(text(&client, "greeting").await, "default");
     let ids: Vec<u32> = log.take().iter().map(|e| e.event_id).collect();
     assert_eq!(ids.iter().filter(|id| **id == 1103).count(), 1, "{ids:?}");
@@ -481,7 +489,7 @@ async fn a_new_etag_for_the_same_content_is_taken_without_error() {
         .log_sink(log.clone())
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     let first_etag = cdn.etag_of(&key).unwrap();
     let reformatted =
         serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&json).unwrap())
@@ -491,10 +499,10 @@ async fn a_new_etag_for_the_same_content_is_taken_without_error() {
     assert_ne!(first_etag, second_etag);
 
     let refreshed = client.send(ForceRefresh).await.unwrap();
-    assert!(refreshed.is_success, "{refreshed:?}");
+    assert!(refreshed.is_ok(), "{refreshed:?}");
     assert_eq!(text(&client, "greeting").await, "v1");
     // The client adopted the new ETag: the next fetch sends it and gets a 304.
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     let last = cdn.last_request().unwrap();
     assert_eq!(last.if_none_match(), Some(second_etag.as_str()));
     assert_eq!(text(&client, "greeting").await, "v1");
@@ -518,7 +526,7 @@ async fn an_oversized_body_is_refused_and_the_last_good_config_kept() {
         .log_sink(log.clone())
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     // A config of about 40 KB: ten times the limit.
     let padding = "x".repeat(40_000);
     let big = serde_json::json!({"p": {"s": "s"}, "f": {
@@ -527,7 +535,7 @@ async fn an_oversized_body_is_refused_and_the_last_good_config_kept() {
         cdn.set_chunked(chunked);
         cdn.set_config(&key, big.to_string());
         let refreshed = client.send(ForceRefresh).await.unwrap();
-        assert!(!refreshed.is_success, "chunked={chunked}");
+        assert!(!refreshed.is_ok(), "chunked={chunked}");
         assert_eq!(
             text(&client, "greeting").await,
             "small",
@@ -553,7 +561,7 @@ async fn a_slow_trickle_that_ends_within_the_read_timeout_is_taken() {
         .log_sink(log.clone())
         .start()
         .unwrap();
-    assert!(client.send(ForceRefresh).await.unwrap().is_success);
+    assert!(client.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&client, "greeting").await, "v1");
 
     let v2 = simple_config("greeting", "v2");
@@ -563,8 +571,7 @@ async fn a_slow_trickle_that_ends_within_the_read_timeout_is_taken() {
     let started = Instant::now();
     let refreshed = client.send(ForceRefresh).await.unwrap();
     let took = started.elapsed();
-    assert!(refreshed.is_success, "{refreshed:?}");
-    assert_eq!(refreshed.error, None);
+    assert_eq!(refreshed, Ok(()));
     assert_eq!(text(&client, "greeting").await, "v2");
     // A lower bound only (the pauses are at least that long): the body was really trickled.
     let least = Duration::from_millis(40) * u32::try_from(pieces).unwrap();
@@ -613,7 +620,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
         .log_sink(auto_log.clone())
         .start()
         .unwrap();
-    assert!(manual.send(ForceRefresh).await.unwrap().is_success);
+    assert!(manual.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&manual, "greeting").await, "v1");
     assert_eq!(text(&auto, "greeting").await, "v1");
     assert_eq!(logged(&manual_log), vec![]);
@@ -632,7 +639,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
     );
     let refreshed = manual.send(ForceRefresh).await.unwrap();
     assert!(
-        refreshed.is_success,
+        refreshed.is_ok(),
         "the last fetched config is used (spec §4): {refreshed:?}"
     );
     assert_eq!(text(&manual, "greeting").await, "v2-a");
@@ -656,7 +663,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
     // The next refresh starts where the last redirect pointed, at B; B sends it back to A,
     // which answers 304 to the ETag of the config held (A's): no loop, nothing logged.
     let refreshed = manual.send(ForceRefresh).await.unwrap();
-    assert!(refreshed.is_success, "{refreshed:?}");
+    assert!(refreshed.is_ok(), "{refreshed:?}");
     assert_eq!(text(&manual, "greeting").await, "v2-a");
     assert_eq!(logged(&manual_log), vec![]);
     assert_eq!(
@@ -673,7 +680,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
         redirecting(&a, &b, key, "v3-a");
     }
     let refreshed = manual.send(ForceRefresh).await.unwrap();
-    assert!(refreshed.is_success, "{refreshed:?}");
+    assert!(refreshed.is_ok(), "{refreshed:?}");
     assert_eq!(text(&manual, "greeting").await, "v3-a");
     assert_eq!(logged(&manual_log), vec![(LogLevel::Error, 1104)]);
     assert_eq!(
@@ -727,7 +734,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
     }
     assert_eq!(value, "v4", "the auto-poll client recovered by itself");
     let healed = manual.send(ForceRefresh).await.unwrap();
-    assert!(healed.is_success, "{healed:?}");
+    assert!(healed.is_ok(), "{healed:?}");
     assert_eq!(text(&manual, "greeting").await, "v4");
     assert_eq!(logged(&manual_log), vec![], "nothing logged after healing");
     assert_eq!(errors.lock().unwrap().len(), 2);
@@ -760,7 +767,7 @@ async fn a_should_redirect_ping_pong_is_not_followed_from_a_custom_base_url() {
         .unwrap();
     for _ in 0..2 {
         let refreshed = client.send(ForceRefresh).await.unwrap();
-        assert!(refreshed.is_success, "{refreshed:?}");
+        assert!(refreshed.is_ok(), "{refreshed:?}");
         assert_eq!(text(&client, "greeting").await, "a");
     }
     assert_eq!(a.config_request_count(&key), 2);

@@ -1,23 +1,31 @@
-//! Options of a client, with the defaults users of the official SDKs know (spec §6.1).
+//! The builder: fills the client's [`Options`], then starts and wires its three actors.
+//!
+//! Only here do the actors meet: the builder starts the cache actor, the poller (under its
+//! supervisor) and the evaluator, and hands each the others as `Recipient`s.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use arc_swap::ArcSwapOption;
 
-use super::{ConfigCat, PollingMode, Registered, RegistryKey, registry};
-use crate::cache::{Cache, CacheParts, ConfigCache};
+use crate::cache::ConfigCache;
+use crate::cache::actor::{Cache, CacheParts};
 use crate::error::{Error, validate_sdk_key};
 use crate::eval::EvaluationDetails;
-use crate::evaluator::{Evaluator, Shared, SharedParts};
-use crate::fetch::{DataGovernance, FetchOptions, Fetcher, Proxy};
+use crate::evaluator::{AccessSync, ConfigCat, Peers, Shared};
+use crate::fetch::{DataGovernance, Fetcher, Proxy};
 use crate::hooks::{ClientCacheState, HookedSink, Hooks};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::model::{Config, Value};
-use crate::overrides::{FlagOverrides, OverrideBehaviour};
-use crate::poller::{Poller, PollerParts};
-use crate::snapshot::{Current, SharedEntry};
+use crate::options::Options;
+use crate::overrides::FlagOverrides;
+use crate::policy::PollingMode;
+use crate::poller::{Fetch, Poller, PollerParts};
+use crate::state::Published;
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -40,33 +48,21 @@ use crate::user::User;
 /// }
 /// ```
 pub struct ConfigCatBuilder {
-    sdk_key: String,
-    polling_mode: PollingMode,
-    fetch: FetchOptions,
+    options: Options,
     logger: Option<slog::Logger>,
-    log_level: LogLevel,
     sink: Option<Box<dyn LogSink>>,
-    default_user: Option<User>,
-    offline: bool,
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
-    overrides: Option<FlagOverrides>,
 }
 
 impl ConfigCatBuilder {
     pub(crate) fn new(sdk_key: String) -> ConfigCatBuilder {
         ConfigCatBuilder {
-            sdk_key,
-            polling_mode: PollingMode::default(),
-            fetch: FetchOptions::default(),
+            options: Options::new(sdk_key),
             logger: None,
-            log_level: LogLevel::Warn,
             sink: None,
-            default_user: None,
-            offline: false,
             hooks: Hooks::default(),
             cache: None,
-            overrides: None,
         }
     }
 
@@ -76,61 +72,73 @@ impl ConfigCatBuilder {
     #[must_use]
     pub fn cache(mut self, cache: impl ConfigCache) -> Self {
         self.cache = Some(Arc::new(cache));
+        self.options.has_external_cache = true;
+        self
+    }
+
+    /// The longest a read or a write of the external cache may take (default 2 s): a cache that
+    /// is down costs a download at most this much, and is then logged (2200/2201) and skipped.
+    #[must_use]
+    pub fn cache_timeout(mut self, timeout: Duration) -> Self {
+        self.options.cache_timeout = timeout;
+        self
+    }
+
+    /// The shortest time between two re-reads of the external cache that evaluations cause
+    /// (default 100 ms): a client follows another process's download within this much plus one
+    /// read. Raised to at least 1 ms.
+    #[must_use]
+    pub fn cache_sync_interval(mut self, interval: Duration) -> Self {
+        self.options.cache_sync_interval = interval.max(Duration::from_millis(1));
         self
     }
 
     /// Serves local flag values, alone or merged with the downloaded ones.
     #[must_use]
     pub fn flag_overrides(mut self, overrides: FlagOverrides) -> Self {
-        self.overrides = Some(overrides);
+        self.options.overrides = Some(overrides);
         self
-    }
-
-    fn local_only(&self) -> bool {
-        self.overrides
-            .as_ref()
-            .is_some_and(|o| o.behaviour() == OverrideBehaviour::LocalOnly)
     }
 
     /// When to fetch (default: auto poll every 60 s, waiting at most 5 s for the first config).
     #[must_use]
     pub fn polling_mode(mut self, mode: PollingMode) -> Self {
-        self.polling_mode = mode;
+        self.options.polling_mode = mode;
         self
     }
 
     /// Which CDN region to ask (default Global).
     #[must_use]
     pub fn data_governance(mut self, data_governance: DataGovernance) -> Self {
-        self.fetch.data_governance = data_governance;
+        self.options.data_governance = data_governance;
         self
     }
 
     /// Fetches from this base URL instead of the ConfigCat CDN (e.g. a ConfigCat Proxy).
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.fetch.base_url = Some(url.into());
+        self.options.base_url = Some(url.into());
         self
     }
 
     /// Sends requests through an HTTP proxy.
     #[must_use]
     pub fn proxy(mut self, proxy: Proxy) -> Self {
-        self.fetch.proxy = Some(proxy);
+        self.options.proxy = Some(proxy);
         self
     }
 
     /// Longest time to establish a connection (default 10 s).
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch.connect_timeout = timeout;
+        self.options.connect_timeout = timeout;
         self
     }
 
     /// Longest time for a whole response (default 30 s).
     #[must_use]
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch.read_timeout = timeout;
+        self.options.read_timeout = timeout;
         self
     }
 
@@ -138,14 +146,14 @@ impl ConfigCatBuilder {
     /// being buffered whole, and the last good config stays in use.
     #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.fetch.max_body_bytes = bytes;
+        self.options.max_body_bytes = bytes;
         self
     }
 
     /// Trusts this DER-encoded certificate for TLS, besides the usual roots.
     #[must_use]
     pub fn root_certificate(mut self, der: Vec<u8>) -> Self {
-        self.fetch.extra_root_certificates.push(der);
+        self.options.root_certificates.push(der);
         self
     }
 
@@ -159,7 +167,7 @@ impl ConfigCatBuilder {
     /// The most detailed level logged (default Warn; Info adds the evaluation log).
     #[must_use]
     pub fn log_level(mut self, level: LogLevel) -> Self {
-        self.log_level = level;
+        self.options.log_level = level;
         self
     }
 
@@ -173,14 +181,14 @@ impl ConfigCatBuilder {
     /// The user evaluations use when none is given.
     #[must_use]
     pub fn default_user(mut self, user: User) -> Self {
-        self.default_user = Some(user);
+        self.options.default_user = Some(user);
         self
     }
 
     /// Starts offline: no HTTP request until [`SetOnline`](crate::SetOnline).
     #[must_use]
     pub fn offline(mut self, offline: bool) -> Self {
-        self.offline = offline;
+        self.options.offline = offline;
         self
     }
 
@@ -215,25 +223,6 @@ impl ConfigCatBuilder {
         self
     }
 
-    /// What makes two clients the same for the one-client-per-key rule (hooks and loggers
-    /// cannot be compared and are left out).
-    fn fingerprint(&self) -> String {
-        format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}",
-            self.polling_mode,
-            self.fetch.data_governance,
-            self.fetch.base_url,
-            self.fetch.proxy,
-            self.fetch.connect_timeout,
-            self.fetch.read_timeout,
-            self.offline,
-            self.default_user,
-            self.log_level,
-            self.overrides,
-            self.cache.is_some(),
-        )
-    }
-
     /// Starts the client's actors in the current actix System and returns its address.
     ///
     /// # Errors
@@ -244,53 +233,58 @@ impl ConfigCatBuilder {
             return Err(Error::NoRunningSystem);
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
-        if !self.local_only() {
-            validate_sdk_key(&self.sdk_key, self.fetch.base_url.is_some())?;
+        if !self.options.local_only() {
+            validate_sdk_key(&self.options.sdk_key, self.options.base_url.is_some())?;
         }
         let key = RegistryKey {
             system: actix_rt::System::current().id(),
-            sdk_key: self.sdk_key.clone(),
+            sdk_key: self.options.sdk_key.clone(),
         };
-        let fingerprint = self.fingerprint();
         let mut clients = registry().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(existing) = clients.get(&key).filter(|c| c.addr.connected()) {
-            if existing.fingerprint != fingerprint {
-                let default_sink;
-                let sink: &dyn LogSink = match &self.sink {
-                    Some(sink) => &**sink,
-                    None => {
-                        default_sink = self.default_sink();
-                        &*default_sink
-                    }
-                };
-                sink.log(
-                    LogLevel::Warn,
-                    event::CLIENT_ALREADY_CREATED,
-                    format_args!(
-                        "There is an existing client instance for the specified SDK Key. No new client instance will be created and the specified options are ignored. Returning the existing client instance. SDK Key: '{}'.",
-                        self.sdk_key
-                    ),
-                );
+            if existing.options != self.options {
+                self.warn_already_created();
             }
             return Ok(existing.addr.clone());
         }
+        let options = self.options.clone();
         let addr = self.launch(key.clone())?;
         clients.insert(
             key,
             Registered {
                 addr: addr.clone(),
-                fingerprint,
+                options,
             },
         );
         Ok(addr)
     }
 
+    fn warn_already_created(&self) {
+        let default_sink;
+        let sink: &dyn LogSink = match &self.sink {
+            Some(sink) => &**sink,
+            None => {
+                default_sink = self.default_sink();
+                &*default_sink
+            }
+        };
+        sink.log(
+            LogLevel::Warn,
+            event::CLIENT_ALREADY_CREATED,
+            format_args!(
+                "There is an existing client instance for the specified SDK Key. No new client instance will be created and the specified options are ignored. Returning the existing client instance. SDK Key: '{}'.",
+                self.options.sdk_key
+            ),
+        );
+    }
+
     fn default_sink(&self) -> Box<dyn LogSink> {
+        let level = self.options.log_level;
         Box::new(SlogSink::new(
             self.logger
                 .clone()
-                .unwrap_or_else(|| SlogSink::stdout(self.log_level).logger().clone()),
-            self.log_level,
+                .unwrap_or_else(|| SlogSink::stdout(level).logger().clone()),
+            level,
         ))
     }
 
@@ -301,20 +295,19 @@ impl ConfigCatBuilder {
         };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
         let sink: Arc<dyn LogSink> = Arc::new(HookedSink::new(inner, hooks.clone()));
-        let local_only = self.local_only();
-        let mut fetch = self.fetch;
-        fetch.sdk_key = self.sdk_key.clone();
-        fetch.mode_letter = self.polling_mode.letter();
+        let options = self.options;
+        let local_only = options.local_only();
+        let fetch_options = options.fetch_options();
         if !local_only {
             // Building the HTTP client once here surfaces a bad proxy or certificate as an
             // error from `start()` instead of a log line later.
-            Fetcher::new(fetch.clone(), sink.clone())
+            Fetcher::new(fetch_options.clone(), sink.clone())
                 .map_err(|e| Error::InvalidOption(e.to_string()))?;
         }
 
         // Local overrides are loaded before any actor runs, so that the very first evaluation
         // sees them.
-        let overrides = self.overrides.take().map(|overrides| {
+        let overrides = options.overrides.clone().map(|overrides| {
             let local = match overrides.load() {
                 Ok(config) => Some(Arc::new(config)),
                 Err(error) => {
@@ -324,63 +317,93 @@ impl ConfigCatBuilder {
             };
             (overrides, local)
         });
-        let initial = Current {
-            remote: None,
-            config: overrides
-                .as_ref()
-                .and_then(|(o, local)| Cache::effective(Some(o), local.as_ref(), None)),
-        };
-        let entry: SharedEntry = Arc::new(arc_swap::ArcSwap::from_pointee(initial));
-        let offline = Arc::new(AtomicBool::new(self.offline));
-        let mode = self.polling_mode;
+        let initial = Cache::initial(overrides.as_ref().map(|(o, local)| (o, local.as_ref())));
+        let published = Arc::new(Published::new(initial));
+        let offline = Arc::new(AtomicBool::new(options.offline));
+        let mode = options.polling_mode;
 
-        // The evaluator and the cache address each other: create the evaluator's context first
-        // to have its address, and run it once the others exist.
-        let evaluator_context = Context::<Evaluator>::new();
-        let has_external_cache = self.cache.is_some();
+        let has_external = self.cache.is_some();
         let cache = Cache::new(CacheParts {
-            entry: entry.clone(),
-            evaluator: evaluator_context.address(),
+            published: published.clone(),
+            mode,
+            offline: offline.clone(),
             hooks: hooks.clone(),
             sink: sink.clone(),
             external: self.cache.take(),
-            sdk_key: self.sdk_key.clone(),
+            sdk_key: options.sdk_key.clone(),
+            cache_timeout: options.cache_timeout,
+            cache_sync_interval: options.cache_sync_interval,
             overrides,
         })
         .start();
+        let fetcher_sink = sink.clone();
         let poller_parts = PollerParts {
-            options: fetch,
             mode,
-            entry: entry.clone(),
+            make_fetcher: Box::new(move || {
+                Fetcher::new(fetch_options.clone(), fetcher_sink.clone())
+                    .map(|fetcher| Rc::new(fetcher) as Rc<dyn Fetch>)
+            }),
+            published: published.clone(),
             offline: offline.clone(),
             local_only,
-            cache: cache.clone(),
+            store: cache.clone().recipient(),
+            sync: has_external.then(|| cache.clone().recipient()),
             sink: sink.clone(),
         };
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
-        let shared = Arc::new(Shared::new(SharedParts {
-            entry,
-            offline: offline.clone(),
-            local_only,
-            has_external_cache,
-            default_user: self.default_user,
-            sink: sink.clone(),
-            hooks,
+        let access_sync = has_external.then(|| AccessSync {
+            recipient: cache.clone().recipient(),
+            interval: options.cache_sync_interval,
+            last: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let shared = Arc::new(Shared {
+            published,
+            default_user: ArcSwapOption::new(options.default_user.clone().map(Arc::new)),
             mode,
-            poller: poller.clone(),
-        }));
-        let evaluator = evaluator_context.run(Evaluator::new(shared.clone(), cache.clone()));
-        Ok(ConfigCat {
-            registry_key,
-            local_only,
-            poller,
-            cache,
-            evaluator,
-            shared,
             offline,
+            local_only,
+            read_timeout: options.read_timeout,
             sink,
-            evaluations_this_turn: 0,
-        }
-        .start())
+            hooks,
+            refresh: poller.clone().recipient(),
+            access_sync,
+        });
+        let peers = Peers {
+            refresh: poller.clone().recipient(),
+            offline_changed: poller.clone().recipient(),
+            subscribe: cache.clone().recipient(),
+            unsubscribe: cache.clone().recipient(),
+            poller_shutdown: poller.clone().recipient(),
+            cache_shutdown: cache.recipient(),
+            #[cfg(test)]
+            sabotage: poller.recipient(),
+        };
+        let on_stop = Box::new(move || {
+            registry()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&registry_key);
+        });
+        Ok(ConfigCat::new(shared, peers, on_stop).start())
     }
+}
+
+/// Clients are unique per SDK key within an actix System (a client's actors live and die with
+/// their System, so a client of another System is no use).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RegistryKey {
+    system: usize,
+    sdk_key: String,
+}
+
+struct Registered {
+    addr: Addr<ConfigCat>,
+    /// The options it was started with, to tell whether a second start asks for the same.
+    options: Options,
+}
+
+fn registry() -> &'static Mutex<HashMap<RegistryKey, Registered>> {
+    static CLIENTS: OnceLock<Mutex<HashMap<RegistryKey, Registered>>> = OnceLock::new();
+    CLIENTS.get_or_init(Mutex::default)
 }

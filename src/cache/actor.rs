@@ -1,0 +1,549 @@
+//! The cache actor: the config store, the only writer of the published state.
+//!
+//! It applies every fetch outcome the poller hands it ([`Store`]), merges flag overrides in,
+//! keeps the external cache in step (written before a download is served; re-read when asked,
+//! [`SyncExternal`], and taken when another process wrote something else), watches an override
+//! file, decides when the client is ready (as the polling mode's policy says), and tells hooks
+//! and subscribers of real changes (never of a 304).
+//!
+//! Work on the external cache is ordered: a store is handled as a whole (its write included)
+//! before the next message, so an earlier entry never overwrites a later one, and `Shutdown`
+//! comes after every write already asked for. A read runs beside other work; its result is
+//! dropped if the config was replaced meanwhile.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::external::{self, CacheError, ConfigCache, cache_key};
+use super::guarded::PanicGuard;
+use crate::fetch::{FetchError, FetchOutcome};
+use crate::hooks::{ClientCacheState, Hooks};
+use crate::log::{LogLevel, LogSink, event};
+use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
+use crate::model::Config;
+use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
+use crate::policy::{PollingMode, Readiness};
+use crate::protocol::{Shutdown, Store, SyncExternal};
+use crate::state::{ConfigEntry, Current, Published};
+
+/// How often an override file is checked for changes.
+pub(crate) const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
+
+/// The external cache and what the actor knows of it.
+struct External {
+    cache: Arc<dyn ConfigCache>,
+    key: String,
+    /// Bound of every read and write.
+    timeout: Duration,
+    /// Reads asked for within this time of the last one are not made again.
+    sync_interval: Duration,
+    /// When the last read ended.
+    last_read: Option<Instant>,
+    /// A running read, and who waits for it.
+    reading: Option<Vec<oneshot::Sender<()>>>,
+    /// A digest of the text last read: a text is parsed (and a corrupt one logged) once.
+    last_text: Option<u64>,
+    /// The last operation failed: downloads are then served before their write is done, so a
+    /// dead cache does not delay them (the write still happens, in order).
+    failing: bool,
+}
+
+/// Owns what the client serves.
+pub(crate) struct Cache {
+    published: Arc<Published>,
+    /// Bumped at every publish: a read that started before one is stale.
+    generation: u64,
+    mode: PollingMode,
+    offline: Arc<AtomicBool>,
+    started: Instant,
+    init_timer: Option<SpawnHandle>,
+    subscribers: Vec<Recipient<ConfigChanged>>,
+    hooks: Arc<Hooks>,
+    sink: Arc<dyn LogSink>,
+    external: Option<External>,
+    overrides: Option<FlagOverrides>,
+    local: Option<Arc<Config>>,
+}
+
+/// What the builder hands the cache actor.
+pub(crate) struct CacheParts {
+    pub published: Arc<Published>,
+    pub mode: PollingMode,
+    pub offline: Arc<AtomicBool>,
+    pub hooks: Arc<Hooks>,
+    pub sink: Arc<dyn LogSink>,
+    pub external: Option<Arc<dyn ConfigCache>>,
+    pub sdk_key: String,
+    pub cache_timeout: Duration,
+    pub cache_sync_interval: Duration,
+    /// Flag overrides and the local config loaded from them at start.
+    pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
+}
+
+impl Cache {
+    pub(crate) fn new(parts: CacheParts) -> Cache {
+        let (overrides, local) = match parts.overrides {
+            Some((overrides, local)) => (Some(overrides), local),
+            None => (None, None),
+        };
+        let external = parts.external.map(|cache| External {
+            cache: PanicGuard::wrap(cache),
+            key: cache_key(&parts.sdk_key),
+            timeout: parts.cache_timeout,
+            sync_interval: parts.cache_sync_interval,
+            last_read: None,
+            reading: None,
+            last_text: None,
+            failing: false,
+        });
+        Cache {
+            published: parts.published,
+            generation: 0,
+            mode: parts.mode,
+            offline: parts.offline,
+            started: Instant::now(),
+            init_timer: None,
+            subscribers: Vec::new(),
+            hooks: parts.hooks,
+            sink: parts.sink,
+            external,
+            overrides,
+            local,
+        }
+    }
+
+    /// The state the client starts with: local overrides are served from the first request.
+    pub(crate) fn initial(overrides: Option<(&FlagOverrides, Option<&Arc<Config>>)>) -> Current {
+        Current {
+            config: overrides.and_then(|(o, local)| effective(Some(o), local, None)),
+            ..Current::default()
+        }
+    }
+
+    fn local_only(&self) -> bool {
+        self.overrides
+            .as_ref()
+            .is_some_and(|o| o.behaviour() == OverrideBehaviour::LocalOnly)
+    }
+
+    /// Publishes a new remote entry; when the config changed, recomputes what evaluations use
+    /// and announces it.
+    fn publish(&mut self, remote: Option<Arc<ConfigEntry>>, config_changed: bool) {
+        let current = self.published.load_full();
+        let config = if config_changed {
+            effective(
+                self.overrides.as_ref(),
+                self.local.as_ref(),
+                remote.as_deref(),
+            )
+        } else {
+            current.config.clone()
+        };
+        let fetch_time = remote.as_deref().map(|r| r.fetch_time);
+        self.generation += 1;
+        self.published.store(Current {
+            remote,
+            config: config.clone(),
+            ready: current.ready,
+        });
+        if let (true, Some(config)) = (config_changed, config) {
+            self.announce(config, fetch_time);
+        }
+    }
+
+    /// The entry a fetch outcome leaves, and whether its config is new.
+    fn next_entry(&self, outcome: FetchOutcome) -> Option<(Arc<ConfigEntry>, bool)> {
+        let current = self.published.load_full();
+        let remote = current.remote.as_deref();
+        let now = SystemTime::now();
+        match outcome {
+            FetchOutcome::Fetched { config, json, etag } => {
+                let unchanged =
+                    remote.is_some_and(|r| (etag.is_some() && r.etag == etag) || *r.json == *json);
+                let entry = ConfigEntry {
+                    config,
+                    json,
+                    etag,
+                    fetch_time: now,
+                };
+                Some((Arc::new(entry), !unchanged))
+            }
+            // A 304, or a non-transient failure (a wrong SDK key): keep the config, but record
+            // that it was checked now, so that nobody fetches again before the next interval.
+            FetchOutcome::NotModified
+            | FetchOutcome::Failed {
+                transient: false, ..
+            } => {
+                let Some(remote) = remote else {
+                    if matches!(outcome, FetchOutcome::NotModified) {
+                        FetchError::NotModifiedWithoutConfig.log_to(&*self.sink);
+                    }
+                    return None;
+                };
+                let entry = ConfigEntry {
+                    fetch_time: now,
+                    ..remote.clone()
+                };
+                Some((Arc::new(entry), false))
+            }
+            FetchOutcome::Failed { .. } => None,
+        }
+    }
+
+    /// Takes an entry read from the external cache when it holds news (spec §5): another
+    /// config replaces ours whatever its fetch time; the same config only moves the time on.
+    fn take_external(&mut self, text: &str) {
+        let digest = {
+            let mut hasher = DefaultHasher::new();
+            text.hash(&mut hasher);
+            hasher.finish()
+        };
+        let Some(external) = self.external.as_mut() else {
+            return;
+        };
+        if external.last_text.replace(digest) == Some(digest) {
+            return; // Seen already: taken then, or corrupt.
+        }
+        let (millis, etag, json) = match external::split_entry(text) {
+            Ok(parts) => parts,
+            Err(error) => return self.cache_read_failed(&error),
+        };
+        let fetch_time = UNIX_EPOCH
+            .checked_add(Duration::from_millis(millis))
+            .unwrap_or(UNIX_EPOCH);
+        let current = self.published.load_full();
+        let remote = current.remote.as_deref();
+        let same_config = remote.is_some_and(|r| match r.etag.as_deref() {
+            Some(ours) if !etag.is_empty() => ours == etag,
+            _ => *r.json == *json,
+        });
+        match remote {
+            Some(remote) if same_config => {
+                if remote.fetch_time < fetch_time {
+                    let entry = ConfigEntry {
+                        fetch_time,
+                        ..remote.clone()
+                    };
+                    self.publish(Some(Arc::new(entry)), false);
+                }
+            }
+            _ => match ConfigEntry::deserialize(text) {
+                Ok(entry) => self.publish(Some(Arc::new(entry)), true),
+                Err(error) => self.cache_read_failed(&error),
+            },
+        }
+    }
+
+    fn cache_read_failed(&self, error: &dyn std::fmt::Display) {
+        self.sink.log(
+            LogLevel::Error,
+            event::CACHE_READ_FAILED,
+            format_args!("Error occurred while reading the cache. ({error})"),
+        );
+    }
+
+    /// Notes how an external operation went; a failed write is logged here.
+    fn note_write(&mut self, result: Result<(), CacheError>) {
+        if let Some(external) = self.external.as_mut() {
+            external.failing = result.is_err();
+        }
+        if let Err(error) = result {
+            self.sink.log(
+                LogLevel::Error,
+                event::CACHE_WRITE_FAILED,
+                format_args!("Error occurred while writing the cache. ({error})"),
+            );
+        }
+    }
+
+    /// Starts a read of the external cache unless one is running or one ended within the sync
+    /// interval; `done` is told when the read (or the one it joined) is over.
+    fn sync(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
+        let Some(external) = self.external.as_mut() else {
+            return drop(done);
+        };
+        if let Some(waiting) = external.reading.as_mut() {
+            waiting.extend(done);
+            return;
+        }
+        if external
+            .last_read
+            .is_some_and(|at| at.elapsed() < external.sync_interval)
+        {
+            return drop(done);
+        }
+        external.reading = Some(done.into_iter().collect());
+        let read = bounded(external.timeout, external.cache.get(&external.key));
+        let generation = self.generation;
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            let waiting = act.external.as_mut().map(|external| {
+                external.last_read = Some(Instant::now());
+                external.failing = result.is_err();
+                external.reading.take().unwrap_or_default()
+            });
+            match result {
+                // A store since the read began is newer than what the read saw.
+                Ok(Some(text)) if act.generation == generation => act.take_external(&text),
+                Ok(_) => {}
+                Err(error) => act.cache_read_failed(&error),
+            }
+            act.synced(ctx);
+            for waiter in waiting.into_iter().flatten() {
+                let _ = waiter.send(());
+            }
+        }));
+    }
+
+    /// After a read of the external cache: the first one may make the client ready.
+    fn synced(&mut self, ctx: &mut Context<Self>) {
+        if self.published.load().ready.is_some() {
+            return;
+        }
+        match self.mode.policy().readiness() {
+            Readiness::AfterCacheSync => self.ready(self.state_now(), ctx),
+            Readiness::AfterFirstRefresh(_) if self.offline.load(Ordering::Relaxed) => {
+                // Nothing will be fetched before going online: what is there is all there is.
+                self.ready(self.state_now(), ctx);
+            }
+            Readiness::AfterFirstRefresh(_) => {
+                // A fresh entry from another process: the poller will not fetch.
+                if self.state_now() == ClientCacheState::HasUpToDateFlagData {
+                    self.ready(ClientCacheState::HasUpToDateFlagData, ctx);
+                }
+            }
+        }
+    }
+
+    fn state_now(&self) -> ClientCacheState {
+        let current = self.published.load();
+        match current.remote.as_deref() {
+            Some(remote) => self.mode.policy().state_of(remote.age()),
+            None => state_without_download(current.config.as_ref()),
+        }
+    }
+
+    /// Publishes readiness (once) and fires the ready hook.
+    fn ready(&mut self, state: ClientCacheState, ctx: &mut Context<Self>) {
+        let current = self.published.load_full();
+        if current.ready.is_some() {
+            return;
+        }
+        if let Some(timer) = self.init_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.published.store(Current {
+            ready: Some(state),
+            ..(*current).clone()
+        });
+        self.hooks.ready(state, &*self.sink);
+    }
+
+    fn announce(&mut self, config: Arc<Config>, fetch_time: Option<SystemTime>) {
+        self.hooks.config_changed(&config, &*self.sink);
+        let message = ConfigChanged { config, fetch_time };
+        self.subscribers.retain(|subscriber| match subscriber.try_send(message.clone()) {
+            Ok(()) => true,
+            // A subscriber with a full mailbox misses this change rather than stall the cache;
+            // it gets the next one.
+            Err(SendError::Full(_)) => {
+                self.sink.log(
+                    LogLevel::Warn,
+                    event::SUBSCRIBER_BUSY,
+                    format_args!("A ConfigChanged subscriber's mailbox is full; it missed a config change."),
+                );
+                true
+            }
+            Err(SendError::Closed(_)) => false,
+        });
+    }
+
+    fn check_override_file(&mut self) {
+        let Some(reloaded) = self
+            .overrides
+            .as_ref()
+            .and_then(FlagOverrides::reload_if_changed)
+        else {
+            return;
+        };
+        match reloaded {
+            Ok(local) => {
+                self.local = Some(Arc::new(local));
+                let remote = self.published.load().remote.clone();
+                self.publish(remote, true);
+            }
+            Err(error) => self
+                .sink
+                .log(LogLevel::Error, error.event_id(), format_args!("{error}")),
+        }
+    }
+
+    /// After a fetch outcome is stored: the first one makes an auto-polling client ready.
+    fn stored(&mut self, succeeded: bool, ctx: &mut Context<Self>) {
+        let state = match self.state_now() {
+            ClientCacheState::HasCachedFlagDataOnly | ClientCacheState::HasUpToDateFlagData
+                if succeeded =>
+            {
+                ClientCacheState::HasUpToDateFlagData
+            }
+            state => state,
+        };
+        self.ready(state, ctx);
+    }
+}
+
+/// The config evaluations use, for a remote entry and the current local overrides.
+fn effective(
+    overrides: Option<&FlagOverrides>,
+    local: Option<&Arc<Config>>,
+    remote: Option<&ConfigEntry>,
+) -> Option<Arc<Config>> {
+    let Some(behaviour) = overrides.map(FlagOverrides::behaviour) else {
+        return remote.map(|r| r.config.clone());
+    };
+    match (behaviour, remote, local) {
+        (OverrideBehaviour::LocalOnly, _, local) => local.cloned(),
+        (_, remote, Some(local)) => Some(Arc::new(overrides::merge(
+            remote.map(|r| &*r.config),
+            local,
+            behaviour,
+        ))),
+        (_, remote, None) => remote.map(|r| r.config.clone()),
+    }
+}
+
+fn state_without_download(config: Option<&Arc<Config>>) -> ClientCacheState {
+    match config {
+        Some(_) => ClientCacheState::HasLocalOverrideFlagDataOnly,
+        None => ClientCacheState::NoFlagData,
+    }
+}
+
+/// An external cache operation that gives up after `timeout`.
+async fn bounded<T>(
+    timeout: Duration,
+    operation: impl Future<Output = Result<T, CacheError>>,
+) -> Result<T, CacheError> {
+    tokio::time::timeout(timeout, operation)
+        .await
+        .unwrap_or_else(|_| {
+            Err(CacheError(format!(
+                "the cache did not answer within {} ms",
+                timeout.as_millis()
+            )))
+        })
+}
+
+impl Actor for Cache {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.overrides.as_ref().is_some_and(FlagOverrides::is_file) {
+            ctx.run_interval(OVERRIDE_FILE_CHECK, |act, _| act.check_override_file());
+        }
+        if self.local_only() {
+            // Nothing will be fetched: the local data is all there is, and it is there now.
+            let state = self.state_now();
+            return self.ready(state, ctx);
+        }
+        if let Readiness::AfterFirstRefresh(max_init_wait) = self.mode.policy().readiness() {
+            let wait = max_init_wait.saturating_sub(self.started.elapsed());
+            self.init_timer = Some(ctx.run_later(wait, |act, ctx| {
+                act.init_timer = None;
+                let state = act.state_now();
+                act.ready(state, ctx);
+            }));
+        }
+        if self.external.is_some() {
+            // Whatever another process left is usable at once; the poller's first cycle joins
+            // this read instead of making its own.
+            self.sync(None, ctx);
+        } else {
+            self.synced(ctx);
+        }
+    }
+}
+
+impl Handler<Store> for Cache {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, Store(outcome): Store, ctx: &mut Context<Self>) -> Self::Result {
+        let succeeded = matches!(
+            outcome,
+            FetchOutcome::Fetched { .. } | FetchOutcome::NotModified
+        );
+        let Some((entry, changed)) = self.next_entry(outcome) else {
+            self.stored(succeeded, ctx);
+            return AtomicResponse::new(Box::pin(fut::ready(())));
+        };
+        let Some((write, failing)) = self.external.as_ref().map(|external| {
+            let write = external.cache.set(&external.key, entry.serialize());
+            (bounded(external.timeout, write), external.failing)
+        }) else {
+            self.publish(Some(entry), changed);
+            self.stored(succeeded, ctx);
+            return AtomicResponse::new(Box::pin(fut::ready(())));
+        };
+        // Written before it is served, so that a process that exits once it has its answer
+        // leaves the download behind; a cache that is failing is not waited for.
+        let serve_first = failing;
+        if serve_first {
+            self.publish(Some(entry.clone()), changed);
+            self.stored(succeeded, ctx);
+        }
+        AtomicResponse::new(Box::pin(write.into_actor(self).map(
+            move |result, act, ctx| {
+                act.note_write(result);
+                if !serve_first {
+                    act.publish(Some(entry), changed);
+                    act.stored(succeeded, ctx);
+                }
+            },
+        )))
+    }
+}
+
+impl Handler<SyncExternal> for Cache {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
+        let (done, read) = oneshot::channel();
+        self.sync(Some(done), ctx);
+        Box::pin(async move {
+            let _ = read.await;
+        })
+    }
+}
+
+impl Handler<Subscribe> for Cache {
+    type Result = ();
+
+    fn handle(&mut self, Subscribe(recipient): Subscribe, _: &mut Context<Self>) {
+        if !self.subscribers.contains(&recipient) {
+            self.subscribers.push(recipient);
+        }
+    }
+}
+
+impl Handler<Unsubscribe> for Cache {
+    type Result = ();
+
+    fn handle(&mut self, Unsubscribe(recipient): Unsubscribe, _: &mut Context<Self>) {
+        self.subscribers.retain(|s| *s != recipient);
+    }
+}
+
+impl Handler<Shutdown> for Cache {
+    type Result = ();
+
+    /// Stores are handled whole, so every write asked for before this is done.
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        self.subscribers.clear();
+        ctx.stop();
+    }
+}

@@ -1,0 +1,93 @@
+//! Every option of a client, in one comparable value.
+//!
+//! The builder fills an [`Options`]; the actors read what they need from it. Two starts with the
+//! same SDK key are "the same client" exactly when their options are equal (warning 3000
+//! otherwise). Hooks, log sinks and the cache object cannot be compared and are kept beside it.
+
+use std::time::Duration;
+
+use crate::fetch::{DataGovernance, FetchOptions, Proxy};
+use crate::log::LogLevel;
+use crate::overrides::{FlagOverrides, OverrideBehaviour};
+use crate::policy::PollingMode;
+use crate::user::User;
+
+/// The default connect timeout (the Python SDK's).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default read timeout (the Python SDK's, and the Rust SDK's HTTP timeout).
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default largest body accepted.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The default bound on each read or write of the external cache.
+pub(crate) const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The default shortest time between two re-reads of the external cache driven by accesses.
+pub(crate) const DEFAULT_CACHE_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a client was configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Options {
+    pub sdk_key: String,
+    pub polling_mode: PollingMode,
+    pub data_governance: DataGovernance,
+    pub base_url: Option<String>,
+    pub proxy: Option<Proxy>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub root_certificates: Vec<Vec<u8>>,
+    pub log_level: LogLevel,
+    pub default_user: Option<User>,
+    pub offline: bool,
+    pub overrides: Option<FlagOverrides>,
+    /// Whether an external cache was given (the cache itself cannot be compared).
+    pub has_external_cache: bool,
+    pub cache_timeout: Duration,
+    pub cache_sync_interval: Duration,
+}
+
+impl Options {
+    pub(crate) fn new(sdk_key: String) -> Options {
+        Options {
+            sdk_key,
+            polling_mode: PollingMode::default(),
+            data_governance: DataGovernance::default(),
+            base_url: None,
+            proxy: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            root_certificates: Vec::new(),
+            log_level: LogLevel::Warn,
+            default_user: None,
+            offline: false,
+            overrides: None,
+            has_external_cache: false,
+            cache_timeout: DEFAULT_CACHE_TIMEOUT,
+            cache_sync_interval: DEFAULT_CACHE_SYNC_INTERVAL,
+        }
+    }
+
+    /// Local-only flag overrides: nothing is fetched, the SDK key is not checked, the client
+    /// never goes online.
+    pub(crate) fn local_only(&self) -> bool {
+        self.overrides
+            .as_ref()
+            .is_some_and(|o| o.behaviour() == OverrideBehaviour::LocalOnly)
+    }
+
+    /// What the fetcher needs.
+    pub(crate) fn fetch_options(&self) -> FetchOptions {
+        FetchOptions {
+            sdk_key: self.sdk_key.clone(),
+            base_url: self.base_url.clone(),
+            data_governance: self.data_governance,
+            mode_letter: self.polling_mode.policy().letter(),
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            proxy: self.proxy.clone(),
+            extra_root_certificates: self.root_certificates.clone(),
+            max_body_bytes: self.max_body_bytes,
+            ..FetchOptions::default()
+        }
+    }
+}

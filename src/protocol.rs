@@ -1,0 +1,66 @@
+//! The messages the client's actors send each other. None is public: users talk to
+//! [`ConfigCat`](crate::ConfigCat) only.
+//!
+//! ```text
+//! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
+//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, Shutdown ──► Cache
+//! Poller ───── SyncExternal, Store ──► Cache
+//! ```
+//!
+//! Each actor holds the others as `Recipient`s of these messages, which the builder hands it;
+//! no actor names another's type.
+
+use actix::Message;
+
+use crate::error::RefreshError;
+use crate::fetch::FetchOutcome;
+
+/// When a refresh cycle fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Whatever the age of the config (`ForceRefresh`).
+    Always,
+    /// When the polling mode says the config is due (a tick, a lazy-load access).
+    IfDue,
+}
+
+/// Asks the poller for a refresh cycle; replies when it is over and its outcome is stored.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), RefreshError>")]
+pub(crate) struct Refresh(pub Need);
+
+/// The client went offline (`true`) or online (`false`).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct OfflineChanged(pub bool);
+
+/// A fetch finished: the cache actor stores what it brought, writes it to the external cache,
+/// and replies once evaluations see it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Store(pub FetchOutcome);
+
+/// Re-read the external cache unless that was done within the sync interval; replies when the
+/// read (a running one is joined) is over.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SyncExternal;
+
+/// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
+/// cache write) or cancelled (a fetch).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
+/// Makes the poller fail as a bug would (tests only).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub(crate) enum Sabotage {
+    /// It stops, as if it had failed.
+    Stop,
+    /// A handler panics.
+    PanicInHandler,
+    /// A refresh cycle panics.
+    PanicInCycle,
+}
