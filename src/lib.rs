@@ -1,10 +1,27 @@
 //! An actor-based ConfigCat feature-flag client for actix applications.
 //!
 //! Start a [`ConfigCat`] client in an actix System, send it [`GetValue`] messages, and
-//! [`Subscribe`] actors of your own to [`ConfigChanged`]. Underneath, separate actors fetch
-//! (the poller, whose supervisor policy is the [`PollingMode`]), hold the config (the cache) and
-//! evaluate (the evaluator); see ARCHITECTURE.md. The evaluation itself is the pure [`eval`]
-//! module over the config_v6 [model](Config), conformant with the official cross-SDK suites.
+//! [`Subscribe`] actors of your own to [`ConfigChanged`]. The evaluation is conformant with the
+//! official cross-SDK suites; the [guides](guide) cover each part.
+//!
+//! ```
+//! use configcat_actix::{ConfigCat, FlagOverrides, GetValue, OverrideBehaviour, User};
+//!
+//! #[actix::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Local flags so that this example needs no network; a real client takes only the key.
+//!     let flags = FlagOverrides::from_map([("isAwesomeFeatureEnabled", true)], OverrideBehaviour::LocalOnly);
+//!     let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+//!         .flag_overrides(flags)
+//!         .start()?;
+//!     let user = User::new("user-42").email("a@example.com");
+//!     let on = client.send(GetValue::new("isAwesomeFeatureEnabled", false).user(user)).await?;
+//!     assert!(on);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The pure evaluator works without actors, on a parsed [`Config`]:
 //!
 //! ```
 //! use configcat_actix::{Config, NoLog, User, eval};
@@ -14,6 +31,34 @@
 //! assert!(eval::evaluate_value(&config, "isAwesome", false, Some(&user), &NoLog));
 //! # Ok::<(), configcat_actix::ParseError>(())
 //! ```
+//!
+//! # Layout
+//!
+//! Three actors exchange the messages of one module; around them, a pure core that knows
+//! nothing of actix. ARCHITECTURE.md draws the data flow.
+//!
+//! * The actors, one module each, knowing each other only as `Recipient`s:
+//!   * `evaluator`: [`ConfigCat`], the actor users address. It answers every evaluation from
+//!     the published state in one mailbox hop, holds requests made before the client is ready,
+//!     and forwards control messages.
+//!   * `poller`: downloads under an actix `Supervisor`, through a small `Fetch` trait.
+//!   * `cache::actor`: the config store, sole writer of the published state (`state`): applies
+//!     downloads, keeps the external cache in step, merges overrides, decides readiness,
+//!     notifies subscribers.
+//! * `policy`: each [`PollingMode`] as a policy type (auto poll, lazy load, manual poll) that
+//!   the three actors consult.
+//! * `protocol`: the internal messages; `messages`: the public ones.
+//! * `builder` and `options`: [`ConfigCatBuilder`] fills one comparable `Options` value, then
+//!   starts and wires the actors.
+//! * `snapshot`: [`Snapshot`], synchronous evaluation of a config taken from the client.
+//! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS).
+//! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
+//!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
+//!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
+//! * [`cache`]: the [`ConfigCache`](cache::ConfigCache) plugin trait and the ready caches
+//!   (file, Redis, in-memory) in the cross-SDK format.
+//! * `openfeature` (feature `openfeature`): an OpenFeature provider.
+//! * [`guide`]: the guides, one page each.
 #![deny(missing_docs)]
 
 mod builder;
@@ -22,6 +67,7 @@ mod error;
 pub mod eval;
 mod evaluator;
 mod fetch;
+pub mod guide;
 mod hooks;
 pub mod log;
 mod messages;
@@ -51,16 +97,3 @@ pub use policy::PollingMode;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
 pub use user::{User, UserValue};
-
-/// The README's examples, compiled and run as doctests so they stay true.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
-
-/// The examples of docs/caching.md, compiled as doctests.
-#[doc = include_str!("../docs/caching.md")]
-#[cfg(doctest)]
-pub struct CachingDocDoctests;
-
-#[cfg(doctest)]
-mod doc_tests;
