@@ -1,0 +1,260 @@
+//! A shared cache never loses a download, and a client follows what other processes write
+//! (spec §5), against the file cache and a real Redis.
+//!
+//! A "process" here is an actix System on a thread of its own, dropped the moment it has its
+//! answer: what it did not finish by then is lost, as when a CLI tool or a job exits.
+
+mod support;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use configcat_actix::cache::{ConfigCache, FileCache, cache_key};
+use configcat_actix::*;
+use support::{MockCdn, TempDir, sdk_key, simple_config, sleep, text};
+
+const RUNS: usize = 20;
+
+/// How a short-lived process ends.
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    /// Right after `ForceRefresh` answered (manual poll).
+    AfterForceRefresh,
+    /// Right after `ForceRefresh` and `Close` answered (manual poll).
+    AfterClose,
+    /// Right after the first evaluation of an auto-polling client.
+    AfterFirstEvaluation,
+}
+
+/// Runs a client in a System of its own that exits as `exit` says; returns what it served.
+fn short_lived(
+    cdn: &MockCdn,
+    key: &str,
+    cache: Arc<dyn ConfigCache>,
+    exit: Exit,
+) -> String {
+    let (base_url, key) = (cdn.base_url(), key.to_owned());
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let mode = match exit {
+                Exit::AfterFirstEvaluation => PollingMode::auto_poll(Duration::from_secs(60)),
+                _ => PollingMode::manual_poll(),
+            };
+            let client = ConfigCat::builder(&key)
+                .base_url(base_url)
+                .polling_mode(mode)
+                .cache(cache)
+                .log_sink(NoLog)
+                .start()
+                .unwrap();
+            if !matches!(exit, Exit::AfterFirstEvaluation) {
+                client.send(ForceRefresh).await.unwrap().unwrap();
+            }
+            if matches!(exit, Exit::AfterClose) {
+                let served = text(&client, "greeting").await;
+                client.send(Close).await.unwrap();
+                return served;
+            }
+            text(&client, "greeting").await
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+fn entry_json(entry: &str) -> &str {
+    entry.splitn(3, '\n').nth(2).unwrap()
+}
+
+async fn every_download_reaches(cache: impl Fn() -> Arc<dyn ConfigCache>, name: &str) {
+    let cdn = MockCdn::start();
+    for exit in [
+        Exit::AfterForceRefresh,
+        Exit::AfterClose,
+        Exit::AfterFirstEvaluation,
+    ] {
+        let mut kept = 0;
+        for run in 0..RUNS {
+            let key = sdk_key(&format!("durable-{name}-{exit:?}-{run}"));
+            let value = format!("{exit:?} {run}");
+            cdn.set_config(&key, simple_config("greeting", &value));
+            let served = short_lived(&cdn, &key, cache(), exit);
+            assert_eq!(served, value, "{name} {exit:?} run {run}: served");
+            let stored = cache().get(&cache_key(&key)).await.unwrap();
+            if stored.as_deref().map(entry_json) == cdn.config_json(&key).as_deref() {
+                kept += 1;
+            }
+        }
+        assert_eq!(kept, RUNS, "{name} {exit:?}: downloads kept out of {RUNS}");
+    }
+}
+
+#[actix_rt::test]
+async fn every_download_reaches_the_file_cache_when_the_process_exits_at_once() {
+    let dir = TempDir::new("durability");
+    let path = dir.path().to_owned();
+    every_download_reaches(move || Arc::new(FileCache::new(&path)), "file").await;
+}
+
+fn entry(json: &str, fetch_time: SystemTime, etag: &str) -> String {
+    let millis = fetch_time.duration_since(UNIX_EPOCH).unwrap().as_millis();
+    format!("{millis}\n{etag}\n{json}")
+}
+
+/// Polls `client` until it serves `expected`; how long that took.
+async fn follows(client: &actix::Addr<ConfigCat>, expected: &str, within: Duration) -> Duration {
+    let since = Instant::now();
+    while since.elapsed() < within {
+        if text(client, "greeting").await == expected {
+            return since.elapsed();
+        }
+        sleep(10).await;
+    }
+    panic!("did not serve {expected:?} within {within:?}");
+}
+
+async fn follows_other_writers(cache: Arc<dyn ConfigCache>, name: &str) {
+    let cdn = MockCdn::start();
+    for mode in [
+        PollingMode::manual_poll(),
+        PollingMode::auto_poll(Duration::from_secs(3600)),
+        PollingMode::lazy_load(Duration::from_secs(3600)),
+    ] {
+        let key = sdk_key(&format!("follow-{name}-{mode:?}").replace([' ', '{', '}', ':', ','], ""));
+        cdn.set_config(&key, simple_config("greeting", "from the cdn"));
+        // Another process left an entry dated a day ahead (a clock that ran fast).
+        let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+        let first = simple_config("greeting", "future-dated");
+        cache
+            .set(&cache_key(&key), entry(&first, tomorrow, "\"future\""))
+            .await
+            .unwrap();
+        let client = ConfigCat::builder(&key)
+            .base_url(cdn.base_url())
+            .polling_mode(mode)
+            .cache(cache.clone())
+            .log_sink(NoLog)
+            .start()
+            .unwrap();
+        assert_eq!(text(&client, "greeting").await, "future-dated", "{name} {mode:?}");
+        // Another process downloads a newer config: a now-dated entry with a new ETag. Its time
+        // is older than the one we hold; it is taken all the same.
+        let second = simple_config("greeting", "written by another process");
+        cache
+            .set(
+                &cache_key(&key),
+                entry(&second, SystemTime::now(), "\"another\""),
+            )
+            .await
+            .unwrap();
+        let took = follows(&client, "written by another process", Duration::from_secs(3)).await;
+        // The documented bound: the sync interval (100 ms) plus one read, with a margin for a
+        // loaded machine.
+        assert!(
+            took < Duration::from_millis(1000),
+            "{name} {mode:?}: followed after {took:?}"
+        );
+        assert_eq!(
+            cdn.config_request_count(&key),
+            0,
+            "{name} {mode:?}: nothing downloaded"
+        );
+        client.send(Close).await.unwrap();
+    }
+}
+
+#[actix_rt::test]
+async fn every_mode_follows_another_writer_even_past_a_future_dated_entry_file() {
+    let dir = TempDir::new("durability");
+    follows_other_writers(Arc::new(FileCache::new(dir.path())), "file").await;
+}
+
+/// Accepts connections and never answers: a hung Redis.
+fn hung_server() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[cfg(feature = "redis")]
+mod redis_backed {
+    use super::*;
+    use configcat_actix::cache::RedisCache;
+
+    fn redis_url() -> String {
+        std::env::var("CONFIGCAT_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6390".into())
+    }
+
+    /// A Redis cache, or `None` (after saying how to start one) when Redis is not running
+    /// outside CI; under CI an unreachable Redis fails the test.
+    async fn redis() -> Option<RedisCache> {
+        let cache = RedisCache::new(&redis_url()).unwrap();
+        match cache.get("configcat-actix-durability-ping").await {
+            Ok(_) => Some(cache),
+            Err(error) if std::env::var_os("CI").is_some() => {
+                panic!("Redis at {} is unreachable under CI: {error}", redis_url())
+            }
+            Err(error) => {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "    skipped: Redis at {} is unreachable ({error}); start one with `redis-server --port 6390 --save '' --appendonly no --daemonize yes`",
+                    redis_url()
+                );
+                None
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn every_download_reaches_redis_when_the_process_exits_at_once() {
+        if redis().await.is_none() {
+            return;
+        }
+        every_download_reaches(|| Arc::new(RedisCache::new(&redis_url()).unwrap()), "redis")
+            .await;
+    }
+
+    #[actix_rt::test]
+    async fn every_mode_follows_another_writer_even_past_a_future_dated_entry_redis() {
+        let Some(cache) = redis().await else {
+            return;
+        };
+        follows_other_writers(Arc::new(cache), "redis").await;
+    }
+
+    #[actix_rt::test]
+    async fn a_hung_redis_costs_the_first_download_one_cache_timeout_at_most() {
+        let (_listener, port) = hung_server();
+        let cdn = MockCdn::start();
+        let key = sdk_key("hung-redis");
+        cdn.set_config(&key, simple_config("greeting", "hello"));
+        let timeout = Duration::from_millis(1000);
+        let started = Instant::now();
+        let client = ConfigCat::builder(&key)
+            .base_url(cdn.base_url())
+            .cache(RedisCache::new(&format!("redis://127.0.0.1:{port}")).unwrap())
+            .cache_timeout(timeout)
+            .log_sink(NoLog)
+            .start()
+            .unwrap();
+        assert_eq!(text(&client, "greeting").await, "hello");
+        let took = started.elapsed();
+        // One timeout (the read at start, shared with the first cycle) plus a download; two
+        // timeouts would be 2 s.
+        assert!(
+            took >= timeout && took < timeout * 19 / 10,
+            "the first config after {took:?}"
+        );
+        // Later evaluations never wait on the cache.
+        let asked = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(text(&client, "greeting").await, "hello");
+            sleep(20).await;
+        }
+        assert!(asked.elapsed() < Duration::from_millis(900), "{:?}", asked.elapsed());
+        client.send(Close).await.unwrap();
+    }
+}
