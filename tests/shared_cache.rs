@@ -277,10 +277,10 @@ struct BrokenCache;
 
 impl ConfigCache for BrokenCache {
     fn get(&self, _: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
-        Box::pin(async { Err(CacheError("connection refused".into())) })
+        Box::pin(async { Err(CacheError::new("connection refused")) })
     }
     fn set(&self, _: &str, _: String) -> BoxFuture<'static, Result<(), CacheError>> {
-        Box::pin(async { Err(CacheError("connection refused".into())) })
+        Box::pin(async { Err(CacheError::new("connection refused")) })
     }
 }
 

@@ -1,26 +1,43 @@
 //! A cache in a directory: one file per cache key.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use futures_util::future::BoxFuture;
-
-use super::{CacheError, ConfigCache};
+use super::{CacheError, CacheFuture, ConfigCache};
 
 /// Numbers the writes of this process, so that two concurrent writes never share a temp file
 /// (a clock alone can give two writes the same instant).
 static WRITES: AtomicU64 = AtomicU64::new(0);
 
+/// How many temporary files a write tries before it gives up: a sweeper can take (and remove)
+/// a fresh one in the instant between its creation and its lock, which is rare, so a second
+/// try all but always succeeds.
+const ATTEMPTS: usize = 4;
+
 /// Keeps each entry in a file named after its cache key, in a directory that several processes
 /// (on one machine, or on a shared volume) can use together.
 ///
-/// Writes go to a temporary file that is then renamed over the entry, so a reader never sees
-/// half an entry. The file holds exactly the cross-SDK shared format.
+/// The file holds exactly the cross-SDK shared format. A write goes to a temporary file in the
+/// same directory, which is flushed to disk (`fsync`) and then renamed over the entry, and the
+/// directory is flushed after the rename (on Unix): a reader never sees half an entry, and
+/// after a crash or a power loss the entry is the old one or the new one, whole.
+///
+/// A writer holds an advisory lock (`flock` on Unix, `LockFileEx` on Windows) on its
+/// temporary file while it writes, and has one temporary file at a time. A temporary file
+/// that can be locked was left by a writer that died (a `kill -9` in the middle of a write):
+/// such files are removed when a cache is first used and before each write, by whichever
+/// process writes next. A file a live writer (of this process or another) is writing is never
+/// removed. Where the file system has no locks, nothing is removed.
+///
+/// All file I/O runs on tokio's blocking pool, never on the client's arbiter.
 ///
 /// ```
 /// # #[actix_rt::main] async fn main() -> Result<(), configcat_actix::cache::CacheError> {
 /// use configcat_actix::cache::{ConfigCache, FileCache};
-/// let directory = std::env::temp_dir().join("configcat-file-cache-doc");
+/// let directory = std::env::temp_dir().join(format!("configcat-file-cache-doc-{}", std::process::id()));
 /// let cache = FileCache::new(&directory);
 /// cache.set("key", "1\netag\n{}".to_owned()).await?;
 /// assert_eq!(cache.get("key").await?, Some("1\netag\n{}".to_owned()));
@@ -29,6 +46,10 @@ static WRITES: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct FileCache {
     directory: PathBuf,
+    /// Whether the temporary files of dead writers were looked for since this cache (or a
+    /// clone of it) was made: done once on the first use, as a read may come long before the
+    /// first write.
+    swept: Arc<AtomicBool>,
 }
 
 impl FileCache {
@@ -36,68 +57,280 @@ impl FileCache {
     pub fn new(directory: impl Into<PathBuf>) -> FileCache {
         FileCache {
             directory: directory.into(),
+            swept: Arc::default(),
         }
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, CacheError> {
-        // Keys are hex digests; refuse anything that could leave the directory.
-        if key.is_empty()
-            || !key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(CacheError(format!("'{key}' cannot be used as a file name")));
+        if !is_key(key) {
+            return Err(CacheError::new(format!(
+                "'{key}' cannot be used as a file name"
+            )));
         }
         Ok(self.directory.join(key))
     }
+
+    fn first_use(&self) -> bool {
+        !self.swept.swap(true, Ordering::Relaxed)
+    }
+}
+
+/// Keys are hex digests; refuse anything that could leave the directory or be taken for a
+/// temporary file.
+fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Runs blocking file I/O on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CacheError> + Send + 'static,
+) -> Result<T, CacheError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CacheError::with_source("the file cache's I/O task failed", e))?
 }
 
 impl ConfigCache for FileCache {
-    fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
         let path = self.path(key);
+        let sweep = self.first_use().then(|| self.directory.clone());
         Box::pin(async move {
             let path = path?;
-            match tokio::fs::read_to_string(&path).await {
-                Ok(text) => Ok(Some(text)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(error) => Err(CacheError(format!("reading {}: {error}", path.display()))),
-            }
+            blocking(move || {
+                if let Some(directory) = sweep {
+                    remove_dead_writers_files(&directory);
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(error) => Err(CacheError::with_source(
+                        format!("reading {}", path.display()),
+                        error,
+                    )),
+                }
+            })
+            .await
         })
     }
 
-    fn set(&self, key: &str, value: String) -> BoxFuture<'static, Result<(), CacheError>> {
+    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         let path = self.path(key);
+        let key = key.to_owned();
         let directory = self.directory.clone();
+        self.swept.store(true, Ordering::Relaxed);
         Box::pin(async move {
             let path = path?;
-            let failed = |what: &str, error: std::io::Error| {
-                CacheError(format!("{what} {}: {error}", path.display()))
-            };
-            tokio::fs::create_dir_all(&directory)
-                .await
-                .map_err(|e| failed("creating the directory of", e))?;
-            // A name unique to this write (process id, write number, and the time for processes
-            // on other machines sharing the directory whose ids may collide), so that concurrent
-            // writers never share a temp file. It starts with a dot: never a cache key.
-            let unique = format!(
-                ".{}.{}.{}.{}.tmp",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-                std::process::id(),
-                WRITES.fetch_add(1, Ordering::Relaxed),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos()
-            );
-            let temporary = directory.join(unique);
-            tokio::fs::write(&temporary, value.as_bytes())
-                .await
-                .map_err(|e| failed("writing", e))?;
-            if let Err(error) = tokio::fs::rename(&temporary, &path).await {
-                let _ = tokio::fs::remove_file(&temporary).await;
-                return Err(failed("replacing", error));
-            }
-            Ok(())
+            blocking(move || write(&directory, &key, &path, value.as_bytes())).await
         })
+    }
+}
+
+/// The name of a temporary file of `key`: unique to one write (process id, write number, and
+/// the time for processes on other machines sharing the directory whose ids may collide). It
+/// starts with a dot, so it is never a cache key.
+fn temporary_name(key: &str) -> String {
+    format!(
+        ".{key}.{}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
+}
+
+/// Whether `name` is exactly what [`temporary_name`] makes: nothing else in the directory is
+/// ever removed.
+fn is_temporary_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let mut parts = inner.rsplitn(4, '.');
+    let numbers = [parts.next(), parts.next(), parts.next()];
+    let key = parts.next();
+    numbers
+        .iter()
+        .all(|n| n.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+        && key.is_some_and(is_key)
+}
+
+/// Removes the temporary files in `directory` that no writer holds a lock on: their writers
+/// died. Best effort: what cannot be listed, opened or removed is left for the next sweep.
+fn remove_dead_writers_files(directory: &Path) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_str().is_some_and(is_temporary_name) {
+            continue;
+        }
+        let path = entry.path();
+        // Gone already: renamed over its entry, or removed by another sweeper.
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        // Removed while still locked, so no writer can take it in between. If its writer
+        // renamed it since it was opened, the name is gone and the removal fails harmlessly:
+        // the entry has another name.
+        if file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// A temporary file being written, locked; removed when dropped while its name is ours.
+struct Temporary {
+    path: PathBuf,
+    file: File,
+    remove: bool,
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        // Before `file` is closed, which releases the lock: no sweeper races this.
+        if self.remove {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Creates a temporary file for `key` and locks it, or `None` when a sweeper took it first.
+fn create_locked(directory: &Path, key: &str) -> io::Result<Option<Temporary>> {
+    let path = directory.join(temporary_name(key));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let mut temporary = Temporary {
+        path,
+        file,
+        remove: true,
+    };
+    match temporary.file.try_lock() {
+        Ok(()) => {}
+        // A sweeper is looking at it and will remove it.
+        Err(TryLockError::WouldBlock) => {
+            temporary.remove = false; // The sweeper's to remove now.
+            return Ok(None);
+        }
+        // No locks on this file system: no sweeper removes anything either, so writing
+        // unlocked is safe (only dead writers' files are then left).
+        Err(TryLockError::Error(_)) => return Ok(Some(temporary)),
+    }
+    // A sweeper may have locked and removed the file between its creation and our lock; once
+    // we hold the lock, none can. So the file is ours if its name still leads to it.
+    if is_still_at(&temporary.file, &temporary.path)? {
+        Ok(Some(temporary))
+    } else {
+        temporary.remove = false; // Its name is gone, or another file's.
+        Ok(None)
+    }
+}
+
+#[cfg(unix)]
+fn is_still_at(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata()?;
+    match std::fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(not(unix))]
+fn is_still_at(_: &File, path: &Path) -> io::Result<bool> {
+    // Names are unique to one write, so the name leads to no other file.
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+fn write(directory: &Path, key: &str, path: &Path, value: &[u8]) -> Result<(), CacheError> {
+    let failed = |what: &str, error: io::Error| {
+        CacheError::with_source(format!("{what} {}", path.display()), error)
+    };
+    std::fs::create_dir_all(directory).map_err(|e| failed("creating the directory of", e))?;
+    remove_dead_writers_files(directory);
+    let mut temporary = None;
+    for _ in 0..ATTEMPTS {
+        temporary = create_locked(directory, key)
+            .map_err(|e| failed("creating a temporary file for", e))?;
+        if temporary.is_some() {
+            break;
+        }
+    }
+    let Some(mut temporary) = temporary else {
+        return Err(CacheError::new(format!(
+            "creating a temporary file for {}: taken by another process {ATTEMPTS} times",
+            path.display()
+        )));
+    };
+    temporary
+        .file
+        .write_all(value)
+        .and_then(|()| temporary.file.sync_all())
+        .map_err(|e| failed("writing", e))?;
+    std::fs::rename(&temporary.path, path).map_err(|e| failed("replacing", e))?;
+    temporary.remove = false;
+    sync_directory(directory).map_err(|e| failed("flushing the directory of", e))
+}
+
+/// Makes the rename itself durable: until the directory is flushed, a power loss can bring
+/// back the old entry, or none.
+#[cfg(unix)]
+fn sync_directory(directory: &Path) -> io::Result<()> {
+    match File::open(directory).and_then(|d| d.sync_all()) {
+        // Some file systems cannot flush a directory; the rename is then as durable as they
+        // make it.
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        outcome => outcome,
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_directory(_: &Path) -> io::Result<()> {
+    // Windows cannot open a directory as a file to flush it; NTFS journals the rename.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporary_names_are_taken_for_temporary_files() {
+        let key = "f83ba5d45bceb4bb704410f51b704fb6dfa19942";
+        let name = temporary_name(key);
+        assert!(is_temporary_name(&name), "{name}");
+        assert!(is_temporary_name(&format!(".{key}.1.2.3.tmp")));
+        for other in [
+            key.to_owned(),
+            format!("{key}.1.2.3.tmp"),
+            format!(".{key}.1.2.tmp"),
+            format!(".{key}.1.2.x.tmp"),
+            format!(".{key}.1..3.tmp"),
+            format!(".{key}.1.2.3.tmp.bak"),
+            ".1.2.3.tmp".to_owned(),
+            ".a/b.1.2.3.tmp".to_owned(),
+            ".a.b.1.2.3.tmp".to_owned(),
+            ".bashrc".to_owned(),
+            "notes.tmp".to_owned(),
+        ] {
+            assert!(!is_temporary_name(&other), "{other}");
+        }
     }
 }

@@ -3,10 +3,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use super::{CacheError, CacheFuture, ConfigCache};
 use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-
-use super::{CacheError, ConfigCache};
 
 /// Turns a panic of the wrapped cache, when called or while its future runs, into a
 /// [`CacheError`]: the client logs it like any cache failure (2200/2201) and goes on.
@@ -20,9 +18,9 @@ impl PanicGuard {
 
 fn guarded<T: Send + 'static>(
     operation: &'static str,
-    start: impl FnOnce() -> BoxFuture<'static, Result<T, CacheError>>,
-) -> BoxFuture<'static, Result<T, CacheError>> {
-    let panicked = move || CacheError(format!("the cache panicked in `{operation}`"));
+    start: impl FnOnce() -> CacheFuture<T>,
+) -> CacheFuture<T> {
+    let panicked = move || CacheError::new(format!("the cache panicked in `{operation}`"));
     match catch_unwind(AssertUnwindSafe(start)) {
         Ok(future) => Box::pin(
             AssertUnwindSafe(future)
@@ -34,11 +32,11 @@ fn guarded<T: Send + 'static>(
 }
 
 impl ConfigCache for PanicGuard {
-    fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
         guarded("get", || self.0.get(key))
     }
 
-    fn set(&self, key: &str, value: String) -> BoxFuture<'static, Result<(), CacheError>> {
+    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         guarded("set", || self.0.set(key, value))
     }
 }
@@ -52,14 +50,14 @@ mod tests {
     }
 
     impl ConfigCache for Panicking {
-        fn get(&self, _: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+        fn get(&self, _: &str) -> CacheFuture<Option<String>> {
             if self.when_called {
                 panic!("get: a bug in a user's cache");
             }
             Box::pin(async { panic!("get: a bug in a user's cache future") })
         }
 
-        fn set(&self, _: &str, _: String) -> BoxFuture<'static, Result<(), CacheError>> {
+        fn set(&self, _: &str, _: String) -> CacheFuture<()> {
             if self.when_called {
                 panic!("set: a bug in a user's cache");
             }
@@ -73,11 +71,11 @@ mod tests {
             let cache = PanicGuard::wrap(Arc::new(Panicking { when_called }));
             assert_eq!(
                 cache.get("key").await,
-                Err(CacheError("the cache panicked in `get`".into()))
+                Err(CacheError::new("the cache panicked in `get`"))
             );
             assert_eq!(
                 cache.set("key", "value".into()).await,
-                Err(CacheError("the cache panicked in `set`".into()))
+                Err(CacheError::new("the cache panicked in `set`"))
             );
         }
     }

@@ -13,7 +13,7 @@ mod guarded;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use external::{CacheError, ConfigCache, EntryError, InMemoryCache, cache_key};
+pub use external::{CacheError, CacheFuture, ConfigCache, EntryError, InMemoryCache, cache_key};
 pub use file::FileCache;
 #[cfg(feature = "redis")]
 pub use redis::RedisCache;

@@ -3,11 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
-use super::{CacheError, ConfigCache};
+use super::{CacheError, CacheFuture, ConfigCache};
 
 /// How long a connection attempt or a command may take: a Redis that is down costs this much at
 /// most, and the client goes on with its in-memory config. (The `redis` crate's own defaults,
@@ -51,8 +50,8 @@ impl RedisCache {
     /// # Errors
     /// A [`CacheError`] when the URL is not a Redis URL.
     pub fn new(url: &str) -> Result<RedisCache, CacheError> {
-        let client =
-            redis::Client::open(url).map_err(|e| CacheError(format!("invalid Redis URL: {e}")))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| CacheError::with_source("invalid Redis URL", e))?;
         Ok(RedisCache {
             client,
             connection: Arc::default(),
@@ -75,8 +74,8 @@ impl RedisCache {
             client.get_multiplexed_async_connection_with_config(&config),
         )
         .await
-        .map_err(|_| CacheError("connecting to Redis timed out".into()))?
-        .map_err(|e| CacheError(format!("connecting to Redis: {e}")))?;
+        .map_err(|_| CacheError::new("connecting to Redis timed out"))?
+        .map_err(|e| CacheError::with_source("connecting to Redis", e))?;
         if let Ok(mut shared) = shared.lock() {
             *shared = Some(connection.clone());
         }
@@ -89,7 +88,7 @@ impl RedisCache {
     fn run<T: redis::FromRedisValue + Send + 'static>(
         &self,
         command: redis::Cmd,
-    ) -> BoxFuture<'static, Result<T, CacheError>> {
+    ) -> CacheFuture<T> {
         let client = self.client.clone();
         let shared = self.connection.clone();
         let forget = move |shared: &Mutex<Option<MultiplexedConnection>>| {
@@ -109,7 +108,7 @@ impl RedisCache {
                         Ok(Err(error)) => error,
                         Err(_) => {
                             forget(&shared);
-                            return Err(CacheError("the Redis command timed out".into()));
+                            return Err(CacheError::new("the Redis command timed out"));
                         }
                     };
                 // A server error (a wrong type, a missing permission) leaves the connection usable.
@@ -124,20 +123,20 @@ impl RedisCache {
                     retried = true;
                     continue;
                 }
-                return Err(CacheError(format!("Redis: {error}")));
+                return Err(CacheError::with_source("Redis", error));
             }
         })
     }
 }
 
 impl ConfigCache for RedisCache {
-    fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
+    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
         let mut command = redis::cmd("GET");
         command.arg(key);
         self.run(command)
     }
 
-    fn set(&self, key: &str, value: String) -> BoxFuture<'static, Result<(), CacheError>> {
+    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         let mut command = redis::cmd("SET");
         command.arg(key).arg(value);
         self.run(command)
