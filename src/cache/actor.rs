@@ -432,7 +432,7 @@ async fn bounded<T>(
     tokio::time::timeout(timeout, operation)
         .await
         .unwrap_or_else(|_| {
-            Err(CacheError(format!(
+            Err(CacheError::new(format!(
                 "the cache did not answer within {} ms",
                 timeout.as_millis()
             )))
@@ -545,5 +545,84 @@ impl Handler<Shutdown> for Cache {
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         self.subscribers.clear();
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::cache::{CacheFuture, InMemoryCache};
+    use crate::log::NoLog;
+
+    /// Records what was written; the first write takes longer than the others.
+    struct SlowFirstWrite {
+        inner: InMemoryCache,
+        writes: Mutex<u32>,
+    }
+
+    impl ConfigCache for SlowFirstWrite {
+        fn get(&self, key: &str) -> CacheFuture<Option<String>> {
+            self.inner.get(key)
+        }
+
+        fn set(&self, key: &str, value: String) -> CacheFuture<()> {
+            let first = {
+                let mut writes = self.writes.lock().unwrap();
+                *writes += 1;
+                *writes == 1
+            };
+            let write = self.inner.set(key, value);
+            Box::pin(async move {
+                if first {
+                    actix_rt::time::sleep(Duration::from_millis(150)).await;
+                }
+                write.await
+            })
+        }
+    }
+
+    fn fetched(value: &str) -> FetchOutcome {
+        let json = format!(r#"{{"f":{{"greeting":{{"t":1,"v":{{"s":"{value}"}}}}}}}}"#);
+        FetchOutcome::Fetched {
+            config: Arc::new(Config::parse(&json).unwrap()),
+            json: Arc::from(json.as_str()),
+            etag: Some(format!("\"{value}\"")),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_slow_earlier_write_never_overwrites_a_later_one() {
+        let memory = InMemoryCache::new();
+        let published = Arc::new(Published::default());
+        let cache = Cache::new(CacheParts {
+            published: published.clone(),
+            mode: PollingMode::manual_poll(),
+            offline: Arc::default(),
+            hooks: Arc::default(),
+            sink: Arc::new(NoLog),
+            external: Some(Arc::new(SlowFirstWrite {
+                inner: memory.clone(),
+                writes: Mutex::new(0),
+            })),
+            sdk_key: "key".into(),
+            cache_timeout: Duration::from_secs(5),
+            cache_sync_interval: Duration::from_millis(100),
+            overrides: None,
+        })
+        .start();
+        let first = cache.send(Store(fetched("first")));
+        let second = cache.send(Store(fetched("second")));
+        let (first, second) = futures_util::join!(first, second);
+        first.unwrap();
+        second.unwrap();
+        let stored = memory.get(&cache_key("key")).await.unwrap().unwrap();
+        assert!(stored.ends_with(r#""second"}}}}"#), "{stored}");
+        let served = published.load_full();
+        assert_eq!(
+            served.remote.as_deref().unwrap().etag.as_deref(),
+            Some("\"second\"")
+        );
     }
 }
