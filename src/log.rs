@@ -60,15 +60,33 @@ pub mod event {
     pub const USER_ATTRIBUTE_CONVERTED: u32 = 3005;
     /// The evaluation log.
     pub const EVALUATION_LOG: u32 = 5000;
+    /// The CDN answered 403 or 404: the SDK key is wrong.
+    pub const FETCH_INVALID_SDK_KEY: u32 = 1100;
+    /// The CDN answered a status other than 200, 304, 403 and 404.
+    pub const FETCH_UNEXPECTED_STATUS: u32 = 1101;
+    /// The request for the config timed out.
+    pub const FETCH_TIMED_OUT: u32 = 1102;
     /// Unexpected error while fetching the config.
     pub const FETCH_FAILED: u32 = 1103;
+    /// The CDN redirected three times in one refresh.
+    pub const FETCH_REDIRECT_LOOP: u32 = 1104;
+    /// A 200 response whose body is not a valid config (or is over the size limit).
+    pub const FETCH_INVALID_BODY: u32 = 1105;
+    /// The CDN answered 304 while nothing is cached.
+    pub const FETCH_NOT_MODIFIED_WITHOUT_CONFIG: u32 = 1106;
+    /// The flag override file does not exist.
+    pub const OVERRIDE_FILE_NOT_FOUND: u32 = 1300;
+    /// The flag override file could not be read or is not a valid override file.
+    pub const OVERRIDE_FILE_INVALID: u32 = 1302;
+    /// The data governance option does not match the dashboard's: the CDN redirected (mode 1).
+    pub const DATA_GOVERNANCE_OUT_OF_SYNC: u32 = 3002;
     /// The external cache could not be read.
     pub const CACHE_READ_FAILED: u32 = 2200;
     /// The external cache could not be written.
     pub const CACHE_WRITE_FAILED: u32 = 2201;
     /// The method has no effect under the `LocalOnly` flag override behaviour.
     pub const LOCAL_ONLY_NO_EFFECT: u32 = 3202;
-    /// Error in a force refresh.
+    /// A force refresh failed.
     pub const FORCE_REFRESH_FAILED: u32 = 1003;
     /// A client for this SDK key exists already; the new options are ignored.
     pub const CLIENT_ALREADY_CREATED: u32 = 3000;
@@ -82,6 +100,9 @@ pub mod event {
     pub const HOOK_PANICKED: u32 = 9000;
     /// The poller panicked; its supervisor restarts it (this crate's own id).
     pub const POLLER_PANICKED: u32 = 9002;
+    /// A proxy environment variable (`HTTPS_PROXY`, `NO_PROXY`...) could not be read and is
+    /// ignored (this crate's own id).
+    pub const PROXY_ENV_INVALID: u32 = 9003;
 }
 
 /// Where log events go.

@@ -2,16 +2,13 @@
 
 use std::fmt;
 
-use crate::log::{LogLevel, LogSink};
+use crate::log::{LogLevel, LogSink, event};
 
-/// Event id of the WARNING that the data governance option is out of sync with the dashboard
-/// (redirect mode 1, spec §4).
-pub const DATA_GOVERNANCE_OUT_OF_SYNC: u32 = 3002;
-
-/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`] (3002).
-pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter specified at \
-    the client initialization is not in sync with the preferences on the ConfigCat Dashboard. \
-    Read more: https://configcat.com/docs/advanced/data-governance/";
+/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`](event::DATA_GOVERNANCE_OUT_OF_SYNC)
+/// (3002).
+pub(crate) const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
+    specified at the client initialization is not in sync with the preferences on the ConfigCat \
+    Dashboard. Read more: https://configcat.com/docs/advanced/data-governance/";
 
 /// Why a fetch of `config_v6.json` failed.
 ///
@@ -19,7 +16,7 @@ pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` para
 /// gives its id; every fetch error is logged at ERROR level.
 ///
 /// ```
-/// use configcat_actix::fetch::FetchError;
+/// use configcat_actix::FetchError;
 /// let error = FetchError::Timeout { millis: 300 };
 /// assert_eq!(error.event_id(), 1102);
 /// assert_eq!(
@@ -28,6 +25,7 @@ pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` para
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The CDN answered 403 or 404: the SDK key is wrong (1100, non-transient).
     InvalidSdkKey {
@@ -83,13 +81,15 @@ impl FetchError {
     /// | [`NotModifiedWithoutConfig`](FetchError::NotModifiedWithoutConfig) | 1106 |
     pub fn event_id(&self) -> u32 {
         match self {
-            FetchError::InvalidSdkKey { .. } => 1100,
-            FetchError::UnexpectedStatus { .. } => 1101,
-            FetchError::Timeout { .. } => 1102,
-            FetchError::Network(_) => 1103,
-            FetchError::RedirectLoop => 1104,
-            FetchError::InvalidBody(_) | FetchError::BodyTooLarge { .. } => 1105,
-            FetchError::NotModifiedWithoutConfig => 1106,
+            FetchError::InvalidSdkKey { .. } => event::FETCH_INVALID_SDK_KEY,
+            FetchError::UnexpectedStatus { .. } => event::FETCH_UNEXPECTED_STATUS,
+            FetchError::Timeout { .. } => event::FETCH_TIMED_OUT,
+            FetchError::Network(_) => event::FETCH_FAILED,
+            FetchError::RedirectLoop => event::FETCH_REDIRECT_LOOP,
+            FetchError::InvalidBody(_) | FetchError::BodyTooLarge { .. } => {
+                event::FETCH_INVALID_BODY
+            }
+            FetchError::NotModifiedWithoutConfig => event::FETCH_NOT_MODIFIED_WITHOUT_CONFIG,
         }
     }
 
@@ -170,6 +170,7 @@ impl std::error::Error for FetchError {}
 /// Why a [`Fetcher`](super::Fetcher) or a [`Proxy`](super::Proxy) could not be built from its
 /// options.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchConfigError {
     /// The proxy URL is not `http://[user:password@]host[:port]`.
     InvalidProxy(String),
