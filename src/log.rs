@@ -451,9 +451,12 @@ mod tests {
         /// The one global logger of this test binary: keeps the records of target
         /// `configcat` and filters with a level a test changes at run time, as a reloadable
         /// filter would.
+        /// Target, level, `event_id` key-value, message.
+        type Record = (String, ::log::Level, Option<u64>, String);
+
         struct Capture {
             max: AtomicUsize,
-            records: Mutex<Vec<(String, ::log::Level, Option<u64>, String)>>,
+            records: Mutex<Vec<Record>>,
         }
 
         impl ::log::Log for Capture {

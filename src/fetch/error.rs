@@ -48,22 +48,21 @@ pub enum FetchError {
     Network(String),
     /// A 200 response whose body is not a valid config_v6 document (1105).
     InvalidBody(String),
-    /// A 200 response whose body is larger than
-    /// [`FetchOptions::max_body_bytes`](super::FetchOptions::max_body_bytes) (1105).
+    /// A 200 response whose body is larger than the body size limit of the client's options
+    /// (default 16 MiB) (1105).
     BodyTooLarge {
         /// The limit, in bytes.
         limit: usize,
     },
     /// The CDN redirected three times in one refresh (1104).
     ///
-    /// The [`Fetcher`](super::Fetcher) logs this event but still returns the last config it
-    /// fetched, as the official SDKs do; the variant exists for callers that want the message.
+    /// The client logs this event but still uses the last config it fetched, as the official
+    /// SDKs do; the variant exists for callers that want the message.
     RedirectLoop,
     /// The CDN answered 304 while nothing is cached (1106).
     ///
-    /// Only the cache knows that nothing is cached: the [`Fetcher`](super::Fetcher) returns
-    /// [`FetchOutcome::NotModified`](super::FetchOutcome::NotModified) and the caller reports
-    /// this error (for instance with [`FetchError::log_to`]).
+    /// Only the cache knows that nothing is cached, so the download itself reports a 304 as
+    /// success and the cache reports this error.
     NotModifiedWithoutConfig,
 }
 
@@ -167,8 +166,18 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Why a [`Fetcher`](super::Fetcher) or a [`Proxy`](super::Proxy) could not be built from its
-/// options.
+/// Why the download options (a [`Proxy`](super::Proxy), the base URL, the extra root
+/// certificates) cannot be used.
+///
+/// ```
+/// use configcat_actix::{FetchConfigError, Proxy};
+/// let error = Proxy::new("socks5://proxy.internal:1080").unwrap_err();
+/// assert!(matches!(error, FetchConfigError::InvalidProxy(_)));
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid proxy: `socks5://proxy.internal:1080`: unsupported scheme `socks5`"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FetchConfigError {
