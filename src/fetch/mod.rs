@@ -70,7 +70,9 @@ impl DataGovernance {
 }
 
 /// What a [`Fetcher`] needs: the SDK key, where to fetch from, and how.
-#[derive(Clone)]
+///
+/// `PartialEq` so that the client's options can be compared as a whole (warning 3000).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct FetchOptions {
     /// The SDK key, used verbatim in the URL path.
     pub sdk_key: String,

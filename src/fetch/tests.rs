@@ -862,6 +862,32 @@ async fn the_environment_proxy_is_chosen_per_target_across_a_redirect() {
 }
 
 #[actix_rt::test]
+async fn an_https_target_uses_https_proxy_from_the_environment() {
+    let cdn = MockCdn::start_tls();
+    cdn.set_config(KEY, simple_config("flag", "secure"));
+    let proxy = ForwardProxy::start();
+    // `http_proxy` names a port nothing listens on: using it would fail the fetch.
+    let env = [
+        ("HTTPS_PROXY", proxy.url()),
+        ("http_proxy", support::refused_base_url()),
+    ];
+    let (fetcher, log) = fetcher_with_env(
+        FetchOptions {
+            proxy_from_env: true,
+            extra_root_certificates: vec![cdn.certificate_der()],
+            ..options(&cdn.localhost_base_url())
+        },
+        fake_env(&env),
+    );
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "secure");
+    assert_eq!(
+        proxy.connect_targets(),
+        vec![format!("localhost:{}", cdn.addr().port())]
+    );
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
+#[actix_rt::test]
 async fn a_bad_proxy_variable_is_logged_as_9003_and_ignored() {
     let cdn = MockCdn::start();
     cdn.set_config(KEY, simple_config("flag", "direct"));
