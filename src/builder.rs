@@ -128,6 +128,26 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Without an explicit [`proxy`](Self::proxy), takes the proxy from the environment as curl
+    /// does: `https_proxy`/`HTTPS_PROXY` for https URLs, `http_proxy` (lower case only) for
+    /// http ones, `all_proxy`/`ALL_PROXY` otherwise, and no proxy for the hosts that
+    /// `no_proxy`/`NO_PROXY` lists (domains, with or without a leading dot, IP addresses,
+    /// `host:port`, `*` for all). Read once at start; a variable that cannot be used is logged
+    /// (ERROR 9003) and ignored. Off by default.
+    ///
+    /// ```no_run
+    /// # fn start() -> Result<(), configcat_actix::Error> {
+    /// let client = configcat_actix::ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .proxy_from_env()
+    ///     .start()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn proxy_from_env(mut self) -> Self {
+        self.options.proxy_from_env = true;
+        self
+    }
+
     /// Longest time to establish a connection (default 10 s).
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {

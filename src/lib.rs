@@ -89,6 +89,10 @@ pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use hooks::ClientCacheState;
+#[cfg(feature = "log")]
+pub use log::LogCrateSink;
+#[cfg(feature = "tracing")]
+pub use log::TracingSink;
 pub use log::{LogEvent, LogLevel, LogSink, MemoryLog, NoLog, SlogSink};
 pub use messages::*;
 pub use model::{Config, ParseError, Setting, SettingType, Settings, Value};

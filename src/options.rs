@@ -31,6 +31,7 @@ pub(crate) struct Options {
     pub data_governance: DataGovernance,
     pub base_url: Option<String>,
     pub proxy: Option<Proxy>,
+    pub proxy_from_env: bool,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub max_body_bytes: usize,
@@ -53,6 +54,7 @@ impl Options {
             data_governance: DataGovernance::default(),
             base_url: None,
             proxy: None,
+            proxy_from_env: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -85,6 +87,7 @@ impl Options {
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             proxy: self.proxy.clone(),
+            proxy_from_env: self.proxy_from_env,
             extra_root_certificates: self.root_certificates.clone(),
             max_body_bytes: self.max_body_bytes,
             ..FetchOptions::default()

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
+use crate::log::event;
 use crate::model::{Config, Setting, Settings, Value};
 
 /// How local values combine with downloaded ones.
@@ -389,8 +390,10 @@ impl OverrideError {
     /// ```
     pub fn event_id(&self) -> u32 {
         match self {
-            OverrideError::FileNotFound { .. } => 1300,
-            OverrideError::ReadFailed { .. } | OverrideError::Invalid { .. } => 1302,
+            OverrideError::FileNotFound { .. } => event::OVERRIDE_FILE_NOT_FOUND,
+            OverrideError::ReadFailed { .. } | OverrideError::Invalid { .. } => {
+                event::OVERRIDE_FILE_INVALID
+            }
         }
     }
 

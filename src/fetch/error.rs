@@ -2,16 +2,13 @@
 
 use std::fmt;
 
-use crate::log::{LogLevel, LogSink};
+use crate::log::{LogLevel, LogSink, event};
 
-/// Event id of the WARNING that the data governance option is out of sync with the dashboard
-/// (redirect mode 1, spec §4).
-pub const DATA_GOVERNANCE_OUT_OF_SYNC: u32 = 3002;
-
-/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`] (3002).
-pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter specified at \
-    the client initialization is not in sync with the preferences on the ConfigCat Dashboard. \
-    Read more: https://configcat.com/docs/advanced/data-governance/";
+/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`](event::DATA_GOVERNANCE_OUT_OF_SYNC)
+/// (3002).
+pub(crate) const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
+    specified at the client initialization is not in sync with the preferences on the ConfigCat \
+    Dashboard. Read more: https://configcat.com/docs/advanced/data-governance/";
 
 /// Why a fetch of `config_v6.json` failed.
 ///
@@ -19,7 +16,7 @@ pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` para
 /// gives its id; every fetch error is logged at ERROR level.
 ///
 /// ```
-/// use configcat_actix::fetch::FetchError;
+/// use configcat_actix::FetchError;
 /// let error = FetchError::Timeout { millis: 300 };
 /// assert_eq!(error.event_id(), 1102);
 /// assert_eq!(
@@ -28,6 +25,7 @@ pub const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` para
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The CDN answered 403 or 404: the SDK key is wrong (1100, non-transient).
     InvalidSdkKey {
@@ -50,22 +48,21 @@ pub enum FetchError {
     Network(String),
     /// A 200 response whose body is not a valid config_v6 document (1105).
     InvalidBody(String),
-    /// A 200 response whose body is larger than
-    /// [`FetchOptions::max_body_bytes`](super::FetchOptions::max_body_bytes) (1105).
+    /// A 200 response whose body is larger than the body size limit of the client's options
+    /// (default 16 MiB) (1105).
     BodyTooLarge {
         /// The limit, in bytes.
         limit: usize,
     },
     /// The CDN redirected three times in one refresh (1104).
     ///
-    /// The [`Fetcher`](super::Fetcher) logs this event but still returns the last config it
-    /// fetched, as the official SDKs do; the variant exists for callers that want the message.
+    /// The client logs this event but still uses the last config it fetched, as the official
+    /// SDKs do; the variant exists for callers that want the message.
     RedirectLoop,
     /// The CDN answered 304 while nothing is cached (1106).
     ///
-    /// Only the cache knows that nothing is cached: the [`Fetcher`](super::Fetcher) returns
-    /// [`FetchOutcome::NotModified`](super::FetchOutcome::NotModified) and the caller reports
-    /// this error (for instance with [`FetchError::log_to`]).
+    /// Only the cache knows that nothing is cached, so the download itself reports a 304 as
+    /// success and the cache reports this error.
     NotModifiedWithoutConfig,
 }
 
@@ -83,13 +80,15 @@ impl FetchError {
     /// | [`NotModifiedWithoutConfig`](FetchError::NotModifiedWithoutConfig) | 1106 |
     pub fn event_id(&self) -> u32 {
         match self {
-            FetchError::InvalidSdkKey { .. } => 1100,
-            FetchError::UnexpectedStatus { .. } => 1101,
-            FetchError::Timeout { .. } => 1102,
-            FetchError::Network(_) => 1103,
-            FetchError::RedirectLoop => 1104,
-            FetchError::InvalidBody(_) | FetchError::BodyTooLarge { .. } => 1105,
-            FetchError::NotModifiedWithoutConfig => 1106,
+            FetchError::InvalidSdkKey { .. } => event::FETCH_INVALID_SDK_KEY,
+            FetchError::UnexpectedStatus { .. } => event::FETCH_UNEXPECTED_STATUS,
+            FetchError::Timeout { .. } => event::FETCH_TIMED_OUT,
+            FetchError::Network(_) => event::FETCH_FAILED,
+            FetchError::RedirectLoop => event::FETCH_REDIRECT_LOOP,
+            FetchError::InvalidBody(_) | FetchError::BodyTooLarge { .. } => {
+                event::FETCH_INVALID_BODY
+            }
+            FetchError::NotModifiedWithoutConfig => event::FETCH_NOT_MODIFIED_WITHOUT_CONFIG,
         }
     }
 
@@ -167,9 +166,20 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Why a [`Fetcher`](super::Fetcher) or a [`Proxy`](super::Proxy) could not be built from its
-/// options.
+/// Why the download options (a [`Proxy`](super::Proxy), the base URL, the extra root
+/// certificates) cannot be used.
+///
+/// ```
+/// use configcat_actix::{FetchConfigError, Proxy};
+/// let error = Proxy::new("socks5://proxy.internal:1080").unwrap_err();
+/// assert!(matches!(error, FetchConfigError::InvalidProxy(_)));
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid proxy: `socks5://proxy.internal:1080`: unsupported scheme `socks5`"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchConfigError {
     /// The proxy URL is not `http://[user:password@]host[:port]`.
     InvalidProxy(String),

@@ -8,28 +8,14 @@
 //!
 //! Connections go through awc over rustls (ring provider, webpki roots plus any
 //! [extra roots](FetchOptions::extra_root_certificates)), optionally tunnelled through an HTTP
-//! [`Proxy`] with `CONNECT`.
+//! [`Proxy`] with `CONNECT`, either the one of the options or, with
+//! [`proxy_from_env`](FetchOptions::proxy_from_env), the one the environment names for each
+//! target URL, as curl chooses it.
 //!
-//! ```no_run
-//! use std::sync::Arc;
-//! use configcat_actix::fetch::{FetchOptions, FetchOutcome, Fetcher};
-//! use configcat_actix::{LogLevel, SlogSink};
-//!
-//! # #[actix_rt::main] async fn main() {
-//! let options = FetchOptions {
-//!     sdk_key: "configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXX".to_owned(),
-//!     mode_letter: 'm',
-//!     ..FetchOptions::default()
-//! };
-//! let fetcher = Fetcher::new(options, Arc::new(SlogSink::stdout(LogLevel::Warn))).unwrap();
-//! match fetcher.fetch(None).await {
-//!     FetchOutcome::Fetched { config, etag, .. } => println!("{} flags, etag {etag:?}", config.settings().len()),
-//!     FetchOutcome::NotModified => println!("not modified"),
-//!     FetchOutcome::Failed { error, transient } => println!("{error} (transient: {transient})"),
-//! }
-//! # }
-//! ```
+//! The module is private: users reach [`DataGovernance`], [`Proxy`], [`FetchError`] and
+//! [`FetchConfigError`] at the crate root; the fetcher itself is driven by the poller.
 
+mod env_proxy;
 mod error;
 mod proxy;
 mod tls;
@@ -44,18 +30,17 @@ use std::time::Duration;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header;
 
-pub use error::{
-    DATA_GOVERNANCE_OUT_OF_SYNC, DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE, FetchConfigError, FetchError,
-};
+use error::DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE;
+pub use error::{FetchConfigError, FetchError};
 pub use proxy::Proxy;
 
-use crate::log::{LogLevel, LogSink};
+use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, RedirectMode};
 
 /// The CDN base URL of [`DataGovernance::Global`].
-pub const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
+pub(crate) const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
 /// The CDN base URL of [`DataGovernance::EuOnly`].
-pub const EU_ONLY_BASE_URL: &str = "https://cdn-eu.configcat.com";
+pub(crate) const EU_ONLY_BASE_URL: &str = "https://cdn-eu.configcat.com";
 
 /// Where the config is downloaded from when no custom base URL is set; this must match the
 /// data governance setting of the product on the ConfigCat Dashboard (otherwise the CDN
@@ -73,7 +58,7 @@ impl DataGovernance {
     /// The CDN base URL of this setting.
     ///
     /// ```
-    /// use configcat_actix::fetch::DataGovernance;
+    /// use configcat_actix::DataGovernance;
     /// assert_eq!(DataGovernance::EuOnly.base_url(), "https://cdn-eu.configcat.com");
     /// ```
     pub fn base_url(self) -> &'static str {
@@ -85,8 +70,10 @@ impl DataGovernance {
 }
 
 /// What a [`Fetcher`] needs: the SDK key, where to fetch from, and how.
-#[derive(Clone)]
-pub struct FetchOptions {
+///
+/// `PartialEq` so that the client's options can be compared as a whole (warning 3000).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct FetchOptions {
     /// The SDK key, used verbatim in the URL path.
     pub sdk_key: String,
     /// A custom base URL (a trailing `/` is stripped); `None` uses the
@@ -106,6 +93,11 @@ pub struct FetchOptions {
     pub read_timeout: Duration,
     /// An HTTP proxy to tunnel every connection through.
     pub proxy: Option<Proxy>,
+    /// Without an explicit [`proxy`](FetchOptions::proxy): choose the proxy of each target URL
+    /// from `https_proxy`, `http_proxy`, `all_proxy` and `no_proxy` (either case, except
+    /// `http_proxy`, lower case only, as curl), read once when the fetcher is built. A variable
+    /// that cannot be read is logged (ERROR 9003) and ignored. Default false.
+    pub proxy_from_env: bool,
     /// DER-encoded certificates trusted as roots in addition to the webpki roots (e.g. the CA
     /// of a TLS-intercepting proxy or of a self-hosted ConfigCat proxy).
     pub extra_root_certificates: Vec<Vec<u8>>,
@@ -113,17 +105,17 @@ pub struct FetchOptions {
     /// refused before reading, and a body without one is read only up to the limit; both are
     /// ERROR 1105.
     pub max_body_bytes: usize,
-    /// Testing hook: replaces the URL of the [data governance](FetchOptions::data_governance)
-    /// setting. Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects
-    /// are followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
+    /// Replaces the URL of the [data governance](FetchOptions::data_governance) setting.
+    /// Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects are
+    /// followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
     /// redirect rules against a local server.
-    #[doc(hidden)]
-    pub data_governance_url: Option<String>,
+    #[cfg(test)]
+    pub(crate) data_governance_url: Option<String>,
 }
 
 impl Default for FetchOptions {
     /// No SDK key, the Global CDN, auto poll (`a`), 10 s to connect, 30 s per request, no
-    /// proxy, no extra roots, bodies up to 16 MiB.
+    /// proxy (not even from the environment), no extra roots, bodies up to 16 MiB.
     fn default() -> FetchOptions {
         FetchOptions {
             sdk_key: String::new(),
@@ -133,8 +125,10 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             proxy: None,
+            proxy_from_env: false,
             extra_root_certificates: Vec::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            #[cfg(test)]
             data_governance_url: None,
         }
     }
@@ -142,21 +136,23 @@ impl Default for FetchOptions {
 
 impl fmt::Debug for FetchOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FetchOptions")
-            .field("sdk_key", &redact(&self.sdk_key))
+        let mut f = f.debug_struct("FetchOptions");
+        f.field("sdk_key", &redact(&self.sdk_key))
             .field("base_url", &self.base_url)
             .field("data_governance", &self.data_governance)
             .field("mode_letter", &self.mode_letter)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("proxy", &self.proxy)
+            .field("proxy_from_env", &self.proxy_from_env)
             .field(
                 "extra_root_certificates",
                 &format_args!("[{} certificates]", self.extra_root_certificates.len()),
             )
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("data_governance_url", &self.data_governance_url)
-            .finish()
+            .field("max_body_bytes", &self.max_body_bytes);
+        #[cfg(test)]
+        f.field("data_governance_url", &self.data_governance_url);
+        f.finish()
     }
 }
 
@@ -173,7 +169,7 @@ fn redact(sdk_key: &str) -> String {
 
 /// The result of one refresh.
 #[derive(Debug, Clone)]
-pub enum FetchOutcome {
+pub(crate) enum FetchOutcome {
     /// The CDN answered 200 with a valid config.
     Fetched {
         /// The parsed config.
@@ -205,12 +201,7 @@ impl FetchOutcome {
 
 /// The user agent sent as `X-ConfigCat-UserAgent` and `User-Agent`:
 /// `ConfigCat-Rust-Actix/<mode>-<version>`.
-///
-/// ```
-/// let agent = configcat_actix::fetch::user_agent('m');
-/// assert!(agent.starts_with("ConfigCat-Rust-Actix/m-"));
-/// ```
-pub fn user_agent(mode_letter: char) -> String {
+pub(crate) fn user_agent(mode_letter: char) -> String {
     format!(
         "ConfigCat-Rust-Actix/{mode_letter}-{}",
         env!("CARGO_PKG_VERSION")
@@ -222,7 +213,7 @@ pub fn user_agent(mode_letter: char) -> String {
 ///
 /// A fetcher is bound to the actix (tokio) thread it was created on: awc's client is not `Send`.
 #[derive(Clone)]
-pub struct Fetcher {
+pub(crate) struct Fetcher {
     inner: Rc<Inner>,
 }
 
@@ -268,13 +259,20 @@ impl Fetcher {
     /// [`FetchConfigError`] when the base URL (or the config URL built with the SDK key) is not
     /// a valid `http`/`https` URL, or an extra root certificate cannot be read.
     pub fn new(options: FetchOptions, sink: Arc<dyn LogSink>) -> Result<Fetcher, FetchConfigError> {
+        Fetcher::with_env(options, sink, |name| std::env::var(name).ok())
+    }
+
+    /// [`Fetcher::new`] with the environment read through `env` (tests give a fake one: the
+    /// process environment is shared by every thread, so mutating it is racy).
+    pub(crate) fn with_env(
+        options: FetchOptions,
+        sink: Arc<dyn LogSink>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Fetcher, FetchConfigError> {
         let custom_base_url = options.base_url.is_some();
         let base_url = match &options.base_url {
             Some(url) => normalize_base_url(url),
-            None => match &options.data_governance_url {
-                Some(url) => normalize_base_url(url),
-                None => options.data_governance.base_url().to_owned(),
-            },
+            None => governance_url(&options),
         };
         validate_url(&base_url)?;
         validate_url(&config_url(&base_url, &options.sdk_key))?;
@@ -288,9 +286,26 @@ impl Fetcher {
         // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
         // config's preferences, and following a 3xx could hand the SDK key to another host.
         let builder = awc::Client::builder().disable_timeout().disable_redirects();
-        let client = match &options.proxy {
-            Some(proxy) => builder
-                .connector(connector.connector(proxy::ProxyConnector::new(proxy)))
+        let route = match &options.proxy {
+            Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
+            None if options.proxy_from_env => {
+                let (env, errors) = env_proxy::EnvProxy::read(env);
+                for error in errors {
+                    if sink.enabled(LogLevel::Error) {
+                        sink.log(
+                            LogLevel::Error,
+                            event::PROXY_ENV_INVALID,
+                            format_args!("{error}; the variable is ignored"),
+                        );
+                    }
+                }
+                Some(proxy::Route::Env(env))
+            }
+            None => None,
+        };
+        let client = match route {
+            Some(route) => builder
+                .connector(connector.connector(proxy::ProxyConnector::new(route)))
                 .finish(),
             None => builder.connector(connector).finish(),
         };
@@ -312,13 +327,15 @@ impl Fetcher {
 
     /// The base URL the next fetch goes to: the option's, or the one a redirect set (redirect
     /// state persists across fetches).
-    pub fn current_base_url(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn current_base_url(&self) -> String {
         self.inner.base_url.borrow().clone()
     }
 
     /// The URL the next fetch downloads:
     /// `<base URL>/configuration-files/<SDK key>/config_v6.json`.
-    pub fn config_url(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn config_url(&self) -> String {
         config_url(&self.inner.base_url.borrow(), &self.inner.sdk_key)
     }
 
@@ -381,7 +398,7 @@ impl Inner {
                 Some(RedirectMode::No) => return fetched,
                 Some(RedirectMode::Should) => self.log(
                     LogLevel::Warn,
-                    DATA_GOVERNANCE_OUT_OF_SYNC,
+                    event::DATA_GOVERNANCE_OUT_OF_SYNC,
                     format_args!("{DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE}"),
                 ),
                 // Force, and (as in the official SDKs) a redirect without a mode.
@@ -413,7 +430,16 @@ impl Inner {
             request = request.insert_header((header::IF_NONE_MATCH, etag));
         }
         let exchange = async {
-            let mut response = request.send().await.map_err(|e| self.send_error(e))?;
+            // `send()` would frame the GET with `content-length: 0`; a body of no size sends no
+            // framing header at all (RFC 9110 §8.6: a request without content carries none).
+            // The `date` header stays: actix-http's HTTP/1 encoder writes one into every
+            // message that has none (h1/encoder.rs, `encode_headers`), requests included, and
+            // awc 3.11 has no switch for it (`ClientBuilder::no_default_headers` sets a flag
+            // nothing reads).
+            let mut response = request
+                .send_body(awc::body::None::new())
+                .await
+                .map_err(|e| self.send_error(e))?;
             let status = response.status().as_u16();
             match status {
                 200 => {}
@@ -502,6 +528,15 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The URL of the data governance setting (or its test replacement).
+fn governance_url(options: &FetchOptions) -> String {
+    #[cfg(test)]
+    if let Some(url) = &options.data_governance_url {
+        return normalize_base_url(url);
+    }
+    options.data_governance.base_url().to_owned()
+}
+
 /// Strips surrounding blanks and trailing `/`s.
 fn normalize_base_url(url: &str) -> String {
     url.trim().trim_end_matches('/').to_owned()
@@ -532,14 +567,4 @@ fn validate_url(url: &str) -> Result<(), FetchConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_keeps_the_tail_and_slashes() {
-        assert_eq!(
-            redact("configcat-sdk-1/abc/1234567"),
-            "***************/***/*234567"
-        );
-    }
-}
+mod tests;

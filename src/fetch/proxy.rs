@@ -1,5 +1,7 @@
 //! HTTP proxies: awc has no proxy support, so this module provides the TCP connector service
-//! awc uses to open its connections, which tunnels each one through the proxy with `CONNECT`.
+//! awc uses to open its connections, which tunnels each one through the proxy with `CONNECT`
+//! (or, for a proxy chosen from the environment, connects directly when no proxy applies to
+//! the target).
 //!
 //! awc then speaks TLS (for `https://` targets) or plain HTTP (for `http://` targets) over the
 //! tunnel exactly as it would over a direct connection; the proxy only ever sees the target's
@@ -11,13 +13,17 @@ use std::rc::Rc;
 
 use actix_rt::net::TcpStream;
 use actix_service::Service;
-use actix_tls::connect::{ConnectError as TcpConnectError, ConnectInfo, Connection};
+use actix_tls::connect::{
+    ConnectError as TcpConnectError, ConnectInfo, Connection, Connector as TcpConnector,
+    ConnectorService, Resolver,
+};
 use awc::http::Uri;
 use base64::Engine as _;
 use futures_util::future::LocalBoxFuture;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::FetchConfigError;
+use super::env_proxy::EnvProxy;
 
 /// The longest proxy answer to a `CONNECT` that is read before giving up.
 const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
@@ -26,11 +32,11 @@ const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
 /// Basic credentials.
 ///
 /// ```
-/// use configcat_actix::fetch::Proxy;
+/// use configcat_actix::Proxy;
 /// let proxy = Proxy::new("http://proxy.internal:3128")?.credentials("user", "secret");
 /// assert_eq!(proxy.host(), "proxy.internal");
 /// assert_eq!(proxy.port(), 3128);
-/// # Ok::<(), configcat_actix::fetch::FetchConfigError>(())
+/// # Ok::<(), configcat_actix::FetchConfigError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
@@ -48,7 +54,24 @@ impl Proxy {
     /// [`FetchConfigError::InvalidProxy`] when the URL cannot be read, names another scheme
     /// than `http` (TLS to the proxy itself is not supported), or has a path.
     pub fn new(url: &str) -> Result<Proxy, FetchConfigError> {
-        let invalid = |why: &str| FetchConfigError::InvalidProxy(format!("`{url}`: {why}"));
+        Proxy::parse(url).map_err(|why| FetchConfigError::InvalidProxy(format!("`{url}`: {why}")))
+    }
+
+    /// A proxy from the value of a proxy environment variable: as [`Proxy::new`], except that
+    /// the credentials are percent-decoded, as curl does.
+    ///
+    /// The error does not repeat the value, which may hold a password.
+    pub(super) fn from_env_value(value: &str) -> Result<Proxy, String> {
+        let mut proxy = Proxy::parse(value)?;
+        if let Some((user, password)) = &proxy.credentials {
+            let decoded = (percent_decode(user)?, percent_decode(password)?);
+            proxy.credentials = Some(decoded);
+        }
+        Ok(proxy)
+    }
+
+    /// Parses a proxy URL; the error says why, without the URL.
+    fn parse(url: &str) -> Result<Proxy, String> {
         let trimmed = url.trim();
         let with_scheme = if trimmed.contains("://") {
             trimmed.to_owned()
@@ -57,19 +80,19 @@ impl Proxy {
         };
         let uri: Uri = with_scheme
             .parse()
-            .map_err(|e: awc::http::uri::InvalidUri| invalid(&e.to_string()))?;
+            .map_err(|e: awc::http::uri::InvalidUri| e.to_string())?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some(other) => return Err(invalid(&format!("unsupported scheme `{other}`"))),
-            None => return Err(invalid("missing scheme")),
+            Some(other) => return Err(format!("unsupported scheme `{other}`")),
+            None => return Err("missing scheme".to_owned()),
         }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(invalid("a proxy URL has no path"));
+            return Err("a proxy URL has no path".to_owned());
         }
-        let authority = uri.authority().ok_or_else(|| invalid("missing host"))?;
+        let authority = uri.authority().ok_or("missing host")?;
         let host = authority.host();
         if host.is_empty() {
-            return Err(invalid("missing host"));
+            return Err("missing host".to_owned());
         }
         let credentials = authority.as_str().rsplit_once('@').map(|(userinfo, _)| {
             match userinfo.split_once(':') {
@@ -126,10 +149,46 @@ impl fmt::Debug for Proxy {
     }
 }
 
-/// The awc TCP connector service that tunnels through a [`Proxy`].
+/// Which connections go through which proxy.
+pub(crate) enum Route {
+    /// Every connection, through this proxy.
+    Always(Proxy),
+    /// Each connection through the proxy the environment names for its target, if any.
+    Env(EnvProxy),
+}
+
+/// Decodes the `%XX` escapes of a URL's user or password.
+///
+/// Written out rather than taken from the percent-encoding crate only because this branch may
+/// add optional dependencies only; the function is tested below.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("a `%` in the credentials is not followed by two hex digits")?;
+            decoded.push(hex);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| "the decoded credentials are not UTF-8".to_owned())
+}
+
+/// The awc TCP connector service that tunnels through a [`Proxy`], or opens the connection
+/// directly when the [`Route`] names none for the target.
 #[derive(Clone)]
 pub(crate) struct ProxyConnector {
-    proxy: Rc<ProxyTarget>,
+    route: Rc<Route>,
+    /// awc's own TCP connector (the default resolver), for direct connections.
+    direct: ConnectorService,
 }
 
 struct ProxyTarget {
@@ -139,20 +198,27 @@ struct ProxyTarget {
     authorization: Option<String>,
 }
 
-impl ProxyConnector {
-    pub(crate) fn new(proxy: &Proxy) -> ProxyConnector {
+impl ProxyTarget {
+    fn new(proxy: &Proxy) -> ProxyTarget {
         let host = proxy
             .host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(&proxy.host)
             .to_owned();
+        ProxyTarget {
+            host,
+            port: proxy.port,
+            authorization: proxy.authorization(),
+        }
+    }
+}
+
+impl ProxyConnector {
+    pub(crate) fn new(route: Route) -> ProxyConnector {
         ProxyConnector {
-            proxy: Rc::new(ProxyTarget {
-                host,
-                port: proxy.port,
-                authorization: proxy.authorization(),
-            }),
+            route: Rc::new(route),
+            direct: TcpConnector::new(Resolver::default()).service(),
         }
     }
 }
@@ -165,7 +231,14 @@ impl Service<ConnectInfo<Uri>> for ProxyConnector {
     actix_service::always_ready!();
 
     fn call(&self, req: ConnectInfo<Uri>) -> Self::Future {
-        let proxy = self.proxy.clone();
+        let proxy = match &*self.route {
+            Route::Always(proxy) => Some(proxy),
+            Route::Env(env) => env.proxy_for_uri(req.request()),
+        };
+        let Some(proxy) = proxy else {
+            return Box::pin(self.direct.call(req));
+        };
+        let proxy = ProxyTarget::new(proxy);
         let target = format!("{}:{}", req.hostname(), req.port());
         let uri = req.request().clone();
         Box::pin(async move {
@@ -240,5 +313,40 @@ async fn tunnel(proxy: &ProxyTarget, target: &str) -> io::Result<TcpStream> {
             io::ErrorKind::InvalidData,
             format!("the proxy answered CONNECT with `{status_line}`"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_from_the_environment_are_percent_decoded() {
+        let proxy = Proxy::from_env_value("http://us%65r:p%40ss%3Aw%C3%B6rd@proxy:3128").unwrap();
+        assert_eq!(
+            proxy.credentials,
+            Some(("user".to_owned(), "p@ss:wörd".to_owned()))
+        );
+        assert_eq!((proxy.host(), proxy.port()), ("proxy", 3128));
+        // `Proxy::new` keeps them verbatim, as documented.
+        let verbatim = Proxy::new("http://us%65r:pw@proxy:3128").unwrap();
+        assert_eq!(
+            verbatim.credentials,
+            Some(("us%65r".to_owned(), "pw".to_owned()))
+        );
+    }
+
+    #[test]
+    fn bad_escapes_are_errors_that_do_not_repeat_the_value() {
+        for value in [
+            "http://user:secret%4@proxy:1",
+            "http://user:secret%zz@proxy:1",
+            "http://user:secret%ff@proxy:1",
+        ] {
+            let error = Proxy::from_env_value(value).unwrap_err();
+            assert!(!error.contains("secret"), "{error}");
+        }
+        let error = Proxy::from_env_value("socks5://user:secret@proxy:1080").unwrap_err();
+        assert_eq!(error, "unsupported scheme `socks5`");
     }
 }

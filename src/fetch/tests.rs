@@ -1,16 +1,44 @@
 //! The fetcher (spec §4) against local test servers: statuses, ETags, headers, timeouts, body
-//! limits, redirects, proxies and TLS.
+//! limits, redirects, proxies (given or from the environment) and TLS.
+//!
+//! These tests live in the crate because the fetcher is crate-private; they reuse the servers
+//! of `tests/support/` (all but its client helpers, which name the crate from outside).
 
-mod support;
-
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use configcat_actix::fetch::{
+use super::{
     DataGovernance, FetchConfigError, FetchError, FetchOptions, FetchOutcome, Fetcher, Proxy,
     user_agent,
 };
-use configcat_actix::{LogLevel, MemoryLog};
+use crate::log::event;
+use crate::{LogLevel, MemoryLog};
+
+#[path = "../../tests/support/cdn.rs"]
+#[allow(dead_code)]
+mod cdn;
+#[path = "../../tests/support/http.rs"]
+#[allow(dead_code)]
+mod http;
+#[path = "../../tests/support/proxy.rs"]
+#[allow(dead_code)]
+mod proxy;
+#[path = "../../tests/support/server.rs"]
+#[allow(dead_code)]
+mod server;
+#[path = "../../tests/support/tls.rs"]
+#[allow(dead_code)]
+mod tls;
+
+/// The parts of `tests/support` these tests use, under the names the integration tests know.
+mod support {
+    pub(super) use super::cdn::{MockCdn, simple_config, with_redirect};
+    pub(super) use super::proxy::ForwardProxy;
+    pub(super) use super::server::refused_base_url;
+    pub(super) use super::tls::TestCertificates;
+}
+
 use support::{ForwardProxy, MockCdn, simple_config, with_redirect};
 
 const KEY: &str = "configcat-sdk-1/PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA";
@@ -50,13 +78,9 @@ fn event_ids(log: &MemoryLog) -> Vec<u32> {
 /// The `value` of text flag `flag` in a fetched config.
 fn flag_text(outcome: &FetchOutcome, flag: &str) -> String {
     match outcome {
-        FetchOutcome::Fetched { config, .. } => configcat_actix::eval::evaluate_value(
-            config,
-            flag,
-            String::new(),
-            None,
-            &configcat_actix::NoLog,
-        ),
+        FetchOutcome::Fetched { config, .. } => {
+            crate::eval::evaluate_value(config, flag, String::new(), None, &crate::NoLog)
+        }
         other => panic!("expected a fetched config, got {other:?}"),
     }
 }
@@ -151,6 +175,30 @@ async fn sends_the_user_agent() {
     assert_eq!(request.path, MockCdn::config_path(KEY));
     assert_eq!(request.user_agent(), Some(expected.as_str()));
     assert_eq!(request.header("user-agent"), Some(expected.as_str()));
+}
+
+#[actix_rt::test]
+async fn a_request_has_no_content_length() {
+    let cdn = MockCdn::start();
+    cdn.set_config(KEY, simple_config("flag", "one"));
+    let (fetcher, _log) = fetcher(options(&cdn.base_url()));
+    let etag = match fetcher.fetch(None).await {
+        FetchOutcome::Fetched { etag, .. } => etag,
+        other => panic!("expected a config, got {other:?}"),
+    };
+    assert!(matches!(
+        fetcher.fetch(etag).await,
+        FetchOutcome::NotModified
+    ));
+
+    let requests = cdn.requests();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.contains(&"content-length"), "{names:?}");
+        assert!(!names.contains(&"transfer-encoding"), "{names:?}");
+        assert!(names.contains(&"host"), "{names:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,6 +756,167 @@ async fn a_proxy_with_credentials() {
     }
     assert_eq!(proxy.tunnels_rejected(), 2);
     assert_eq!(cdn.request_count(), served);
+}
+
+/// A fake environment for [`Fetcher::with_env`].
+fn fake_env(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
+fn fetcher_with_env(
+    options: FetchOptions,
+    env: impl Fn(&str) -> Option<String>,
+) -> (Fetcher, Arc<MemoryLog>) {
+    let log = Arc::new(MemoryLog::new(LogLevel::Info));
+    let fetcher = Fetcher::with_env(options, log.clone(), env).expect("building the fetcher");
+    (fetcher, log)
+}
+
+#[actix_rt::test]
+async fn the_proxy_from_the_environment_is_used_only_when_asked_for() {
+    let cdn = MockCdn::start();
+    cdn.set_config(KEY, simple_config("flag", "proxied"));
+    let proxy = ForwardProxy::start_with_credentials("eve", "p@ss");
+    let env = [(
+        "http_proxy",
+        proxy.url().replace("http://", "http://eve:p%40ss@"),
+    )];
+
+    let (fetcher, log) = fetcher_with_env(
+        FetchOptions {
+            proxy_from_env: true,
+            ..options(&cdn.base_url())
+        },
+        fake_env(&env),
+    );
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "proxied");
+    assert_eq!(
+        proxy.connect_targets(),
+        vec![format!("127.0.0.1:{}", cdn.addr().port())]
+    );
+    assert_eq!(proxy.tunnels_rejected(), 0);
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+
+    // Not asked for: the same environment is not read.
+    let (fetcher, _log) = fetcher_with_env(options(&cdn.base_url()), fake_env(&env));
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "proxied");
+    assert_eq!(proxy.connect_targets().len(), 1);
+    assert_eq!(cdn.config_request_count(KEY), 2);
+
+    // An explicit proxy wins over the environment.
+    let other = ForwardProxy::start();
+    let (fetcher, _log) = fetcher_with_env(
+        FetchOptions {
+            proxy: Some(Proxy::new(&other.url()).unwrap()),
+            proxy_from_env: true,
+            ..options(&cdn.base_url())
+        },
+        fake_env(&env),
+    );
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "proxied");
+    assert_eq!(other.connect_targets().len(), 1);
+    assert_eq!(proxy.connect_targets().len(), 1);
+}
+
+#[actix_rt::test]
+async fn the_environment_proxy_is_chosen_per_target_across_a_redirect() {
+    // The first CDN redirects (mode 2) to the second under the name `localhost`, which
+    // `no_proxy` sends direct: the proxy sees only the first target.
+    let first = MockCdn::start();
+    let second = MockCdn::start();
+    first.set_config(
+        KEY,
+        with_redirect(
+            &simple_config("from", "first"),
+            &second.localhost_base_url(),
+            2,
+        ),
+    );
+    second.set_config(KEY, simple_config("from", "second"));
+    let proxy = ForwardProxy::start();
+    let env = [
+        ("http_proxy", proxy.url()),
+        ("no_proxy", "example.com, .localhost".to_owned()),
+    ];
+    let (fetcher, log) = fetcher_with_env(
+        FetchOptions {
+            proxy_from_env: true,
+            ..governance_options(&first.base_url())
+        },
+        fake_env(&env),
+    );
+
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "from"), "second");
+    assert_eq!(fetcher.current_base_url(), second.localhost_base_url());
+    assert_eq!(
+        proxy.connect_targets(),
+        vec![format!("127.0.0.1:{}", first.addr().port())]
+    );
+    assert_eq!((first.request_count(), second.request_count()), (1, 1));
+    assert_eq!(second.last_request().unwrap().method, "GET");
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
+#[actix_rt::test]
+async fn an_https_target_uses_https_proxy_from_the_environment() {
+    let cdn = MockCdn::start_tls();
+    cdn.set_config(KEY, simple_config("flag", "secure"));
+    let proxy = ForwardProxy::start();
+    // `http_proxy` names a port nothing listens on: using it would fail the fetch.
+    let env = [
+        ("HTTPS_PROXY", proxy.url()),
+        ("http_proxy", support::refused_base_url()),
+    ];
+    let (fetcher, log) = fetcher_with_env(
+        FetchOptions {
+            proxy_from_env: true,
+            extra_root_certificates: vec![cdn.certificate_der()],
+            ..options(&cdn.localhost_base_url())
+        },
+        fake_env(&env),
+    );
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "secure");
+    assert_eq!(
+        proxy.connect_targets(),
+        vec![format!("localhost:{}", cdn.addr().port())]
+    );
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
+#[actix_rt::test]
+async fn a_bad_proxy_variable_is_logged_as_9003_and_ignored() {
+    let cdn = MockCdn::start();
+    cdn.set_config(KEY, simple_config("flag", "direct"));
+    let env = [
+        ("http_proxy", "socks5://user:hunter2@proxy:1080".to_owned()),
+        ("no_proxy", "10.0.0.0/40".to_owned()),
+    ];
+    let (fetcher, log) = fetcher_with_env(
+        FetchOptions {
+            proxy_from_env: true,
+            ..options(&cdn.base_url())
+        },
+        fake_env(&env),
+    );
+    let events = log.take();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e.event_id == event::PROXY_ENV_INVALID
+        && e.event_id == 9003
+        && e.level == LogLevel::Error));
+    assert_eq!(
+        events[0].message,
+        "The environment variable http_proxy cannot be used: `socks5://***@proxy:1080`: \
+         unsupported scheme `socks5`; the variable is ignored"
+    );
+    assert!(events[1].message.contains("no_proxy"), "{events:?}");
+
+    // No usable proxy is left: the fetch goes direct.
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "direct");
+    assert_eq!(cdn.config_request_count(KEY), 1);
 }
 
 #[test]
