@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r#"{"p": 75, "v": {"b": true}"#,
             ),
     );
-    client.send(ForceRefresh).await?;
+    client.send(ForceRefresh).await??;
     let on = client
         .send(GetValue::new("isAwesomeFeatureEnabled", false))
         .await?;

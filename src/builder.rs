@@ -16,8 +16,9 @@ use crate::cache::ConfigCache;
 use crate::cache::actor::{Cache, CacheParts};
 use crate::error::{Error, validate_sdk_key};
 use crate::eval::EvaluationDetails;
-use crate::evaluator::{AccessSync, ConfigCat, Peers, Shared};
+use crate::evaluator::{ConfigCat, Peers};
 use crate::fetch::{DataGovernance, Fetcher, Proxy};
+use crate::handle::{AccessSync, Shared};
 use crate::hooks::{ClientCacheState, HookedSink, Hooks};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::model::{Config, Value};
@@ -388,6 +389,7 @@ impl ConfigCatBuilder {
             hooks,
             refresh: poller.clone().recipient(),
             access_sync,
+            closed: AtomicBool::new(false),
         });
         let peers = Peers {
             refresh: poller.clone().recipient(),

@@ -11,24 +11,21 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
-use arc_swap::ArcSwapOption;
 
 use crate::builder::ConfigCatBuilder;
 use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
-use crate::hooks::Hooks;
-use crate::log::{LogLevel, LogSink, event};
+use crate::handle::{ConfigCatHandle, Shared};
+use crate::hooks::ClientCacheState;
+use crate::log::{LogLevel, event};
 use crate::messages::*;
 use crate::model::Value;
-use crate::policy::{Access, PollingMode};
-use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown, SyncExternal};
-use crate::snapshot::{Snapshot, View};
-use crate::state::{Current, Published};
-use crate::user::User;
+use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown};
+use crate::snapshot::Snapshot;
+use crate::state::Current;
 
 /// Mailbox capacity of the client's actors: senders wait (back-pressure) when it is full.
 pub(crate) const MAILBOX_CAPACITY: usize = 1024;
@@ -36,123 +33,6 @@ pub(crate) const MAILBOX_CAPACITY: usize = 1024;
 /// Evaluation messages the evaluator answers in a row before it lets the other tasks of its
 /// arbiter run.
 const EVALUATIONS_PER_TURN: u32 = 64;
-
-/// Re-reads of the external cache driven by accesses: at most one per interval.
-pub(crate) struct AccessSync {
-    pub recipient: Recipient<SyncExternal>,
-    pub interval: Duration,
-    /// When the last re-read was asked for, in milliseconds since `epoch`.
-    pub last: AtomicU64,
-    pub epoch: Instant,
-}
-
-impl AccessSync {
-    /// Asks the cache actor for a re-read when the last one is older than the interval; never
-    /// waits for it (an evaluation does not wait on the external cache).
-    fn poke(&self) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        let last = self.last.load(Ordering::Relaxed);
-        let interval = self.interval.as_millis() as u64;
-        if now.saturating_sub(last) >= interval
-            && self
-                .last
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let _ = self.recipient.try_send(SyncExternal);
-        }
-    }
-}
-
-/// What answering an evaluation needs, shared by the evaluator and snapshots.
-pub(crate) struct Shared {
-    pub published: Arc<Published>,
-    pub default_user: ArcSwapOption<User>,
-    pub mode: PollingMode,
-    pub offline: Arc<AtomicBool>,
-    pub local_only: bool,
-    pub read_timeout: Duration,
-    pub sink: Arc<dyn LogSink>,
-    pub hooks: Arc<Hooks>,
-    pub refresh: Recipient<Refresh>,
-    pub access_sync: Option<AccessSync>,
-}
-
-/// What an access must wait for before it is answered.
-enum Wait {
-    /// The client to become ready, at most this long; then the access is looked at again.
-    Ready(Duration),
-    /// A refresh, at most this long.
-    Refresh(Duration),
-}
-
-impl Shared {
-    /// Looks at an access: answers `None` when it can be answered from `current` now, after
-    /// starting what the polling mode asks for.
-    fn access(&self, current: &Current) -> Option<Wait> {
-        if let Some(sync) = &self.access_sync {
-            sync.poke();
-        }
-        if current.ready.is_none() {
-            return Some(Wait::Ready(self.mode.policy().first_wait()));
-        }
-        if self.local_only || self.offline.load(Ordering::Relaxed) {
-            return None;
-        }
-        match self
-            .mode
-            .policy()
-            .on_access(current.age(), self.read_timeout)
-        {
-            Access::Serve => None,
-            Access::RefreshInBackground => {
-                let _ = self.refresh.try_send(Refresh(Need::IfDue));
-                None
-            }
-            Access::RefreshAndWait(bound) => Some(Wait::Refresh(bound)),
-        }
-    }
-
-    /// Waits as an access must, then returns (the caller answers from what is there).
-    async fn settle(self: Arc<Self>, wait: Wait) {
-        let wait = match wait {
-            Wait::Ready(bound) => {
-                let _ = tokio::time::timeout(bound, self.published.ready()).await;
-                let current = self.published.load_full();
-                match self.access(&current) {
-                    Some(Wait::Refresh(bound)) => bound,
-                    _ => return,
-                }
-            }
-            Wait::Refresh(bound) => bound,
-        };
-        let _ = tokio::time::timeout(wait, self.refresh.send(Refresh(Need::IfDue))).await;
-    }
-
-    pub(crate) fn set_default_user(&self, user: Option<User>) {
-        self.default_user.store(user.map(Arc::new));
-    }
-
-    /// A view of `current` for one evaluation, borrowed without reference counting.
-    fn view<'a>(&'a self, current: &'a Current, default_user: Option<&'a User>) -> View<'a> {
-        View {
-            config: current.config.as_deref(),
-            fetch_time: current.fetch_time(),
-            default_user,
-            sink: &*self.sink,
-            hooks: &self.hooks,
-        }
-    }
-
-    fn snapshot(&self, current: &Current) -> Snapshot {
-        Snapshot::new(
-            current,
-            self.default_user.load_full(),
-            self.sink.clone(),
-            self.hooks.clone(),
-        )
-    }
-}
 
 /// A message answered from the current config.
 pub(crate) trait Evaluation: Message + Send + 'static
@@ -163,25 +43,17 @@ where
     fn answer(self, shared: &Shared, current: &Current) -> Self::Result;
 }
 
-/// Runs `f` on a view of `current` with the default user.
-fn with_view<R>(shared: &Shared, current: &Current, f: impl FnOnce(View<'_>) -> R) -> R {
-    let default_user = shared.default_user.load();
-    f(shared.view(current, default_user.as_deref()))
-}
-
 impl<T: FlagValue + Send + 'static> Evaluation for GetValue<T> {
     fn answer(self, shared: &Shared, current: &Current) -> T {
         let GetValue { key, default, user } = self;
-        with_view(shared, current, |view| {
-            view.get_value(&key, default, user.as_ref())
-        })
+        shared.with_view(current, |view| view.get_value(&key, default, user.as_ref()))
     }
 }
 
 impl<T: FlagValue + Send + 'static> Evaluation for GetValueDetails<T> {
     fn answer(self, shared: &Shared, current: &Current) -> EvaluationDetails<T> {
         let GetValue { key, default, user } = self.0;
-        with_view(shared, current, |view| {
+        shared.with_view(current, |view| {
             view.get_value_details(&key, default, user.as_ref())
         })
     }
@@ -189,7 +61,7 @@ impl<T: FlagValue + Send + 'static> Evaluation for GetValueDetails<T> {
 
 impl Evaluation for GetAllKeys {
     fn answer(self, shared: &Shared, current: &Current) -> Vec<String> {
-        with_view(shared, current, |view| {
+        shared.with_view(current, |view| {
             view.keys().into_iter().map(str::to_owned).collect()
         })
     }
@@ -197,7 +69,7 @@ impl Evaluation for GetAllKeys {
 
 impl Evaluation for GetAllValues {
     fn answer(self, shared: &Shared, current: &Current) -> HashMap<String, Value> {
-        with_view(shared, current, |view| {
+        shared.with_view(current, |view| {
             view.get_all_values(self.0.as_ref()).into_iter().collect()
         })
     }
@@ -205,15 +77,13 @@ impl Evaluation for GetAllValues {
 
 impl Evaluation for GetAllValueDetails {
     fn answer(self, shared: &Shared, current: &Current) -> Vec<EvaluationDetails<Value>> {
-        with_view(shared, current, |view| {
-            view.get_all_value_details(self.0.as_ref())
-        })
+        shared.with_view(current, |view| view.get_all_value_details(self.0.as_ref()))
     }
 }
 
 impl Evaluation for GetKeyAndValue {
     fn answer(self, shared: &Shared, current: &Current) -> Option<(String, Value)> {
-        with_view(shared, current, |view| view.get_key_and_value(&self.0))
+        shared.with_view(current, |view| view.get_key_and_value(&self.0))
     }
 }
 
@@ -458,6 +328,27 @@ impl Handler<IsOffline> for ConfigCat {
     }
 }
 
+impl Handler<GetHandle> for ConfigCat {
+    type Result = MessageResult<GetHandle>;
+
+    fn handle(&mut self, _: GetHandle, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ConfigCatHandle::new(self.shared.clone()))
+    }
+}
+
+impl Handler<WaitForReady> for ConfigCat {
+    type Result = ResponseFuture<ClientCacheState>;
+
+    fn handle(
+        &mut self,
+        WaitForReady(timeout): WaitForReady,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move { shared.wait_for_ready(timeout).await })
+    }
+}
+
 impl Handler<Close> for ConfigCat {
     type Result = ResponseActFuture<Self, ()>;
 
@@ -470,7 +361,12 @@ impl Handler<Close> for ConfigCat {
             let _ = poller.await;
             let _ = cache.send(Shutdown).await;
         };
-        Box::pin(fut::wrap_future(closing).map(|(), _, ctx: &mut Context<Self>| ctx.stop()))
+        Box::pin(
+            fut::wrap_future(closing).map(|(), act: &mut Self, ctx: &mut Context<Self>| {
+                act.shared.closed.store(true, Ordering::Relaxed);
+                ctx.stop();
+            }),
+        )
     }
 }
 

@@ -68,6 +68,7 @@ pub mod eval;
 mod evaluator;
 mod fetch;
 pub mod guide;
+mod handle;
 mod hooks;
 pub mod log;
 mod messages;
@@ -88,6 +89,7 @@ pub use error::{Error, RefreshError};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
+pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;

@@ -96,6 +96,10 @@ pub mod event {
     pub const FORCE_REFRESH_FAILED: u32 = 1003;
     /// A client for this SDK key exists already; the new options are ignored.
     pub const CLIENT_ALREADY_CREATED: u32 = 3000;
+    /// WARNING: the client is closed; the call has no effect.
+    pub const CLIENT_DISPOSED: u32 = 3201;
+    /// WARNING: the client did not become ready within `wait_for_ready`'s timeout.
+    pub const CLIENT_INIT_TIMED_OUT: u32 = 4200;
     /// Offline: no HTTP request is made.
     pub const OFFLINE_NO_HTTP: u32 = 3200;
     /// Switched between online and offline mode.

@@ -10,6 +10,8 @@ use smol_str::SmolStr;
 
 use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
+use crate::handle::ConfigCatHandle;
+use crate::hooks::ClientCacheState;
 use crate::model::{Config, Value};
 use crate::snapshot::Snapshot;
 use crate::user::User;
@@ -220,6 +222,35 @@ pub struct GetSnapshot;
 
 impl Message for GetSnapshot {
     type Result = Snapshot;
+}
+
+/// Replies a [`ConfigCatHandle`]: evaluates on the caller's thread from the newest config, with
+/// no mailbox.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetHandle;
+
+impl Message for GetHandle {
+    type Result = ConfigCatHandle;
+}
+
+/// Replies once the client is ready (spec §5.1), at most after the given time; on timeout logs
+/// WARNING 4200 and replies how much flag data there is.
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # use configcat_actix::{ClientCacheState, ConfigCat, WaitForReady};
+/// # async fn example(client: actix::Addr<ConfigCat>) -> Result<(), actix::MailboxError> {
+/// let state = client.send(WaitForReady(Duration::from_secs(5))).await?;
+/// if state == ClientCacheState::NoFlagData {
+///     eprintln!("serving defaults");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct WaitForReady(pub std::time::Duration);
+
+impl Message for WaitForReady {
+    type Result = ClientCacheState;
 }
 
 /// Stops polling and in-flight fetches and shuts the client's actors down; replies once a

@@ -86,7 +86,7 @@ impl ConfigCatProvider {
     where
         T: FlagValue + Send + 'static,
     {
-        let mut message = GetValueDetails::new(key.to_owned(), default);
+        let mut message = GetValueDetails::new(key, default);
         if let Some(user) = user_from_context(context) {
             message = message.user(user);
         }

@@ -90,7 +90,8 @@ impl Options {
             proxy_from_env: self.proxy_from_env,
             extra_root_certificates: self.root_certificates.clone(),
             max_body_bytes: self.max_body_bytes,
-            ..FetchOptions::default()
+            #[cfg(test)]
+            data_governance_url: None,
         }
     }
 }

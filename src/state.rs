@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::hooks::ClientCacheState;
 use crate::model::Config;
+use crate::policy::PollingMode;
 
 /// A downloaded config with what the protocol needs to refresh it.
 #[derive(Debug, Clone)]
@@ -115,5 +116,14 @@ impl Published {
             }
             changed.await;
         }
+    }
+}
+
+/// How much flag data `current` holds, as the polling mode judges a download's age.
+pub(crate) fn state_of(current: &Current, mode: &PollingMode) -> ClientCacheState {
+    match (current.remote.as_deref(), &current.config) {
+        (Some(remote), _) => mode.policy().state_of(remote.age()),
+        (None, Some(_)) => ClientCacheState::HasLocalOverrideFlagDataOnly,
+        (None, None) => ClientCacheState::NoFlagData,
     }
 }

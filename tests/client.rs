@@ -280,7 +280,7 @@ async fn failures_keep_serving_the_last_good_config() {
     }
     cdn.clear_status();
     cdn.set_body_override("{not json");
-    assert!(!client.send(ForceRefresh).await.unwrap().is_ok());
+    assert!(client.send(ForceRefresh).await.unwrap().is_err());
     assert_eq!(text(&client, "greeting").await, "hello");
     assert_eq!(
         errors.lock().unwrap().len(),
@@ -314,7 +314,7 @@ async fn offline_mode_stops_http_and_online_resumes_it() {
     assert_eq!(text(&client, "greeting").await, "default");
     assert!(asked.elapsed() < Duration::from_secs(2));
     let refreshed = client.send(ForceRefresh).await.unwrap();
-    assert!(!refreshed.is_ok());
+    assert!(refreshed.is_err());
     assert!(ids(&log).contains(&event::OFFLINE_NO_HTTP));
     sleep(500).await;
     assert_eq!(cdn.config_request_count(&key), 0);
@@ -595,7 +595,7 @@ async fn fetches_go_through_a_proxy_with_credentials() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(!refused.send(ForceRefresh).await.unwrap().is_ok());
+    assert!(refused.send(ForceRefresh).await.unwrap().is_err());
     assert!(proxy.tunnels_rejected() >= 1);
     assert_eq!(cdn.config_request_count(&key), 0);
     refused.send(Close).await.unwrap();
@@ -625,6 +625,6 @@ async fn https_works_with_a_certificate_trusted_through_the_option() {
         .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
-    assert!(!untrusting.send(ForceRefresh).await.unwrap().is_ok());
+    assert!(untrusting.send(ForceRefresh).await.unwrap().is_err());
     untrusting.send(Close).await.unwrap();
 }

@@ -59,7 +59,7 @@ async fn local_only_needs_no_valid_sdk_key_and_makes_no_request() {
         .await
         .unwrap();
     assert_eq!(details.fetch_time, None, "local data was never fetched");
-    assert!(!client.send(ForceRefresh).await.unwrap().is_ok());
+    assert!(client.send(ForceRefresh).await.unwrap().is_err());
     client.send(SetOnline).await.unwrap();
     sleep(300).await;
     assert_eq!(cdn.request_count(), 0, "local only never talks HTTP");

@@ -36,22 +36,22 @@ impl<C: ConfigCache> ConfigCache for SlowWrites<C> {
 
 /// How a short-lived process ends.
 #[derive(Debug, Clone, Copy)]
-enum Exit {
+enum ExitAfter {
     /// Right after `ForceRefresh` answered (manual poll).
-    AfterForceRefresh,
+    ForceRefresh,
     /// Right after `ForceRefresh` and `Close` answered (manual poll).
-    AfterClose,
+    Close,
     /// Right after the first evaluation of an auto-polling client.
-    AfterFirstEvaluation,
+    FirstEvaluation,
 }
 
 /// Runs a client in a System of its own that exits as `exit` says; returns what it served.
-fn short_lived(cdn: &MockCdn, key: &str, cache: Arc<dyn ConfigCache>, exit: Exit) -> String {
+fn short_lived(cdn: &MockCdn, key: &str, cache: Arc<dyn ConfigCache>, exit: ExitAfter) -> String {
     let (base_url, key) = (cdn.base_url(), key.to_owned());
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             let mode = match exit {
-                Exit::AfterFirstEvaluation => PollingMode::auto_poll(Duration::from_secs(60)),
+                ExitAfter::FirstEvaluation => PollingMode::auto_poll(Duration::from_secs(60)),
                 _ => PollingMode::manual_poll(),
             };
             let client = ConfigCat::builder(&key)
@@ -61,10 +61,10 @@ fn short_lived(cdn: &MockCdn, key: &str, cache: Arc<dyn ConfigCache>, exit: Exit
                 .log_sink(NoLog)
                 .start()
                 .unwrap();
-            if !matches!(exit, Exit::AfterFirstEvaluation) {
+            if !matches!(exit, ExitAfter::FirstEvaluation) {
                 client.send(ForceRefresh).await.unwrap().unwrap();
             }
-            if matches!(exit, Exit::AfterClose) {
+            if matches!(exit, ExitAfter::Close) {
                 let served = text(&client, "greeting").await;
                 client.send(Close).await.unwrap();
                 return served;
@@ -83,9 +83,9 @@ fn entry_json(entry: &str) -> &str {
 async fn every_download_reaches(cache: impl Fn() -> Arc<dyn ConfigCache>, name: &str) {
     let cdn = MockCdn::start();
     for (case, exit) in [
-        Exit::AfterForceRefresh,
-        Exit::AfterClose,
-        Exit::AfterFirstEvaluation,
+        ExitAfter::ForceRefresh,
+        ExitAfter::Close,
+        ExitAfter::FirstEvaluation,
     ]
     .into_iter()
     .enumerate()

@@ -222,7 +222,7 @@ async fn load_round(client: &Addr<ConfigCat>, cdn: &Arc<MockCdn>, key: &str, fir
             let (mut refreshes, mut failures) = (0usize, 0usize);
             while !stop.load(Ordering::SeqCst) {
                 refreshes += 1;
-                if !client.send(ForceRefresh).await.unwrap().is_ok() {
+                if client.send(ForceRefresh).await.unwrap().is_err() {
                     failures += 1;
                 }
             }

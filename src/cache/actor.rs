@@ -30,7 +30,7 @@ use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
 use crate::protocol::{Shutdown, Store, SyncExternal};
-use crate::state::{ConfigEntry, Current, Published};
+use crate::state::{ConfigEntry, Current, Published, state_of};
 
 /// How often an override file is checked for changes.
 pub(crate) const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
@@ -321,11 +321,7 @@ impl Cache {
     }
 
     fn state_now(&self) -> ClientCacheState {
-        let current = self.published.load();
-        match current.remote.as_deref() {
-            Some(remote) => self.mode.policy().state_of(remote.age()),
-            None => state_without_download(current.config.as_ref()),
-        }
+        state_of(&self.published.load(), &self.mode)
     }
 
     /// Publishes readiness (once) and fires the ready hook.
@@ -414,13 +410,6 @@ fn effective(
             behaviour,
         ))),
         (_, remote, None) => remote.map(|r| r.config.clone()),
-    }
-}
-
-fn state_without_download(config: Option<&Arc<Config>>) -> ClientCacheState {
-    match config {
-        Some(_) => ClientCacheState::HasLocalOverrideFlagDataOnly,
-        None => ClientCacheState::NoFlagData,
     }
 }
 

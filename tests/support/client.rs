@@ -15,7 +15,7 @@ pub fn sdk_key(test: &str) -> String {
 /// The text value of `key`, or `"default"`.
 pub async fn text(client: &Addr<ConfigCat>, key: &str) -> String {
     client
-        .send(GetValue::new(key.to_owned(), "default".to_owned()))
+        .send(GetValue::new(key, "default".to_owned()))
         .await
         .expect("the client answers")
 }

@@ -1,0 +1,340 @@
+//! The read side of a client, shared by the evaluator actor and [`ConfigCatHandle`]s.
+//!
+//! [`Shared`] is everything an evaluation needs: the published state, the default user, the
+//! sink and hooks, and what an access must set in motion (a background refresh, a re-read of
+//! the external cache). The evaluator actor answers messages from it; a [`ConfigCatHandle`]
+//! evaluates from it on the caller's thread, with no mailbox.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::Recipient;
+use arc_swap::ArcSwapOption;
+
+use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
+use crate::hooks::{ClientCacheState, Hooks};
+use crate::log::{LogLevel, LogSink, event};
+use crate::model::Value;
+use crate::policy::{Access, PollingMode};
+use crate::protocol::{Need, Refresh, SyncExternal};
+use crate::snapshot::{Snapshot, View};
+use crate::state::{Current, Published, state_of};
+use crate::user::User;
+
+/// Re-reads of the external cache driven by accesses: at most one per interval.
+pub(crate) struct AccessSync {
+    pub recipient: Recipient<SyncExternal>,
+    pub interval: Duration,
+    /// When the last re-read was asked for, in milliseconds since `epoch`.
+    pub last: AtomicU64,
+    pub epoch: Instant,
+}
+
+impl AccessSync {
+    /// Asks the cache actor for a re-read when the last one is older than the interval; never
+    /// waits for it (an evaluation does not wait on the external cache).
+    fn poke(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = self.interval.as_millis() as u64;
+        if now.saturating_sub(last) >= interval
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let _ = self.recipient.try_send(SyncExternal);
+        }
+    }
+}
+
+/// What answering an evaluation needs.
+pub(crate) struct Shared {
+    pub published: Arc<Published>,
+    pub default_user: ArcSwapOption<User>,
+    pub mode: PollingMode,
+    pub offline: Arc<AtomicBool>,
+    pub local_only: bool,
+    pub read_timeout: Duration,
+    pub sink: Arc<dyn LogSink>,
+    pub hooks: Arc<Hooks>,
+    pub refresh: Recipient<Refresh>,
+    pub access_sync: Option<AccessSync>,
+    /// Set once the client is closed: handles then answer with defaults.
+    pub closed: AtomicBool,
+}
+
+/// What an access must wait for before it is answered.
+pub(crate) enum Wait {
+    /// The client to become ready, at most this long; then the access is looked at again.
+    Ready(Duration),
+    /// A refresh, at most this long.
+    Refresh(Duration),
+}
+
+impl Shared {
+    /// Looks at an access: `None` when it can be answered from `current` now, after starting
+    /// what the polling mode asks for.
+    pub(crate) fn access(&self, current: &Current) -> Option<Wait> {
+        if let Some(sync) = &self.access_sync {
+            sync.poke();
+        }
+        if current.ready.is_none() {
+            return Some(Wait::Ready(self.mode.policy().first_wait()));
+        }
+        if self.local_only || self.offline.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self
+            .mode
+            .policy()
+            .on_access(current.age(), self.read_timeout)
+        {
+            Access::Serve => None,
+            Access::RefreshInBackground => {
+                self.refresh_in_background();
+                None
+            }
+            Access::RefreshAndWait(bound) => Some(Wait::Refresh(bound)),
+        }
+    }
+
+    /// An access that cannot wait (a handle): what it would have waited for is started, and it
+    /// is answered from what is there.
+    fn access_now(&self, current: &Current) {
+        if let Some(Wait::Refresh(_)) = self.access(current) {
+            self.refresh_in_background();
+        }
+    }
+
+    fn refresh_in_background(&self) {
+        let _ = self.refresh.try_send(Refresh(Need::IfDue));
+    }
+
+    /// Waits as an access must, then returns (the caller answers from what is there).
+    pub(crate) async fn settle(self: Arc<Self>, wait: Wait) {
+        let wait = match wait {
+            Wait::Ready(bound) => {
+                let _ = tokio::time::timeout(bound, self.published.ready()).await;
+                let current = self.published.load_full();
+                match self.access(&current) {
+                    Some(Wait::Refresh(bound)) => bound,
+                    _ => return,
+                }
+            }
+            Wait::Refresh(bound) => bound,
+        };
+        let _ = tokio::time::timeout(wait, self.refresh.send(Refresh(Need::IfDue))).await;
+    }
+
+    /// Waits until the client is ready, at most `timeout` (then WARNING 4200).
+    pub(crate) async fn wait_for_ready(&self, timeout: Duration) -> ClientCacheState {
+        match tokio::time::timeout(timeout, self.published.ready()).await {
+            Ok(state) => state,
+            Err(_) => {
+                self.sink.log(
+                    LogLevel::Warn,
+                    event::CLIENT_INIT_TIMED_OUT,
+                    format_args!(
+                        "Client initialization timed out after {}s.",
+                        timeout.as_secs_f64()
+                    ),
+                );
+                state_of(&self.published.load(), &self.mode)
+            }
+        }
+    }
+
+    pub(crate) fn set_default_user(&self, user: Option<User>) {
+        self.default_user.store(user.map(Arc::new));
+    }
+
+    /// A view of `current`, borrowed without reference counting.
+    pub(crate) fn view<'a>(
+        &'a self,
+        current: &'a Current,
+        default_user: Option<&'a User>,
+    ) -> View<'a> {
+        View {
+            config: current.config.as_deref(),
+            fetch_time: current.fetch_time(),
+            default_user,
+            sink: &*self.sink,
+            hooks: &self.hooks,
+        }
+    }
+
+    /// Runs `f` on a view of `current` with the default user.
+    pub(crate) fn with_view<R>(&self, current: &Current, f: impl FnOnce(View<'_>) -> R) -> R {
+        let default_user = self.default_user.load();
+        f(self.view(current, default_user.as_deref()))
+    }
+
+    pub(crate) fn snapshot(&self, current: &Current) -> Snapshot {
+        Snapshot::new(
+            current,
+            self.default_user.load_full(),
+            self.sink.clone(),
+            self.hooks.clone(),
+        )
+    }
+
+    /// After `Close`: says so (WARNING 3201) and tells whether the client is closed.
+    fn refuses(&self, method: &str) -> bool {
+        let closed = self.closed.load(Ordering::Relaxed);
+        if closed {
+            self.sink.log(
+                LogLevel::Warn,
+                event::CLIENT_DISPOSED,
+                format_args!(
+                    "The client object is already disposed, thus `{method}()` has no effect."
+                ),
+            );
+        }
+        closed
+    }
+}
+
+/// A live handle on a client: evaluates on the caller's thread, with no mailbox, from the
+/// client's newest config (one lock-free load per call).
+///
+/// Get one with [`GetHandle`](crate::GetHandle). It is `Clone + Send + Sync + 'static`: keep it
+/// in application state and read flags from any thread or task, inside the actix System or
+/// outside it. Reads have the semantics of the evaluation messages (default user, hooks, the
+/// evaluation log, details, lazy-load refreshes and the external cache's re-reads), except that
+/// they never wait: before the client is ready they answer from what is there, so await
+/// [`wait_for_ready`](Self::wait_for_ready) first where that matters. After
+/// [`Close`](crate::Close) they return the default, with [`EvaluationError::ClientClosed`] in
+/// the details.
+///
+/// ```
+/// use std::time::Duration;
+/// use configcat_actix::{ClientCacheState, ConfigCat, FlagOverrides, GetHandle, OverrideBehaviour};
+///
+/// #[actix::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let flags = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
+///     let client = ConfigCat::builder("local").flag_overrides(flags).start()?;
+///     let handle = client.send(GetHandle).await?;
+///     let state = handle.wait_for_ready(Duration::from_secs(5)).await;
+///     assert_eq!(state, ClientCacheState::HasLocalOverrideFlagDataOnly);
+///     // From a plain thread, no runtime needed.
+///     let on = std::thread::spawn(move || handle.get_value("isAwesome", false, None)).join().unwrap();
+///     assert!(on);
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ConfigCatHandle(Arc<Shared>);
+
+impl std::fmt::Debug for ConfigCatHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigCatHandle")
+            .field("ready", &self.ready_state())
+            .field("closed", &self.0.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl ConfigCatHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> ConfigCatHandle {
+        ConfigCatHandle(shared)
+    }
+
+    /// The value of a flag for a user (or the default user), `default` on any error.
+    #[inline]
+    pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {
+        let shared = &*self.0;
+        if shared.refuses("get_value") {
+            return default;
+        }
+        let current = shared.published.load();
+        shared.access_now(&current);
+        if user.is_some() {
+            return shared.view(&current, None).get_value(key, default, user);
+        }
+        shared.with_view(&current, |view| view.get_value(key, default, None))
+    }
+
+    /// The value of a flag with the details of how it was chosen.
+    pub fn get_value_details<T: FlagValue>(
+        &self,
+        key: &str,
+        default: T,
+        user: Option<&User>,
+    ) -> EvaluationDetails<T> {
+        let shared = &*self.0;
+        if shared.refuses("get_value_details") {
+            let user = user
+                .cloned()
+                .or_else(|| shared.default_user.load_full().map(|u| (*u).clone()));
+            return EvaluationDetails::from_error(
+                key,
+                default,
+                EvaluationError::ClientClosed,
+                user.as_ref(),
+            );
+        }
+        let current = shared.published.load();
+        shared.access_now(&current);
+        shared.with_view(&current, |view| view.get_value_details(key, default, user))
+    }
+
+    /// The setting keys of the current config, sorted.
+    pub fn get_all_keys(&self) -> Vec<String> {
+        self.read("get_all_keys", Vec::new(), |view| {
+            view.keys().into_iter().map(str::to_owned).collect()
+        })
+    }
+
+    /// Every flag's value for a user (or the default user); flags that fail are left out.
+    pub fn get_all_values(&self, user: Option<&User>) -> HashMap<String, Value> {
+        self.read("get_all_values", HashMap::new(), |view| {
+            view.get_all_values(user).into_iter().collect()
+        })
+    }
+
+    /// Every flag's evaluation details for a user (or the default user), sorted by key.
+    pub fn get_all_value_details(&self, user: Option<&User>) -> Vec<EvaluationDetails<Value>> {
+        self.read("get_all_value_details", Vec::new(), |view| {
+            view.get_all_value_details(user)
+        })
+    }
+
+    /// The key and value a variation id belongs to.
+    pub fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
+        self.read("get_key_and_value", None, |view| {
+            view.get_key_and_value(variation_id)
+        })
+    }
+
+    /// An immutable [`Snapshot`] of the current config.
+    pub fn snapshot(&self) -> Snapshot {
+        let current = self.0.published.load();
+        self.0.access_now(&current);
+        self.0.snapshot(&current)
+    }
+
+    /// How much flag data the client had when it became ready; `None` until it is.
+    pub fn ready_state(&self) -> Option<ClientCacheState> {
+        self.0.published.load().ready
+    }
+
+    /// Waits until the client is ready (spec §5.1), at most `timeout`; on timeout logs WARNING
+    /// 4200 and returns how much flag data there is now. Needs a Tokio runtime (an actix System
+    /// is one) only for its timer.
+    pub async fn wait_for_ready(&self, timeout: Duration) -> ClientCacheState {
+        self.0.wait_for_ready(timeout).await
+    }
+
+    fn read<R>(&self, method: &str, closed: R, f: impl FnOnce(View<'_>) -> R) -> R {
+        if self.0.refuses(method) {
+            return closed;
+        }
+        let current = self.0.published.load();
+        self.0.access_now(&current);
+        self.0.with_view(&current, f)
+    }
+}
