@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use configcat_actix::{
-    Close, Config, ConfigCat, ForceRefresh, GetSnapshot, GetValue, NoLog, PollingMode, Snapshot,
+    Close, Config, ConfigCat, ConfigCatHandle, ForceRefresh, GetHandle, GetSnapshot, GetValue,
+    NoLog, PollingMode, Snapshot,
     User,
 };
 
@@ -179,9 +180,27 @@ fn throughput() {
         .expect("local CDN");
     let client = system.block_on(started_client(&cdn, SDK_KEY));
     let snapshot = system.block_on(async { client.send(GetSnapshot).await.expect("snapshot") });
+    let handle = system.block_on(async { client.send(GetHandle).await.expect("handle") });
     let user = User::new("user-42")
         .email("a@example.com")
         .country("Hungary");
+
+    println!("\n## Handle reads from plain threads (the percentage flag, a user), {RUNS} runs");
+    println!("| threads | handle reads/s: median (min-max) | snapshot evaluations/s: median (min-max) |");
+    println!("|---:|---:|---:|");
+    for threads in [1, 2] {
+        let handle_rates: Vec<f64> = (0..RUNS)
+            .map(|_| handle_reads_per_second(&handle, &user, threads))
+            .collect();
+        let snapshot_rates: Vec<f64> = (0..RUNS)
+            .map(|_| snapshot_evaluations_per_second(&snapshot, &user, threads))
+            .collect();
+        println!(
+            "| {threads} | {} | {} |",
+            spread(handle_rates),
+            spread(snapshot_rates)
+        );
+    }
 
     println!(
         "\n## GetValue throughput: {SENDERS} sender actors, {PER_SENDER} messages each, {RUNS} runs"
@@ -266,6 +285,24 @@ fn snapshot_evaluations_per_second(snapshot: &Snapshot, user: &User, threads: us
                 for _ in 0..PER_THREAD {
                     on +=
                         usize::from(snapshot.get_value(black_box("percentage"), false, Some(user)));
+                }
+                black_box(on)
+            });
+        }
+    });
+    (threads * PER_THREAD) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn handle_reads_per_second(handle: &ConfigCatHandle, user: &User, threads: usize) -> f64 {
+    const PER_THREAD: usize = 2_000_000;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let handle = handle.clone();
+            scope.spawn(move || {
+                let mut on = 0usize;
+                for _ in 0..PER_THREAD {
+                    on += usize::from(handle.get_value(black_box("percentage"), false, Some(user)));
                 }
                 black_box(on)
             });
