@@ -1020,8 +1020,10 @@ async fn corrupt_cache_entries_are_logged_2200_and_replaced_by_the_next_download
         ),
         ("", "Number of values is fewer than expected."),
         ("not-a-time\netag\n{}", "Invalid fetch time: not-a-time"),
-        // (A negative time reads as the epoch and a fraction is truncated, as the Python SDK
-        // does: tests/file_cache.rs and the entry format's own tests check those.)
+        // "-5" and "1.5" are valid since the other SDKs read them (the epoch, and 1 ms:
+        // src/cache/external.rs tests them).
+        ("--5\netag\n{}", "Invalid fetch time: --5"),
+        ("1.5.5\netag\n{}", "Invalid fetch time: 1.5.5"),
         (
             "99999999999999999999999\netag\n{}",
             "Invalid fetch time: 99999999999999999999999",

@@ -243,6 +243,15 @@ async fn a_redis_that_is_down_is_a_quick_error() {
             .await
             .expect("get does not hang");
         assert!(got.is_err(), "{got:?}");
+        // A refused connection is an I/O error of the redis crate, kept as the source.
+        let error = got.unwrap_err();
+        let source = std::error::Error::source(&error).expect("a source");
+        assert!(
+            source
+                .downcast_ref::<redis::RedisError>()
+                .is_some_and(|e| e.is_io_error()),
+            "{error}"
+        );
         let set = tokio::time::timeout(Duration::from_secs(10), cache.set(&key, "1\n\n{}".into()))
             .await
             .expect("set does not hang");
@@ -291,6 +300,12 @@ fn an_invalid_url_is_an_error_without_io() {
     for url in ["", "http://127.0.0.1:6379", "not a url"] {
         let error = RedisCache::new(url).unwrap_err();
         assert!(error.to_string().contains("Redis URL"), "{url:?}: {error}");
+        // The redis crate's error stays reachable, for an application that wants its kind.
+        let source = std::error::Error::source(&error).expect("the redis error as the source");
+        assert!(
+            source.downcast_ref::<redis::RedisError>().is_some(),
+            "{url:?}"
+        );
     }
     // Valid URLs are accepted without connecting (nothing listens there).
     RedisCache::new("redis://127.0.0.1:1/3").unwrap();
