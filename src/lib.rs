@@ -31,6 +31,7 @@ pub mod openfeature;
 pub mod overrides;
 pub mod poller;
 pub mod snapshot;
+mod text;
 pub mod user;
 
 pub use client::{ConfigCat, ConfigCatBuilder, PollingMode};

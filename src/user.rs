@@ -1,8 +1,10 @@
 //! The user object: who a flag is evaluated for.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
+
+use crate::text;
 
 /// The user a flag is evaluated for, with the attributes targeting rules compare.
 ///
@@ -28,14 +30,53 @@ pub struct User(Arc<Attributes>);
 
 /// A user's attributes, behind the `Arc` of [`User`]. The evaluator holds this, not the
 /// `User`, so that each attribute lookup of a rule is one pointer away, not two.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Each attribute carries its [`Forms`]: the attributes never change once the `Arc` is shared,
+/// so what a comparator converts them to is computed once per user and reused by every
+/// condition and every flag evaluated for it.
+#[derive(Clone, PartialEq, Default)]
 pub(crate) struct Attributes {
     identifier: String,
     email: Option<String>,
     country: Option<String>,
+    identifier_forms: Forms,
+    email_forms: Forms,
+    country_forms: Forms,
     /// A short list beats a map here: users carry a handful of attributes, and a linear scan
     /// over them is faster than hashing the name.
-    custom: Vec<(String, UserValue)>,
+    custom: Vec<(String, UserValue, Forms)>,
+}
+
+/// The forms of one attribute value that comparators read, each computed at most once, on
+/// first use, and then read without a lock (a `OnceLock` read is one atomic load).
+///
+/// Only forms that cost something are kept: a number or a date-time value is its own number,
+/// a list or a version value its own list or version; text is parsed once per form.
+#[derive(Default)]
+pub(crate) struct Forms {
+    /// The text parsed as a number (number and date comparators).
+    pub(crate) number: OnceLock<Option<f64>>,
+    /// The trimmed text parsed as a semantic version.
+    pub(crate) semver: OnceLock<Option<semver::Version>>,
+    /// The text parsed as a JSON array of strings.
+    pub(crate) list: OnceLock<Option<Box<[String]>>>,
+    /// The canonical text of a value that is not text (text comparators, percentage hash).
+    pub(crate) text: OnceLock<Box<str>>,
+}
+
+/// A copy is only ever made to be changed (`Arc::make_mut`), so it starts with no forms
+/// rather than copying ones that may be about to go stale.
+impl Clone for Forms {
+    fn clone(&self) -> Self {
+        Forms::default()
+    }
+}
+
+/// Forms are derived from the value: two users are equal when their values are.
+impl PartialEq for Forms {
+    fn eq(&self, _: &Forms) -> bool {
+        true
+    }
 }
 
 /// The value of a custom user attribute.
@@ -59,11 +100,25 @@ pub enum UserValue {
     SemVer(semver::Version),
 }
 
-/// A borrowed view of an attribute value, well-known or custom.
+/// A borrowed view of an attribute value, well-known or custom. Text is always `Text`, never
+/// `Value(UserValue::String)`: the conversions rely on it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AttributeRef<'u> {
     Text(&'u str),
     Value(&'u UserValue),
+}
+
+/// An attribute value with its once-computed forms.
+#[derive(Clone, Copy)]
+pub(crate) struct Attr<'u> {
+    pub(crate) value: AttributeRef<'u>,
+    pub(crate) forms: &'u Forms,
+}
+
+impl fmt::Debug for Attr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
 }
 
 impl fmt::Debug for User {
@@ -73,7 +128,10 @@ impl fmt::Debug for User {
             .field("identifier", &a.identifier)
             .field("email", &a.email)
             .field("country", &a.country)
-            .field("custom", &a.custom)
+            .field(
+                "custom",
+                &a.custom.iter().map(|(n, v, _)| (n, v)).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -95,14 +153,18 @@ impl User {
     /// Sets the `Email` attribute.
     #[must_use]
     pub fn email(mut self, email: impl Into<String>) -> User {
-        self.edit().email = Some(email.into());
+        let a = self.edit();
+        a.email = Some(email.into());
+        a.email_forms = Forms::default();
         self
     }
 
     /// Sets the `Country` attribute.
     #[must_use]
     pub fn country(mut self, country: impl Into<String>) -> User {
-        self.edit().country = Some(country.into());
+        let a = self.edit();
+        a.country = Some(country.into());
+        a.country_forms = Forms::default();
         self
     }
 
@@ -115,9 +177,12 @@ impl User {
         let name = name.into();
         let value = value.into();
         let custom = &mut self.edit().custom;
-        match custom.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => custom.push((name, value)),
+        match custom.iter_mut().find(|(n, _, _)| *n == name) {
+            Some(slot) => {
+                slot.1 = value;
+                slot.2 = Forms::default();
+            }
+            None => custom.push((name, value, Forms::default())),
         }
         self
     }
@@ -161,7 +226,7 @@ impl User {
         if let Some(country) = &a.country {
             pairs.push(("Country", country.as_str().into()));
         }
-        for (name, value) in &a.custom {
+        for (name, value, _) in &a.custom {
             if !matches!(name.as_str(), "Identifier" | "Email" | "Country") {
                 pairs.push((name, value.to_json()));
             }
@@ -182,22 +247,41 @@ impl User {
 
 impl Attributes {
     fn custom(&self, name: &str) -> Option<&UserValue> {
-        self.custom.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.custom
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v)
     }
 
     /// Looks an attribute up by the name a condition uses. Always inlined: returned through
     /// the stack, its result costs a store-to-load round trip per condition (the 10-rule flag
     /// took 20 % longer when the compiler chose a call).
     #[inline(always)]
-    pub(crate) fn attribute(&self, name: &str) -> Option<AttributeRef<'_>> {
+    pub(crate) fn attribute(&self, name: &str) -> Option<Attr<'_>> {
+        fn text<'u>(value: &'u str, forms: &'u Forms) -> Attr<'u> {
+            Attr {
+                value: AttributeRef::Text(value),
+                forms,
+            }
+        }
         match name {
-            "Identifier" => Some(AttributeRef::Text(&self.identifier)),
-            "Email" => self.email.as_deref().map(AttributeRef::Text),
-            "Country" => self.country.as_deref().map(AttributeRef::Text),
-            _ => self.custom(name).map(|v| match v {
-                UserValue::String(s) => AttributeRef::Text(s),
-                other => AttributeRef::Value(other),
-            }),
+            "Identifier" => Some(text(&self.identifier, &self.identifier_forms)),
+            "Email" => self.email.as_deref().map(|e| text(e, &self.email_forms)),
+            "Country" => self
+                .country
+                .as_deref()
+                .map(|c| text(c, &self.country_forms)),
+            _ => self
+                .custom
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, v, forms)| Attr {
+                    value: match v {
+                        UserValue::String(s) => AttributeRef::Text(s),
+                        other => AttributeRef::Value(other),
+                    },
+                    forms,
+                }),
         }
     }
 }
@@ -210,9 +294,7 @@ impl UserValue {
             UserValue::Int(i) => J::from(*i),
             // JSON has no NaN or infinity; JavaScript's JSON.stringify writes null for them.
             UserValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            UserValue::DateTime(t) => {
-                J::from(crate::eval::format::iso8601(crate::eval::unix_seconds(*t)))
-            }
+            UserValue::DateTime(t) => J::from(text::iso8601(text::unix_seconds(*t))),
             UserValue::StringList(items) => J::from(items.clone()),
             UserValue::SemVer(v) => J::from(v.to_string()),
         }

@@ -8,7 +8,6 @@
 
 mod convert;
 mod evaluator;
-pub(crate) mod format;
 mod log_builder;
 
 use std::fmt;
@@ -16,12 +15,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use evaluator::Selection;
-pub use format::write_js_number;
-
-pub(crate) use convert::unix_seconds;
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, PercentageOption, SettingType, TargetingRule, Value};
+use crate::text::write_js_number;
 use crate::user::User;
 use evaluator::Evaluator;
 

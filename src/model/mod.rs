@@ -409,4 +409,14 @@ impl RawValue {
             SettingType::Double => self.d.map(Value::Double),
         }
     }
+
+    /// Whether this comparison value equals a prerequisite flag's value of the same type.
+    pub(crate) fn equals(&self, value: &Value) -> bool {
+        match value {
+            Value::Bool(b) => self.b == Some(*b),
+            Value::String(s) => self.s.as_deref() == Some(&**s),
+            Value::Int(i) => self.i == Some(*i),
+            Value::Double(d) => self.d == Some(*d),
+        }
+    }
 }

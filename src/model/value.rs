@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::eval::format::write_js_number;
+use crate::text::write_js_number;
 
 /// The type of a setting, as the `t` field of config_v6 encodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
