@@ -286,6 +286,57 @@ impl Attributes {
     }
 }
 
+/// A value serialises as the evaluation log shows it: text, a number (a non-finite float as
+/// `null`), a date-time as ISO-8601 text, a list as an array, a version as its text.
+///
+/// ```
+/// use configcat_actix::UserValue;
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let date = UserValue::from(UNIX_EPOCH + Duration::from_millis(1_693_497_600_000));
+/// assert_eq!(serde_json::to_string(&date)?, r#""2023-08-31T16:00:00.000Z""#);
+/// assert_eq!(serde_json::to_string(&UserValue::from(vec!["a", "b"]))?, r#"["a","b"]"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl serde::Serialize for UserValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&self.to_json(), serializer)
+    }
+}
+
+/// A user serialises as the JSON object the evaluation log shows: `Identifier` first, then
+/// `Email` and `Country` when set, then the custom attributes in the order given.
+///
+/// ```
+/// use configcat_actix::User;
+/// let user = User::new("42").email("a@example.com").custom("Seats", 25);
+/// assert_eq!(
+///     serde_json::to_string(&user)?,
+///     r#"{"Identifier":"42","Email":"a@example.com","Seats":25}"#
+/// );
+/// assert_eq!(serde_json::to_string(&user)?, user.to_json());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl serde::Serialize for User {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let a = &*self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("Identifier", &a.identifier)?;
+        if let Some(email) = &a.email {
+            map.serialize_entry("Email", email)?;
+        }
+        if let Some(country) = &a.country {
+            map.serialize_entry("Country", country)?;
+        }
+        for (name, value, _) in &a.custom {
+            if !matches!(name.as_str(), "Identifier" | "Email" | "Country") {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
 impl UserValue {
     fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -326,6 +377,34 @@ macro_rules! int_user_value {
     )*};
 }
 int_user_value!(i8, i16, i32, i64, u8, u16, u32);
+
+/// Whole numbers that may not fit an `i64` become an `Int` when they fit and a `Float`
+/// otherwise: a `u64` above `i64::MAX` loses its last digits (f64 holds 53 bits), exactly as
+/// the number comparators of the other SDKs, which read every number as a double, see it.
+///
+/// ```
+/// use configcat_actix::UserValue;
+/// assert_eq!(UserValue::from(25_u64), UserValue::Int(25));
+/// assert_eq!(UserValue::from(7_usize), UserValue::Int(7));
+/// assert_eq!(UserValue::from(-7_isize), UserValue::Int(-7));
+/// assert_eq!(UserValue::from(u64::MAX), UserValue::Float(18446744073709551615.0));
+/// assert_eq!(UserValue::from(1.5_f32), UserValue::Float(1.5));
+/// ```
+macro_rules! wide_int_user_value {
+    ($($t:ty),*) => {$(
+        impl From<$t> for UserValue {
+            fn from(v: $t) -> Self {
+                match i64::try_from(v) {
+                    Ok(i) => UserValue::Int(i),
+                    Err(_) => UserValue::Float(v as f64),
+                }
+            }
+        }
+    )*};
+}
+wide_int_user_value!(u64, usize, isize);
+/// `f32` widens to `f64` exactly: `0.1_f32` becomes `0.10000000149011612`, the `f32`'s own
+/// value, which is what a number comparator then compares.
 impl From<f32> for UserValue {
     fn from(v: f32) -> Self {
         UserValue::Float(v.into())
