@@ -115,17 +115,19 @@ pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
 /// terminators. Rust's `char::is_whitespace` differs in two places: it counts U+0085 (NEL) and
 /// not U+FEFF, so `"\u{feff}5"` would be invalid here and 5 in the canonical SDK.
 pub(crate) fn is_js_whitespace(c: char) -> bool {
-    match c {
-        '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r' | ' ' | '\u{a0}' | '\u{feff}' => true,
-        '\u{1680}'
-        | '\u{2000}'..='\u{200a}'
-        | '\u{2028}'
-        | '\u{2029}'
-        | '\u{202f}'
-        | '\u{205f}'
-        | '\u{3000}' => true,
-        _ => false,
-    }
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{0b}'
+            | '\u{0c}'
+            | '\r'
+            | ' '
+            | '\u{a0}'
+            | '\u{feff}'
+            | '\u{1680}'
+            | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
 }
 
 /// `text` without leading and trailing ECMAScript white space (see [`is_js_whitespace`]).

@@ -94,6 +94,9 @@ impl Rng {
     fn pick<'p, T>(&mut self, pool: &'p [T]) -> &'p T {
         &pool[self.range(0, pool.len() - 1)]
     }
+    fn name(&mut self, pool: &[&'static str]) -> &'static str {
+        pool[self.range(0, pool.len() - 1)]
+    }
 }
 
 const DOMAINS: &[&str] = &["example.com", "test.org", "corp.net", "mail.io"];
@@ -232,11 +235,11 @@ fn affix(rng: &mut Rng, attribute: &str, starts: bool) -> String {
 /// conversion warnings (3004, 3005) as real configs do.
 fn attribute_for(rng: &mut Rng, kind: Kind) -> &'static str {
     if rng.chance(15) {
-        return *rng.pick(&["Email", "Country", "Identifier", "Seats", "Roles", "Plan"]);
+        return rng.name(&["Email", "Country", "Identifier", "Seats", "Roles", "Plan"]);
     }
     match kind {
-        Kind::Text => *rng.pick(&["Email", "Country", "Identifier", "Plan", "Team"]),
-        Kind::Number => *rng.pick(&["Seats", "Rating", "Age"]),
+        Kind::Text => rng.name(&["Email", "Country", "Identifier", "Plan", "Team"]),
+        Kind::Number => rng.name(&["Seats", "Rating", "Age"]),
         Kind::Date => "SignupDate",
         Kind::List => "Roles",
         Kind::Version => "AppVersion",
@@ -311,7 +314,7 @@ fn user_condition(rng: &mut Rng, salt: &str, context: &str) -> String {
         }
         26 | 27 => {
             let list: Vec<String> = (0..rng.range(1, 3))
-                .map(|_| hash(*rng.pick(ROLES)))
+                .map(|_| hash(rng.name(ROLES)))
                 .collect();
             (
                 attribute_for(rng, Kind::List),
@@ -429,7 +432,7 @@ fn config(rng: &mut Rng, n: usize) -> MixedConfig {
         );
         if rng.chance(35) {
             if rng.chance(40) {
-                let attribute = *rng.pick(&["Plan", "Seats", "Country", "Roles", "SignupDate"]);
+                let attribute = rng.name(&["Plan", "Seats", "Country", "Roles", "SignupDate"]);
                 body.push_str(&format!(r#","a":"{attribute}""#));
             }
             body.push_str(&format!(r#","p":{}"#, percentage_options(rng, t, &key)));
