@@ -156,7 +156,7 @@ fn mixed(c: &mut Criterion) {
         std::fs::write(&path, &config.json).expect("write a mixed config");
         configs.push(configcat_actix::Config::parse(&config.json).expect("parses"));
         theirs.push(rt.block_on(async {
-            configcat::Client::builder("local-only-bench")
+            configcat::Client::builder(&format!("local-only-mixed-{i}"))
                 .polling_mode(configcat::PollingMode::Manual)
                 .overrides(
                     Box::new(configcat::FileDataSource::new(path.to_str().unwrap()).expect("file source")),
@@ -166,7 +166,8 @@ fn mixed(c: &mut Criterion) {
                 .expect("official client")
         }));
         let ours = system.block_on(async {
-            ConfigCat::builder("local-only-bench")
+            // A key of its own per client: clients of one SDK key share their cache.
+            ConfigCat::builder(format!("local-only-mixed-{i}"))
                 .polling_mode(PollingMode::manual_poll())
                 .flag_overrides(FlagOverrides::from_file(&path, OverrideBehaviour::LocalOnly))
                 .log_sink(NoLog)
