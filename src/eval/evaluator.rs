@@ -147,8 +147,9 @@ pub(crate) struct Evaluator<'a, 's> {
 /// and lengths mean equal bytes.
 #[derive(Default)]
 struct HashMemo {
-    entries: [(HashKey, [u8; 32]); HashMemo::CAPACITY],
-    len: usize,
+    /// Inline and filled on demand: an evaluation without confidential conditions pays for
+    /// neither zeroing nor a heap.
+    entries: SmallVec<[(HashKey, [u8; 32]); HashMemo::CAPACITY]>,
     /// The slot the next digest goes to once all are taken (the oldest).
     next: usize,
 }
@@ -157,7 +158,8 @@ type HashKey = [(usize, usize); 3];
 
 impl HashMemo {
     /// Enough for the confidential conditions of a typical flag and its segments; beyond it
-    /// the oldest digest is forgotten, which costs a hash, never a wrong answer.
+    /// the oldest digest is forgotten, which costs a hash, never a wrong answer, and the
+    /// memo never spills to the heap.
     const CAPACITY: usize = 8;
 
     fn digest(&mut self, bytes: &[u8], salts: Salts<'_>) -> [u8; 32] {
@@ -166,13 +168,12 @@ impl HashMemo {
             (salts.config.as_ptr() as usize, salts.config.len()),
             (salts.context.as_ptr() as usize, salts.context.len()),
         ];
-        if let Some((_, digest)) = self.entries[..self.len].iter().find(|(k, _)| *k == key) {
+        if let Some((_, digest)) = self.entries.iter().find(|(k, _)| *k == key) {
             return *digest;
         }
         let digest = salted_sha256(bytes, salts);
-        if self.len < Self::CAPACITY {
-            self.entries[self.len] = (key, digest);
-            self.len += 1;
+        if self.entries.len() < Self::CAPACITY {
+            self.entries.push((key, digest));
         } else {
             self.entries[self.next] = (key, digest);
             self.next = (self.next + 1) % Self::CAPACITY;
