@@ -464,6 +464,32 @@ mod tests {
         assert_ne!(changed, user);
     }
 
+    /// A form computed for one value must never answer for another: a changed copy starts
+    /// without forms, and replacing an attribute clears its own.
+    #[test]
+    fn forms_follow_the_value() {
+        use crate::{Config, NoLog, eval};
+        let config = Config::parse(
+            r#"{"f":{"big":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":14,"d":10}}],"s":{"v":{"b":true}}}]},
+                "admin":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"Email","c":34,"l":["admin"]}}],"s":{"v":{"b":true}}}]}}}"#,
+        )
+        .expect("parses");
+        let big = |u: &User| eval::evaluate_value(&config, "big", false, Some(u), &NoLog);
+        let admin = |u: &User| eval::evaluate_value(&config, "admin", false, Some(u), &NoLog);
+        let small = User::new("u").custom("N", "5").email(r#"["admin"]"#);
+        assert!(!big(&small));
+        assert!(admin(&small));
+        let shared = small.clone();
+        let large = shared.custom("N", "50").email(r#"["dev"]"#);
+        assert!(big(&large), "the copy parsed its own number");
+        assert!(!admin(&large), "and its own list");
+        assert!(!big(&small) && admin(&small), "the original keeps its forms");
+        let mut edited = User::new("u").custom("N", "5");
+        assert!(!big(&edited));
+        edited = edited.custom("N", "11");
+        assert!(big(&edited), "replacing the attribute cleared its number form");
+    }
+
     #[test]
     fn debug_shows_the_attributes() {
         let user = User::new("u").email("e@x");
