@@ -483,11 +483,17 @@ mod tests {
         let large = shared.custom("N", "50").email(r#"["dev"]"#);
         assert!(big(&large), "the copy parsed its own number");
         assert!(!admin(&large), "and its own list");
-        assert!(!big(&small) && admin(&small), "the original keeps its forms");
+        assert!(
+            !big(&small) && admin(&small),
+            "the original keeps its forms"
+        );
         let mut edited = User::new("u").custom("N", "5");
         assert!(!big(&edited));
         edited = edited.custom("N", "11");
-        assert!(big(&edited), "replacing the attribute cleared its number form");
+        assert!(
+            big(&edited),
+            "replacing the attribute cleared its number form"
+        );
     }
 
     #[test]
