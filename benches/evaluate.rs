@@ -10,10 +10,14 @@ use std::time::Duration;
 
 #[path = "support/bench_config.rs"]
 mod bench_config;
+#[path = "support/big_config.rs"]
+mod big_config;
+#[path = "support/mixed_config.rs"]
+mod mixed_config;
 
 use bench_config::bench_config_json;
-use configcat_actix::{Config, NoLog, User, eval};
-use criterion::{Criterion, criterion_group, criterion_main};
+use configcat_actix::{Config, NoLog, User, Value, eval};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 /// The largest config of the cross-SDK test data (28.6 KB).
 const BIGGEST_CONFIG: &str = include_str!(
@@ -85,6 +89,77 @@ fn evaluation(c: &mut Criterion) {
     group.finish();
 }
 
+/// The mixed set of benches/support/mixed_config.rs: each user evaluated for every flag of
+/// three configs, one criterion iteration for the whole workload (throughput = evaluations).
+///
+/// * `details_warm_users`: `eval::evaluate_details` with users reused across iterations, so
+///   their attribute forms are computed by the first iteration only (a long-lived user, or
+///   `get_all_values`);
+/// * `details_fresh_users`: the same with the users rebuilt before each iteration (outside the
+///   timing), so each user's forms are computed within its 6–24 evaluations, as for a user
+///   built per request;
+/// * `value_warm_users`: `eval::evaluate_value`, no details.
+fn mixed(c: &mut Criterion) {
+    let mixed = mixed_config::mixed();
+    let configs: Vec<Config> = mixed
+        .configs
+        .iter()
+        .map(|c| Config::parse(&c.json).expect("a generated config parses"))
+        .collect();
+    let build_users = || -> Vec<User> { mixed.users.iter().map(mixed_config::our_user).collect() };
+    let users = build_users();
+    let requests = mixed.requests();
+    // Every evaluation must succeed: an error would measure the error path.
+    for &(c, u, key) in &requests {
+        let details = eval::evaluate_details(
+            &configs[c],
+            key,
+            Value::Bool(false),
+            Some(&users[u]),
+            None,
+            &NoLog,
+        );
+        assert!(
+            details.error.is_none(),
+            "{key} of config {c}: {:?}",
+            details.error
+        );
+    }
+    let mut group = c.benchmark_group("mixed");
+    group.throughput(Throughput::Elements(requests.len() as u64));
+    group.sample_size(20);
+    let run = |users: &[User]| {
+        for &(c, u, key) in &requests {
+            black_box(eval::evaluate_details(
+                black_box(&configs[c]),
+                key,
+                Value::Bool(false),
+                Some(&users[u]),
+                None,
+                &NoLog,
+            ));
+        }
+    };
+    group.bench_function("details_warm_users", |b| b.iter(|| run(&users)));
+    group.bench_function("details_fresh_users", |b| {
+        b.iter_batched(build_users, |users| run(&users), BatchSize::LargeInput)
+    });
+    group.bench_function("value_warm_users", |b| {
+        b.iter(|| {
+            for &(c, u, key) in &requests {
+                black_box(eval::evaluate_value(
+                    black_box(&configs[c]),
+                    key,
+                    Value::Bool(false),
+                    Some(&users[u]),
+                    &NoLog,
+                ));
+            }
+        })
+    });
+    group.finish();
+}
+
 fn parsing(c: &mut Criterion) {
     let flags = Config::parse(BIGGEST_CONFIG)
         .expect("the biggest test config parses")
@@ -94,6 +169,13 @@ fn parsing(c: &mut Criterion) {
     c.bench_function("config_parse/biggest_test_config_28KB", |b| {
         b.iter(|| Config::parse(black_box(BIGGEST_CONFIG)))
     });
+    let big = big_config::big_config_json(2_000);
+    let mut group = c.benchmark_group("config_parse");
+    group.sample_size(20);
+    group.bench_function("generated_1MB_2000_flags", |b| {
+        b.iter(|| Config::parse(black_box(&big)).expect("parses"))
+    });
+    group.finish();
 }
 
 fn config() -> Criterion {
@@ -105,6 +187,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = evaluation, parsing
+    targets = evaluation, mixed, parsing
 }
 criterion_main!(benches);

@@ -82,6 +82,7 @@ mod poller;
 mod protocol;
 mod snapshot;
 mod state;
+mod text;
 mod user;
 
 pub use builder::ConfigCatBuilder;

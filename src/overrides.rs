@@ -461,10 +461,7 @@ pub fn merge(remote: Option<&Config>, local: &Config, behaviour: OverrideBehavio
         OverrideBehaviour::LocalOverRemote => (remote, local),
         OverrideBehaviour::RemoteOverLocal => (local, remote),
     };
-    let mut settings = Settings::with_capacity_and_hasher(
-        base.settings().len() + winner.settings().len(),
-        Default::default(),
-    );
+    let mut settings = Settings::with_capacity(base.settings().len() + winner.settings().len());
     for (key, setting) in base.settings().iter().chain(winner.settings()) {
         settings.insert(key.clone(), setting.clone());
     }

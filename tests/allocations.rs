@@ -196,3 +196,51 @@ fn the_info_evaluation_log_is_built_only_at_info_level() {
     let warn = MemoryLog::new(LogLevel::Warn);
     assert_eq!(count(&config, "noRules", Some(&user), &warn), 0);
 }
+
+/// Attributes that need converting (list-like text, number-like text, version text, an
+/// integer under a text comparator) are converted once per user: the first evaluation may
+/// allocate for the parsed list and the canonical text, every later one, of this flag or of
+/// another that reads the same attributes, allocates nothing. Confidential conditions hash
+/// on the stack.
+#[test]
+fn converted_attributes_allocate_only_on_first_use() {
+    let json = r#"{"p":{"s":"salt"},"f":{
+        "mixed":{"t":0,"v":{"b":false},"r":[
+            {"c":[{"u":{"a":"Roles","c":34,"l":["ops"]}}],"s":{"v":{"b":true}}},
+            {"c":[{"u":{"a":"Age","c":14,"d":100}}],"s":{"v":{"b":true}}},
+            {"c":[{"u":{"a":"Version","c":8,"s":"9.0.0"}}],"s":{"v":{"b":true}}},
+            {"c":[{"u":{"a":"Seats","c":28,"s":"26"}}],"s":{"v":{"b":true}}},
+            {"c":[{"u":{"a":"Email","c":16,"l":["0000000000000000000000000000000000000000000000000000000000000000"]}}],"s":{"v":{"b":true}}}
+        ]},
+        "again":{"t":0,"v":{"b":false},"r":[
+            {"c":[{"u":{"a":"Roles","c":35,"l":["dev"]}}],"s":{"v":{"b":true}}}
+        ]}
+    }}"#;
+    let config = Config::parse(json).expect("parses");
+    let user = User::new("u")
+        .email("jane@example.com")
+        .custom("Roles", r#"["admin","dev"]"#)
+        .custom("Age", " 42 ")
+        .custom("Version", "1.2.3")
+        .custom("Seats", 25);
+    let user = black_box(user);
+    let sink = MemoryLog::new(LogLevel::Error);
+    // No rule matches the first flag; the second one's negated list rule does not either.
+    assert!(!eval::evaluate_value(
+        &config,
+        "mixed",
+        false,
+        Some(&user),
+        &NoLog
+    ));
+    assert!(!eval::evaluate_value(
+        &config,
+        "again",
+        false,
+        Some(&user),
+        &NoLog
+    ));
+    assert_eq!(count(&config, "mixed", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "again", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "mixed", Some(&user), &sink), 0);
+}

@@ -945,3 +945,177 @@ fn sha1_vectors_through_percentage_options() {
     }
     checks.finish();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deviations fixed against the canonical (JS) SDK: hex case, float parsing, white space
+// ---------------------------------------------------------------------------------------------
+
+/// The canonical SDK compares the lower-case hex text of the digest with the comparison value,
+/// so an upper-case (or mixed-case) value never matches, for every confidential comparator:
+/// the positive ones are false and the negated ones true. The lower-case value matches.
+#[test]
+fn confidential_values_match_in_lower_case_hex_only() {
+    let mut checks = Cases::new("confidential_values_match_in_lower_case_hex_only");
+    // SHA-256("test_payload" ++ "salt" ++ "ctx_salt"): Email "test_payload", key "ctx_salt".
+    let lower = "5ee9b44b3b90bedd9441b256c429f862ceb2ea847a58a8e33d8052da141e47aa";
+    let upper = lower.to_uppercase();
+    let mixed = lower.replacen("ee9b", "EE9B", 1);
+    // Hashed prefixes and suffixes: the whole text is its own 12-byte prefix and suffix.
+    for (hex, positive_matches) in [
+        (lower, true),
+        (upper.as_str(), false),
+        (mixed.as_str(), false),
+    ] {
+        let conditions = [
+            (
+                serde_json::json!({ "a": "Email", "c": 20, "s": hex }),
+                positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 21, "s": hex }),
+                !positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 16, "l": [hex] }),
+                positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 17, "l": [hex] }),
+                !positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 22, "l": [format!("12_{hex}")] }),
+                positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 23, "l": [format!("12_{hex}")] }),
+                !positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 24, "l": [format!("12_{hex}")] }),
+                positive_matches,
+            ),
+            (
+                serde_json::json!({ "a": "Email", "c": 25, "l": [format!("12_{hex}")] }),
+                !positive_matches,
+            ),
+        ];
+        for (condition, expected) in conditions {
+            checks.next_case();
+            let config = hashed_flag_config("salt", "ctx_salt", condition.clone());
+            let actual = evaluate(
+                &config,
+                "ctx_salt",
+                Some(&User::new("id").email("test_payload")),
+            );
+            checks.check(actual.as_ref().ok() == Some(&Value::Bool(expected)), || {
+                format!("{condition}: expected {expected}, got {}", show(&actual))
+            });
+        }
+        // Hashed ARRAY CONTAINS with the list item hashed the same way.
+        for (comparator, expected) in [(26, positive_matches), (27, !positive_matches)] {
+            checks.next_case();
+            let condition = serde_json::json!({ "a": "Roles", "c": comparator, "l": [hex] });
+            let json = serde_json::json!({
+                "p": { "s": "salt" },
+                "f": { "ctx_salt": { "t": 0, "v": { "b": false },
+                    "r": [ { "c": [ { "u": condition } ], "s": { "v": { "b": true } } } ] } }
+            });
+            let config = Config::parse(&json.to_string()).expect("generated config parses");
+            let user = User::new("id").custom("Roles", vec!["test_payload"]);
+            let actual = evaluate(&config, "ctx_salt", Some(&user));
+            checks.check(actual.as_ref().ok() == Some(&Value::Bool(expected)), || {
+                format!("{condition}: expected {expected}, got {}", show(&actual))
+            });
+        }
+    }
+    checks.finish();
+}
+
+/// `1000000000000000.5` is parsed to the nearest double (as JavaScript and Python do), so the
+/// config's `d` and a user's text of the same digits are the same number. It was one unit in
+/// the last place off before serde_json's `float_roundtrip`, and matched no text.
+#[test]
+fn config_floats_parse_to_the_nearest_double() {
+    let mut checks = Cases::new("config_floats_parse_to_the_nearest_double");
+    let json = r#"{"f":{
+        "served":{"t":3,"v":{"d":1000000000000000.5}},
+        "equals":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"Big","c":10,"d":1000000000000000.5}}],"s":{"v":{"b":true}}}]}
+    }}"#;
+    let config = Config::parse(json).expect("parses");
+    checks.next_case();
+    let served = evaluate(&config, "served", None);
+    checks.check(
+        served.as_ref().ok() == Some(&Value::Double(1000000000000000.5)),
+        || format!("served: expected 1000000000000000.5, got {}", show(&served)),
+    );
+    for (text, expected) in [
+        ("1000000000000000.5", true),
+        ("1000000000000000.4", false),
+        ("1000000000000000.6", false),
+    ] {
+        checks.next_case();
+        let user = User::new("id").custom("Big", text);
+        let actual = evaluate(&config, "equals", Some(&user));
+        checks.check(actual.as_ref().ok() == Some(&Value::Bool(expected)), || {
+            format!("Big = {text:?}: expected {expected}, got {}", show(&actual))
+        });
+    }
+    checks.finish();
+}
+
+/// Trimming uses ECMAScript's white space: U+FEFF (the byte-order mark) is trimmed, U+0085
+/// (NEL) is not, for the number, date and semver comparators' user values and the semver
+/// comparison values. Text comparators do not trim at all.
+#[test]
+fn trimming_uses_the_ecmascript_white_space_set() {
+    let mut checks = Cases::new("trimming_uses_the_ecmascript_white_space_set");
+    let json = r#"{"f":{
+        "number":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":10,"d":5}}],"s":{"v":{"b":true}}}]},
+        "date":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":19,"d":4}}],"s":{"v":{"b":true}}}]},
+        "semver":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":8,"s":"1.0.0"}}],"s":{"v":{"b":true}}}]},
+        "semverValue":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"V","c":4,"l":["\ufeff2.0.0"]}}],"s":{"v":{"b":true}}}]},
+        "semverValueNel":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"V","c":4,"l":["\u00852.0.0"]}}],"s":{"v":{"b":true}}}]},
+        "text":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":28,"s":"5"}}],"s":{"v":{"b":true}}}]}
+    }}"#;
+    let config = Config::parse(json).expect("parses");
+    let cases: &[(&str, &str, &str, Result<bool, ()>)] = &[
+        ("number", "N", "\u{feff}5", Ok(true)),
+        ("number", "N", "5\u{feff}", Ok(true)),
+        ("number", "N", "\u{85}5", Ok(false)),
+        ("number", "N", "5\u{85}", Ok(false)),
+        ("date", "N", "\u{feff}5\u{feff}", Ok(true)),
+        ("date", "N", "\u{85}5", Ok(false)),
+        ("semver", "N", "\u{feff}2.0.0", Ok(true)),
+        ("semver", "N", "\u{85}2.0.0", Ok(false)),
+        // A valid version: the \u{feff} of the comparison value is trimmed.
+        ("semverValue", "V", "2.0.0", Ok(true)),
+        // The NEL is kept, so the list holds an invalid version: IS ONE OF is false.
+        ("semverValueNel", "V", "2.0.0", Ok(false)),
+        ("text", "N", "\u{feff}5", Ok(false)),
+        ("text", "N", "5", Ok(true)),
+    ];
+    for (key, attribute, text, expected) in cases {
+        checks.next_case();
+        let log = MemoryLog::new(LogLevel::Warn);
+        let user = User::new("id").custom(*attribute, *text);
+        let actual =
+            eval::evaluate::<Value>(&config, key, None, Some(&user), &log).map(|s| s.value.clone());
+        let expected_value = expected.map(Value::Bool).ok();
+        // A false number/date/semver condition whose value is invalid logs 3004; a valid one
+        // logs nothing.
+        let invalid_logged = log.take().iter().any(|e| e.event_id == 3004);
+        let expect_invalid =
+            !matches!(expected, Ok(true)) && *key != "text" && !key.starts_with("semverValue");
+        checks.check(
+            actual.as_ref().ok() == expected_value.as_ref() && invalid_logged == expect_invalid,
+            || {
+                format!(
+                    "{key} with {attribute} {text:?}: expected {expected:?} (3004: {expect_invalid}), got {} (3004: {invalid_logged})",
+                    show(&actual)
+                )
+            },
+        );
+    }
+    checks.finish();
+}

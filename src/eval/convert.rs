@@ -1,19 +1,9 @@
 //! Converting user attribute values for the comparator families (spec §2.4, §2.5).
 
-use std::borrow::Cow;
 use std::fmt::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::format::{StackText, write_js_number};
-use crate::user::{AttributeRef, UserValue};
-
-/// Seconds since the Unix epoch with millisecond precision, negative before it.
-pub fn unix_seconds(time: SystemTime) -> f64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => after.as_millis() as f64 / 1000.0,
-        Err(before) => -(before.duration().as_millis() as f64) / 1000.0,
-    }
-}
+use crate::text::{StackText, js_trim, unix_seconds, write_js_number};
+use crate::user::{Attr, AttributeRef, UserValue};
 
 /// The canonical text of an attribute: what text comparators and the percentage-option hash see.
 pub(crate) struct Canonical<'u>(pub AttributeRef<'u>);
@@ -57,18 +47,31 @@ impl<W: Write> std::io::Write for FmtIo<'_, W> {
 }
 
 /// The attribute as text, and whether it had to be converted (which warning 3005 reports).
+/// A converted text is formatted once per user and kept in its forms.
 #[inline]
-pub(crate) fn as_text(attr: AttributeRef<'_>) -> (Cow<'_, str>, bool) {
-    match attr {
-        AttributeRef::Text(s) => (Cow::Borrowed(s), false),
-        AttributeRef::Value(_) => (Cow::Owned(Canonical(attr).to_string()), true),
+pub(crate) fn as_text(attr: Attr<'_>) -> (&str, bool) {
+    match attr.value {
+        AttributeRef::Text(s) => (s, false),
+        AttributeRef::Value(_) => (canonical_text(attr), true),
+    }
+}
+
+/// The canonical text of any attribute, converted at most once per user.
+#[inline]
+pub(crate) fn canonical_text(attr: Attr<'_>) -> &str {
+    match attr.value {
+        AttributeRef::Text(s) => s,
+        AttributeRef::Value(_) => attr
+            .forms
+            .text
+            .get_or_init(|| Canonical(attr.value).to_string().into_boxed_str()),
     }
 }
 
 /// Parses a number as the official SDKs do: trimmed, `,` accepted as the decimal separator,
 /// `NaN` and (signed) `Infinity` accepted, hex and trailing garbage rejected.
 pub(crate) fn parse_number(text: &str) -> Option<f64> {
-    let text = text.trim();
+    let text = js_trim(text);
     match text {
         "NaN" => return Some(f64::NAN),
         "Infinity" | "+Infinity" => return Some(f64::INFINITY),
@@ -99,47 +102,68 @@ pub(crate) fn parse_number(text: &str) -> Option<f64> {
     buffer.as_str().parse().ok()
 }
 
-/// The attribute as a number for the number comparators.
-pub(crate) fn as_number(attr: AttributeRef<'_>) -> Option<f64> {
-    match attr {
-        AttributeRef::Text(s) => parse_number(s),
+/// The attribute as a number for the number comparators; text is parsed once per user.
+#[inline]
+pub(crate) fn as_number(attr: Attr<'_>) -> Option<f64> {
+    match attr.value {
+        AttributeRef::Text(s) => *attr.forms.number.get_or_init(|| parse_number(s)),
         AttributeRef::Value(UserValue::Int(i)) => Some(*i as f64),
         AttributeRef::Value(UserValue::Float(x)) => Some(*x),
-        AttributeRef::Value(UserValue::String(s)) => parse_number(s),
         AttributeRef::Value(_) => None,
     }
 }
 
 /// The attribute as Unix seconds for the date comparators.
-pub(crate) fn as_unix_seconds(attr: AttributeRef<'_>) -> Option<f64> {
-    match attr {
+#[inline]
+pub(crate) fn as_unix_seconds(attr: Attr<'_>) -> Option<f64> {
+    match attr.value {
         AttributeRef::Value(UserValue::DateTime(t)) => Some(unix_seconds(*t)),
-        other => as_number(other),
+        _ => as_number(attr),
     }
 }
 
-/// The attribute as a semantic version (trimmed text, or a version value).
-pub(crate) fn as_semver(attr: AttributeRef<'_>) -> Option<Cow<'_, semver::Version>> {
-    match attr {
-        AttributeRef::Text(s) => semver::Version::parse(s.trim()).ok().map(Cow::Owned),
-        AttributeRef::Value(UserValue::SemVer(v)) => Some(Cow::Borrowed(v)),
-        AttributeRef::Value(UserValue::String(s)) => {
-            semver::Version::parse(s.trim()).ok().map(Cow::Owned)
-        }
+/// The attribute as a semantic version (trimmed text, parsed once per user, or a version
+/// value).
+#[inline]
+pub(crate) fn as_semver(attr: Attr<'_>) -> Option<&semver::Version> {
+    match attr.value {
+        AttributeRef::Text(s) => attr
+            .forms
+            .semver
+            .get_or_init(|| semver::Version::parse(js_trim(s)).ok())
+            .as_ref(),
+        AttributeRef::Value(UserValue::SemVer(v)) => Some(v),
         AttributeRef::Value(_) => None,
     }
 }
 
-/// The attribute as a list of texts: a list value, or text holding a JSON array of strings.
-pub(crate) fn as_string_list(attr: AttributeRef<'_>) -> Option<Cow<'_, [String]>> {
-    match attr {
-        AttributeRef::Value(UserValue::StringList(items)) => Some(Cow::Borrowed(items)),
-        AttributeRef::Text(s) => serde_json::from_str::<Vec<String>>(s).ok().map(Cow::Owned),
-        AttributeRef::Value(UserValue::String(s)) => {
-            serde_json::from_str::<Vec<String>>(s).ok().map(Cow::Owned)
-        }
+/// The attribute as a list of texts: a list value, or text holding a JSON array of strings,
+/// parsed once per user.
+#[inline]
+pub(crate) fn as_string_list(attr: Attr<'_>) -> Option<&[String]> {
+    match attr.value {
+        AttributeRef::Value(UserValue::StringList(items)) => Some(items),
+        AttributeRef::Text(s) => attr
+            .forms
+            .list
+            .get_or_init(|| parse_string_list(s))
+            .as_deref(),
         AttributeRef::Value(_) => None,
     }
+}
+
+/// A JSON array of strings, or `None`.
+fn parse_string_list(text: &str) -> Option<Box<[String]>> {
+    // Most texts are plainly not arrays; serde_json would build an error value to say so.
+    let first = text
+        .bytes()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    if first != b'[' {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(text)
+        .ok()
+        .map(Vec::into_boxed_slice)
 }
 
 /// Orders two versions by SemVer 2.0 precedence: build metadata does not count.
@@ -183,13 +207,5 @@ mod tests {
             Canonical(AttributeRef::Value(&unicode)).to_string(),
             r#"["ʄǟռƈʏ","\"q\""]"#
         );
-    }
-
-    #[test]
-    fn dates_convert_to_unix_seconds_with_milliseconds() {
-        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_680_307_199_999);
-        assert_eq!(unix_seconds(t), 1680307199.999);
-        let before = UNIX_EPOCH - std::time::Duration::from_millis(1500);
-        assert_eq!(unix_seconds(before), -1.5);
     }
 }

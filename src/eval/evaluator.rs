@@ -8,7 +8,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use smallvec::SmallVec;
 
-use super::convert::{self, Canonical};
+use super::convert;
 use super::log_builder::{
     AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowPrerequisiteValue,
     ShowSegmentCondition, ShowUserCondition,
@@ -19,7 +19,7 @@ use crate::model::{
     RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
     UserCondition, Value,
 };
-use crate::user::{AttributeRef, Attributes, User};
+use crate::user::{Attr, AttributeRef, Attributes, User};
 
 /// What a setting evaluated to, borrowed from the config.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ enum CannotEvaluate<'a> {
 /// An attribute value its comparator cannot read, kept unformatted until someone logs it.
 #[derive(Debug, Clone, Copy)]
 struct Invalid<'a> {
-    value: AttributeRef<'a>,
+    value: Attr<'a>,
     expected: &'static str,
 }
 
@@ -64,7 +64,7 @@ impl fmt::Display for Invalid<'_> {
         write!(
             f,
             "'{}' is not a valid {}",
-            Canonical(self.value),
+            convert::canonical_text(self.value),
             self.expected
         )
     }
@@ -136,6 +136,50 @@ pub(crate) struct Evaluator<'a, 's> {
     /// The chain of flags whose prerequisites are being evaluated, to detect cycles; inline,
     /// because chains are short and evaluation should not touch the heap.
     visited: SmallVec<[&'a str; 8]>,
+    /// The salted SHA-256 digests computed so far in this evaluation, so that the same
+    /// (attribute bytes, config salt, context salt) is never hashed twice: several
+    /// confidential conditions on one attribute of one flag or segment are common.
+    hashes: HashMemo,
+}
+
+/// Digests by the identity of their inputs: the attribute bytes are borrowed from the user and
+/// the salts from the config, both unchanged for the whole evaluation, so equal addresses
+/// and lengths mean equal bytes.
+#[derive(Default)]
+struct HashMemo {
+    /// Inline and filled on demand: an evaluation without confidential conditions pays for
+    /// neither zeroing nor a heap.
+    entries: SmallVec<[(HashKey, [u8; 32]); HashMemo::CAPACITY]>,
+    /// The slot the next digest goes to once all are taken (the oldest).
+    next: usize,
+}
+
+type HashKey = [(usize, usize); 3];
+
+impl HashMemo {
+    /// Enough for the confidential conditions of a typical flag and its segments; beyond it
+    /// the oldest digest is forgotten, which costs a hash, never a wrong answer, and the
+    /// memo never spills to the heap.
+    const CAPACITY: usize = 8;
+
+    fn digest(&mut self, bytes: &[u8], salts: Salts<'_>) -> [u8; 32] {
+        let key = [
+            (bytes.as_ptr() as usize, bytes.len()),
+            (salts.config.as_ptr() as usize, salts.config.len()),
+            (salts.context.as_ptr() as usize, salts.context.len()),
+        ];
+        if let Some((_, digest)) = self.entries.iter().find(|(k, _)| *k == key) {
+            return *digest;
+        }
+        let digest = salted_sha256(bytes, salts);
+        if self.entries.len() < Self::CAPACITY {
+            self.entries.push((key, digest));
+        } else {
+            self.entries[self.next] = (key, digest);
+            self.next = (self.next + 1) % Self::CAPACITY;
+        }
+        digest
+    }
 }
 
 impl<'a, 's> Evaluator<'a, 's> {
@@ -151,6 +195,7 @@ impl<'a, 's> Evaluator<'a, 's> {
             warn: sink.enabled(LogLevel::Warn),
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
             visited: SmallVec::new(),
+            hashes: HashMemo::default(),
         }
     }
 
@@ -339,7 +384,11 @@ impl<'a, 's> Evaluator<'a, 's> {
         };
         let attribute = condition.attribute.as_str();
         let value = match user.attribute(attribute) {
-            None | Some(AttributeRef::Text("")) => {
+            None
+            | Some(Attr {
+                value: AttributeRef::Text(""),
+                ..
+            }) => {
                 self.warning(
                     event::USER_ATTRIBUTE_MISSING,
                     format_args!(
@@ -374,7 +423,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         &mut self,
         condition: &'a UserCondition,
         comparator: Comparator,
-        value: AttributeRef<'a>,
+        value: Attr<'a>,
         context_salt: &'a str,
         ctx: &FlagContext<'a>,
     ) -> Result<Outcome<'a>, Fatal> {
@@ -396,7 +445,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 let Some(version) = convert::as_semver(value) else {
                     return invalid(SEMVER);
                 };
-                compare_semver(comparator, &version, operand)?
+                compare_semver(comparator, version, operand)?
             }
             NumberEquals
             | NumberNotEquals
@@ -439,7 +488,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 let Some(items) = convert::as_string_list(value) else {
                     return invalid(STRING_ARRAY);
                 };
-                self.compare_list(comparator, &items, operand, context_salt, ctx)?
+                self.compare_list(comparator, items, operand, context_salt, ctx)?
             }
             _ => {
                 let (text, converted) = convert::as_text(value);
@@ -454,14 +503,93 @@ impl<'a, 's> Evaluator<'a, 's> {
                         ),
                     );
                 }
-                compare_text(comparator, &text, operand, salts(ctx, context_salt))?
+                self.compare_text(comparator, text, operand, salts(ctx, context_salt))?
             }
         };
         Ok(Outcome::Match(matched))
     }
 
+    fn compare_text(
+        &mut self,
+        comparator: Comparator,
+        text: &str,
+        operand: &Operand,
+        salts: Option<Salts<'_>>,
+    ) -> Result<bool, Fatal> {
+        use Comparator::*;
+        let memo = &mut self.hashes;
+        let mut hashed = |bytes: &[u8]| -> Result<Option<[u8; 32]>, Fatal> {
+            Ok(Some(memo.digest(bytes, require(salts)?)))
+        };
+        Ok(match (comparator, operand) {
+            (IsOneOf, Operand::TextList(list)) => list.iter().any(|i| i == text),
+            (IsNotOneOf, Operand::TextList(list)) => !list.iter().any(|i| i == text),
+            (ContainsAnyOf, Operand::TextList(list)) => {
+                list.iter().any(|i| text.contains(i.as_str()))
+            }
+            (NotContainsAnyOf, Operand::TextList(list)) => {
+                !list.iter().any(|i| text.contains(i.as_str()))
+            }
+            (TextStartsWithAnyOf, Operand::TextList(list)) => {
+                list.iter().any(|i| text.starts_with(i.as_str()))
+            }
+            (TextNotStartsWithAnyOf, Operand::TextList(list)) => {
+                !list.iter().any(|i| text.starts_with(i.as_str()))
+            }
+            (TextEndsWithAnyOf, Operand::TextList(list)) => {
+                list.iter().any(|i| text.ends_with(i.as_str()))
+            }
+            (TextNotEndsWithAnyOf, Operand::TextList(list)) => {
+                !list.iter().any(|i| text.ends_with(i.as_str()))
+            }
+            (TextEquals, Operand::Text(expected)) => text == expected,
+            (TextNotEquals, Operand::Text(expected)) => text != expected,
+            (SensitiveIsOneOf, Operand::HashList(list)) => list.contains(&hashed(text.as_bytes())?),
+            (SensitiveIsNotOneOf, Operand::HashList(list)) => {
+                !list.contains(&hashed(text.as_bytes())?)
+            }
+            (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
+            (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
+            (
+                SensitiveStartsWithAnyOf
+                | SensitiveNotStartsWithAnyOf
+                | SensitiveEndsWithAnyOf
+                | SensitiveNotEndsWithAnyOf,
+                Operand::HashAffixList(list),
+            ) => {
+                let starts = matches!(
+                    comparator,
+                    SensitiveStartsWithAnyOf | SensitiveNotStartsWithAnyOf
+                );
+                let positive = matches!(
+                    comparator,
+                    SensitiveStartsWithAnyOf | SensitiveEndsWithAnyOf
+                );
+                let bytes = text.as_bytes();
+                let mut found = false;
+                for (length, expected) in list {
+                    if bytes.len() < *length {
+                        continue;
+                    }
+                    // Raw bytes, even where the cut splits a character, as the other SDKs do.
+                    let affix = if starts {
+                        &bytes[..*length]
+                    } else {
+                        &bytes[bytes.len() - length..]
+                    };
+                    if *expected == hashed(affix)? {
+                        found = true;
+                        break;
+                    }
+                }
+                found == positive
+            }
+            _ => return Err(invalid_operand()),
+        })
+    }
+
     fn compare_list(
-        &self,
+        &mut self,
         comparator: Comparator,
         items: &[String],
         operand: &Operand,
@@ -481,7 +609,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 let salts = require(salts(ctx, context_salt))?;
                 let found = items
                     .iter()
-                    .any(|i| list.contains(&Some(salted_sha256(i.as_bytes(), salts))));
+                    .any(|i| list.contains(&Some(self.hashes.digest(i.as_bytes(), salts))));
                 found == (comparator == SensitiveArrayContainsAnyOf)
             }
             _ => return Err(invalid_operand()),
@@ -645,7 +773,7 @@ impl<'a, 's> Evaluator<'a, 's> {
             }
             return Ok(None);
         };
-        let hash = percentage_hash(ctx.key, value);
+        let hash = percentage_hash(ctx.key, convert::canonical_text(value));
         self.log(|l| {
             l.line(format_args!(
                 "Evaluating % options based on the User.{attribute} attribute:"
@@ -743,79 +871,6 @@ fn salted_sha256(bytes: &[u8], salts: Salts<'_>) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn compare_text(
-    comparator: Comparator,
-    text: &str,
-    operand: &Operand,
-    salts: Option<Salts<'_>>,
-) -> Result<bool, Fatal> {
-    use Comparator::*;
-    let hashed = |bytes: &[u8]| -> Result<Option<[u8; 32]>, Fatal> {
-        Ok(Some(salted_sha256(bytes, require(salts)?)))
-    };
-    Ok(match (comparator, operand) {
-        (IsOneOf, Operand::TextList(list)) => list.iter().any(|i| i == text),
-        (IsNotOneOf, Operand::TextList(list)) => !list.iter().any(|i| i == text),
-        (ContainsAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.contains(i.as_str())),
-        (NotContainsAnyOf, Operand::TextList(list)) => {
-            !list.iter().any(|i| text.contains(i.as_str()))
-        }
-        (TextStartsWithAnyOf, Operand::TextList(list)) => {
-            list.iter().any(|i| text.starts_with(i.as_str()))
-        }
-        (TextNotStartsWithAnyOf, Operand::TextList(list)) => {
-            !list.iter().any(|i| text.starts_with(i.as_str()))
-        }
-        (TextEndsWithAnyOf, Operand::TextList(list)) => {
-            list.iter().any(|i| text.ends_with(i.as_str()))
-        }
-        (TextNotEndsWithAnyOf, Operand::TextList(list)) => {
-            !list.iter().any(|i| text.ends_with(i.as_str()))
-        }
-        (TextEquals, Operand::Text(expected)) => text == expected,
-        (TextNotEquals, Operand::Text(expected)) => text != expected,
-        (SensitiveIsOneOf, Operand::HashList(list)) => list.contains(&hashed(text.as_bytes())?),
-        (SensitiveIsNotOneOf, Operand::HashList(list)) => !list.contains(&hashed(text.as_bytes())?),
-        (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
-        (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
-        (
-            SensitiveStartsWithAnyOf
-            | SensitiveNotStartsWithAnyOf
-            | SensitiveEndsWithAnyOf
-            | SensitiveNotEndsWithAnyOf,
-            Operand::HashAffixList(list),
-        ) => {
-            let starts = matches!(
-                comparator,
-                SensitiveStartsWithAnyOf | SensitiveNotStartsWithAnyOf
-            );
-            let positive = matches!(
-                comparator,
-                SensitiveStartsWithAnyOf | SensitiveEndsWithAnyOf
-            );
-            let bytes = text.as_bytes();
-            let mut found = false;
-            for (length, expected) in list {
-                if bytes.len() < *length {
-                    continue;
-                }
-                // Raw bytes, even where the cut splits a character, as the other SDKs do.
-                let affix = if starts {
-                    &bytes[..*length]
-                } else {
-                    &bytes[bytes.len() - length..]
-                };
-                if *expected == hashed(affix)? {
-                    found = true;
-                    break;
-                }
-            }
-            found == positive
-        }
-        _ => return Err(invalid_operand()),
-    })
-}
-
 fn compare_semver(
     comparator: Comparator,
     version: &semver::Version,
@@ -848,42 +903,14 @@ fn compare_semver(
 }
 
 /// The percentage-option bucket: the first 28 bits of SHA-1(key ++ canonical text), mod 100.
-fn percentage_hash(key: &str, value: AttributeRef<'_>) -> i64 {
+/// Both parts go to the hasher as they are: nothing is concatenated on the heap.
+fn percentage_hash(key: &str, text: &str) -> i64 {
     let mut hasher = Sha1::new();
     hasher.update(key.as_bytes());
-    match value {
-        AttributeRef::Text(text) => hasher.update(text.as_bytes()),
-        AttributeRef::Value(_) => {
-            let mut sink = HashWriter(&mut hasher);
-            // Formatting into a hasher cannot fail.
-            let _ = fmt::write(&mut sink, format_args!("{}", Canonical(value)));
-        }
-    }
+    hasher.update(text.as_bytes());
     let digest = hasher.finalize();
     let first_seven_hex = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) >> 4;
     i64::from(first_seven_hex % 100)
-}
-
-/// Feeds formatted text straight into a hasher, so hashing a number needs no buffer.
-struct HashWriter<'h>(&'h mut Sha1);
-
-impl fmt::Write for HashWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.update(s.as_bytes());
-        Ok(())
-    }
-}
-
-impl crate::model::raw::RawValue {
-    /// Whether this comparison value equals a prerequisite flag's value of the same type.
-    pub(crate) fn equals(&self, value: &Value) -> bool {
-        match value {
-            Value::Bool(b) => self.b == Some(*b),
-            Value::String(s) => self.s.as_deref() == Some(&**s),
-            Value::Int(i) => self.i == Some(*i),
-            Value::Double(d) => self.d == Some(*d),
-        }
-    }
 }
 
 #[cfg(test)]

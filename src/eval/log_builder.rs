@@ -5,10 +5,10 @@
 
 use std::fmt::{self, Write};
 
-use super::format::{JsNumber, iso8601_checked};
 use crate::model::{
     Condition, PrerequisiteCondition, SegmentCondition, SettingType, UserCondition,
 };
+use crate::text::{JsNumber, iso8601_checked};
 
 pub(crate) struct LogBuilder {
     text: String,

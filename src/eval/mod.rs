@@ -8,7 +8,6 @@
 
 mod convert;
 mod evaluator;
-pub(crate) mod format;
 mod log_builder;
 
 use std::fmt;
@@ -16,12 +15,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use evaluator::Selection;
-pub use format::write_js_number;
-
-pub(crate) use convert::unix_seconds;
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, PercentageOption, SettingType, TargetingRule, Value};
+use crate::text::write_js_number;
 use crate::user::User;
 use evaluator::Evaluator;
 
@@ -219,6 +216,103 @@ impl<T> EvaluationDetails<T> {
             fetch_time: None,
             user: user.cloned(),
         }
+    }
+}
+
+/// Details serialise to a summary, not to the config model: the matched targeting rule as its
+/// number of conditions, served value and variation id (`null` fields for a rule that serves
+/// percentage options, which then has `percentage_options` set to their count); the matched
+/// percentage option as its percentage, value and variation id; the error as its event id and
+/// message; the fetch time as ISO-8601 text; the user as the log's user object. There is no
+/// `Deserialize`: a summary cannot be turned back into the rule it describes.
+///
+/// ```
+/// use configcat_actix::{Config, NoLog, User, eval};
+/// let config = Config::parse(r#"{"f":{"f":{"t":0,"v":{"b":false},"i":"d",
+///     "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"b":true},"i":"r1"}}]}}}"#)?;
+/// let user = User::new("42").email("a@example.com");
+/// let details = eval::evaluate_details(&config, "f", false, Some(&user), None, &NoLog);
+/// let json: serde_json::Value = serde_json::to_value(&details)?;
+/// assert_eq!(json["value"], true);
+/// assert_eq!(json["variation_id"], "r1");
+/// assert_eq!(json["matched_targeting_rule"]["conditions"], 1);
+/// assert_eq!(json["matched_targeting_rule"]["served_value"], true);
+/// assert_eq!(json["matched_percentage_option"], serde_json::Value::Null);
+/// assert_eq!(json["user"]["Email"], "a@example.com");
+/// let missing = eval::evaluate_details(&config, "nope", false, None, None, &NoLog);
+/// assert_eq!(serde_json::to_value(&missing)?["error"]["event_id"], 1001);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T: serde::Serialize> serde::Serialize for EvaluationDetails<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("EvaluationDetails", 9)?;
+        out.serialize_field("key", &self.key)?;
+        out.serialize_field("value", &self.value)?;
+        out.serialize_field("variation_id", &self.variation_id)?;
+        out.serialize_field("is_default_value", &self.is_default_value)?;
+        out.serialize_field("error", &self.error.as_ref().map(ErrorSummary))?;
+        out.serialize_field(
+            "matched_targeting_rule",
+            &self.matched_targeting_rule.as_deref().map(RuleSummary),
+        )?;
+        out.serialize_field(
+            "matched_percentage_option",
+            &self.matched_percentage_option.as_deref().map(OptionSummary),
+        )?;
+        out.serialize_field(
+            "fetch_time",
+            &self
+                .fetch_time
+                .map(|t| crate::text::iso8601(crate::text::unix_seconds(t))),
+        )?;
+        out.serialize_field("user", &self.user)?;
+        out.end()
+    }
+}
+
+struct ErrorSummary<'a>(&'a EvaluationError);
+
+impl serde::Serialize for ErrorSummary<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("EvaluationError", 2)?;
+        out.serialize_field("event_id", &self.0.event_id())?;
+        out.serialize_field("message", &self.0.to_string())?;
+        out.end()
+    }
+}
+
+struct RuleSummary<'a>(&'a TargetingRule);
+
+impl serde::Serialize for RuleSummary<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let rule = self.0;
+        let options = rule.percentage_options();
+        let mut out = serializer.serialize_struct("TargetingRule", 4)?;
+        out.serialize_field("conditions", &rule.conditions().len())?;
+        out.serialize_field("served_value", &rule.served_value())?;
+        out.serialize_field("variation_id", &rule.variation_id())?;
+        out.serialize_field(
+            "percentage_options",
+            &(!options.is_empty()).then_some(options.len()),
+        )?;
+        out.end()
+    }
+}
+
+struct OptionSummary<'a>(&'a PercentageOption);
+
+impl serde::Serialize for OptionSummary<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let option = self.0;
+        let mut out = serializer.serialize_struct("PercentageOption", 3)?;
+        out.serialize_field("percentage", &option.percentage())?;
+        out.serialize_field("value", &option.value())?;
+        out.serialize_field("variation_id", &option.variation_id())?;
+        out.end()
     }
 }
 

@@ -8,6 +8,7 @@ use super::raw::{
     RawValue,
 };
 use super::{SettingType, Value};
+use crate::text::js_trim;
 
 /// A condition of a targeting rule.
 #[derive(Debug, Clone)]
@@ -335,14 +336,14 @@ impl Operand {
                 Operand::SemVerList(
                     items
                         .iter()
-                        .map(|i| i.trim())
+                        .map(|i| js_trim(i))
                         .filter(|i| !i.is_empty())
                         .map(|i| semver::Version::parse(i).ok())
                         .collect(),
                 )
             }),
             SemVerLess | SemVerLessOrEquals | SemVerGreater | SemVerGreaterOrEquals => {
-                text.map(|t| Operand::SemVer(semver::Version::parse(t.trim()).ok()))
+                text.map(|t| Operand::SemVer(semver::Version::parse(js_trim(t)).ok()))
             }
             NumberEquals
             | NumberNotEquals
@@ -366,7 +367,7 @@ impl Operand {
                     .iter()
                     .map(|item| {
                         let (length, hash) = item.split_once('_')?;
-                        Some((length.trim().parse::<usize>().ok()?, decode_sha256(hash)))
+                        Some((js_trim(length).parse::<usize>().ok()?, decode_sha256(hash)))
                     })
                     .collect::<Option<Vec<_>>>()
                     .map(Operand::HashAffixList)
@@ -376,17 +377,41 @@ impl Operand {
     }
 }
 
-/// Decodes 64 hex digits; anything else cannot equal a SHA-256 digest.
+/// Decodes 64 lower-case hex digits; anything else cannot equal a SHA-256 digest. The
+/// canonical SDK compares the lower-case hex text of the digest exactly, so an upper-case
+/// comparison value never matches (spec §2.4), and decoding it would make it match.
 fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
     let bytes = hex.as_bytes();
     if bytes.len() != 64 {
         return None;
     }
     let mut digest = [0u8; 32];
     for (out, pair) in digest.iter_mut().zip(bytes.chunks_exact(2)) {
-        let high = (pair[0] as char).to_digit(16)?;
-        let low = (pair[1] as char).to_digit(16)?;
-        *out = (high * 16 + low) as u8;
+        *out = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_sha256;
+
+    #[test]
+    fn only_lower_case_hex_decodes() {
+        let lower = "5ee9b44b3b90bedd9441b256c429f862ceb2ea847a58a8e33d8052da141e47aa";
+        let digest = decode_sha256(lower).expect("lower-case hex decodes");
+        assert_eq!(digest[0], 0x5e);
+        assert_eq!(digest[31], 0xaa);
+        assert_eq!(decode_sha256(&lower.to_uppercase()), None);
+        assert_eq!(decode_sha256(&lower.replacen('e', "E", 1)), None);
+        assert_eq!(decode_sha256(&lower[1..]), None);
+        assert_eq!(decode_sha256(&format!("{}g", &lower[1..])), None);
+    }
 }

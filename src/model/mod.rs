@@ -37,10 +37,151 @@ pub struct Config {
     settings: Settings,
 }
 
-/// The settings of a config, by key. Every evaluation looks its key up here, so the map uses
-/// foldhash (several times faster than the standard SipHash on short keys, still seeded per
-/// process).
-pub type Settings = HashMap<String, Setting, foldhash::fast::RandomState>;
+/// The settings of a config, by key, in no particular order.
+///
+/// Every evaluation looks its key up here, so the map inside uses foldhash (several times
+/// faster than the standard SipHash on short keys, still seeded per process); the newtype keeps
+/// that choice out of the public API.
+///
+/// ```
+/// use configcat_actix::Config;
+/// let config = Config::parse(r#"{"f":{"a":{"t":0,"v":{"b":true}},"b":{"t":1,"v":{"s":"x"}}}}"#)?;
+/// let settings = config.settings();
+/// assert_eq!(settings.len(), 2);
+/// assert!(settings.contains_key("a") && !settings.is_empty());
+/// assert_eq!(settings.get("b").and_then(|s| s.default_value()).and_then(|v| v.as_str()), Some("x"));
+/// assert!(settings.get("c").is_none());
+/// assert_eq!(settings["a"].default_value().and_then(|v| v.as_bool()), Some(true));
+/// let mut keys: Vec<&String> = settings.keys().collect();
+/// keys.sort();
+/// assert_eq!(keys, ["a", "b"]);
+/// assert_eq!(settings.iter().count(), 2);
+/// for (key, setting) in settings {
+///     assert!(setting.setting_type().is_some(), "{key}");
+/// }
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Settings(HashMap<String, Setting, foldhash::fast::RandomState>);
+
+impl Settings {
+    /// The setting of `key`, if the config has one.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// let config = Config::parse(r#"{"f":{"a":{"t":2,"v":{"i":7}}}}"#)?;
+    /// assert_eq!(config.settings().get("a").and_then(|s| s.default_value()).and_then(|v| v.as_int()), Some(7));
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Setting> {
+        self.0.get(key)
+    }
+
+    /// How many settings there are.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// assert_eq!(Config::parse(r#"{"f":{"a":{"t":0,"v":{"b":true}}}}"#)?.settings().len(), 1);
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no settings.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// assert!(Config::parse("{}")?.settings().is_empty());
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether there is a setting of `key`.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// let config = Config::parse(r#"{"f":{"a":{"t":0,"v":{"b":true}}}}"#)?;
+    /// assert!(config.settings().contains_key("a"));
+    /// assert!(!config.settings().contains_key("A"), "keys are case-sensitive");
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// The keys, in no particular order.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// let config = Config::parse(r#"{"f":{"a":{"t":0,"v":{"b":true}}}}"#)?;
+    /// assert_eq!(config.settings().keys().collect::<Vec<_>>(), ["a"]);
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    pub fn keys(&self) -> std::collections::hash_map::Keys<'_, String, Setting> {
+        self.0.keys()
+    }
+
+    /// The keys and settings, in no particular order.
+    ///
+    /// ```
+    /// # use configcat_actix::Config;
+    /// let config = Config::parse(r#"{"f":{"a":{"t":0,"v":{"b":true}}}}"#)?;
+    /// let (key, setting) = config.settings().iter().next().unwrap();
+    /// assert_eq!((key.as_str(), setting.variation_id()), ("a", None));
+    /// # Ok::<(), configcat_actix::ParseError>(())
+    /// ```
+    pub fn iter(&self) -> std::collections::hash_map::Iter<'_, String, Setting> {
+        self.0.iter()
+    }
+
+    /// An empty map with room for `capacity` settings, for merging configs.
+    pub(crate) fn with_capacity(capacity: usize) -> Settings {
+        Settings(HashMap::with_capacity_and_hasher(
+            capacity,
+            Default::default(),
+        ))
+    }
+
+    /// Adds or replaces the setting of `key`.
+    pub(crate) fn insert(&mut self, key: String, setting: Setting) {
+        self.0.insert(key, setting);
+    }
+}
+
+/// `settings["key"]`, which panics if the key is missing, like a map's; [`Settings::get`]
+/// does not.
+impl std::ops::Index<&str> for Settings {
+    type Output = Setting;
+    fn index(&self, key: &str) -> &Setting {
+        &self.0[key]
+    }
+}
+
+impl<'a> IntoIterator for &'a Settings {
+    type Item = (&'a String, &'a Setting);
+    type IntoIter = std::collections::hash_map::Iter<'a, String, Setting>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Settings {
+    type Item = (String, Setting);
+    type IntoIter = std::collections::hash_map::IntoIter<String, Setting>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl FromIterator<(String, Setting)> for Settings {
+    fn from_iter<I: IntoIterator<Item = (String, Setting)>>(iter: I) -> Settings {
+        Settings(iter.into_iter().collect())
+    }
+}
 
 /// The preferences (`p`) of a config: where the CDN wants to be asked next, and the salt.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -407,6 +548,16 @@ impl RawValue {
             SettingType::String => self.s.as_deref().map(Value::from),
             SettingType::Int => self.i.map(Value::Int),
             SettingType::Double => self.d.map(Value::Double),
+        }
+    }
+
+    /// Whether this comparison value equals a prerequisite flag's value of the same type.
+    pub(crate) fn equals(&self, value: &Value) -> bool {
+        match value {
+            Value::Bool(b) => self.b == Some(*b),
+            Value::String(s) => self.s.as_deref() == Some(&**s),
+            Value::Int(i) => self.i == Some(*i),
+            Value::Double(d) => self.d == Some(*d),
         }
     }
 }

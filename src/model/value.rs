@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::eval::format::write_js_number;
+use crate::text::write_js_number;
 
 /// The type of a setting, as the `t` field of config_v6 encodes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +125,62 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Double(d) => write_js_number(f, *d),
         }
+    }
+}
+
+/// A value serialises as the JSON value it is: `true`, `"text"`, `42`, `1.5`. It reads back
+/// the same way: a JSON integer is an [`Value::Int`], any other number a [`Value::Double`] (so
+/// a whole `Double` such as `2.0` round-trips, as serde_json writes it `2.0`). A non-finite
+/// `Double` writes `null`, as JavaScript's `JSON.stringify` does, and `null` does not read back.
+///
+/// ```
+/// use configcat_actix::Value;
+/// let values = [Value::from(true), Value::from("on"), Value::from(7), Value::from(2.0)];
+/// let json = serde_json::to_string(&values)?;
+/// assert_eq!(json, r#"[true,"on",7,2.0]"#);
+/// assert_eq!(serde_json::from_str::<Vec<Value>>(&json)?, values);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Double(d) if d.is_finite() => serializer.serialize_f64(*d),
+            Value::Double(_) => serializer.serialize_unit(),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean, a string or a number")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::from(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+                // Above i64::MAX no setting can hold it as a whole number.
+                i64::try_from(v).map(Value::Int).map_err(|_| {
+                    E::custom(format_args!("{v} is out of the range of an Int setting"))
+                })
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Double(v))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 

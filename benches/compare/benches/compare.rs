@@ -19,6 +19,20 @@
 //! Both `get_value` APIs take the user by value, so those two loops clone the user on every
 //! call (the `user_clone` group measures that clone for each crate); the snapshot borrows it.
 //!
+//! The `mixed` group runs the seeded mixed set of `benches/support/mixed_config.rs` (300
+//! generated configs × 300 users, every comparator family): first both clients must agree on
+//! the value and the variation id of every flag of every config for every user (the full
+//! cross product), then each path runs the same workload, each user evaluated for every flag
+//! of three configs, one criterion iteration for all of it (throughput = evaluations):
+//! * `official_get_flag_details`: `client.get_flag_details(key, Some(user.clone()))` (the API
+//!   takes the user by value);
+//! * `official_user_clone`: the same loop doing only that clone, to take it out;
+//! * `ours_snapshot_details`: `Snapshot::get_value_details(key, Value::Bool(false), Some(&user))`
+//!   with the same users throughout (their attribute forms computed in the first iteration);
+//! * `ours_snapshot_details_fresh_users`: the same with our users rebuilt before every
+//!   iteration (outside the timing), so each user's forms are computed within the workload;
+//! * `ours_evaluate_details`: the pure `eval::evaluate_details` on the parsed configs.
+//!
 //! The `parse` group times `configcat_actix::Config::parse` of a generated ~1 MB config with
 //! 2,000 flags (and, for reference, serde deserialisation into the official crate's `Config`).
 
@@ -26,8 +40,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
-use configcat_actix::{ConfigCat, GetSnapshot, GetValue, GetValueDetails, NoLog, PollingMode};
-use criterion::{Criterion, criterion_group, criterion_main};
+use configcat_actix::{
+    ConfigCat, GetSnapshot, GetValue, GetValueDetails, NoLog, PollingMode, Snapshot, Value, eval,
+};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 // ---------------------------------------------------------------------------------------------
 // The evaluation config: the same flags as benches/evaluate.rs of the main crate.
@@ -74,6 +90,175 @@ mod big_config;
 pub use big_config::big_config_json;
 
 // ---------------------------------------------------------------------------------------------
+// The mixed set.
+// ---------------------------------------------------------------------------------------------
+
+#[path = "../../support/mixed_config.rs"]
+mod mixed_config;
+
+/// The user of the mixed set in the official crate's type.
+fn their_mixed_user(spec: &mixed_config::UserSpec) -> configcat::User {
+    use mixed_config::AttrSpec;
+    let mut user = configcat::User::new(&spec.identifier);
+    if let Some(email) = &spec.email {
+        user = user.email(email);
+    }
+    if let Some(country) = &spec.country {
+        user = user.country(country);
+    }
+    for (name, value) in &spec.custom {
+        user = match value {
+            AttrSpec::Text(t) => user.custom(name, t.as_str()),
+            AttrSpec::Int(i) => user.custom(name, *i),
+            AttrSpec::Float(x) => user.custom(name, *x),
+            AttrSpec::DateMillis(ms) => user.custom(
+                name,
+                chrono::DateTime::<chrono::Utc>::from_timestamp_millis(*ms).expect("in range"),
+            ),
+            AttrSpec::List(items) => user.custom(
+                name,
+                configcat::UserValue::StringVec(items.clone()),
+            ),
+            AttrSpec::SemVer(v) => user.custom(
+                name,
+                configcat::UserValue::SemVer(semver::Version::parse(v).expect("valid")),
+            ),
+        };
+    }
+    user
+}
+
+fn same_value(theirs: &Option<configcat::Value>, ours: &Value) -> bool {
+    match (theirs, ours) {
+        (Some(configcat::Value::Bool(a)), Value::Bool(b)) => a == b,
+        (Some(configcat::Value::Int(a)), Value::Int(b)) => a == b,
+        (Some(configcat::Value::Float(a)), Value::Double(b)) => a == b,
+        (Some(configcat::Value::String(a)), Value::String(b)) => a.as_str() == &**b,
+        _ => false,
+    }
+}
+
+fn mixed(c: &mut Criterion) {
+    let mixed = mixed_config::mixed();
+    let dir = std::env::temp_dir().join(format!("configcat-compare-mixed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let system = actix::System::new();
+    let mut theirs = Vec::new();
+    let mut snapshots: Vec<Snapshot> = Vec::new();
+    let mut configs = Vec::new();
+    let mut clients = Vec::new();
+    for (i, config) in mixed.configs.iter().enumerate() {
+        let path = dir.join(format!("{i}.json"));
+        std::fs::write(&path, &config.json).expect("write a mixed config");
+        configs.push(configcat_actix::Config::parse(&config.json).expect("parses"));
+        theirs.push(rt.block_on(async {
+            configcat::Client::builder(&format!("local-only-mixed-{i}"))
+                .polling_mode(configcat::PollingMode::Manual)
+                .overrides(
+                    Box::new(configcat::FileDataSource::new(path.to_str().unwrap()).expect("file source")),
+                    configcat::OverrideBehavior::LocalOnly,
+                )
+                .build()
+                .expect("official client")
+        }));
+        let ours = system.block_on(async {
+            // A key of its own per client: clients of one SDK key share their cache.
+            ConfigCat::builder(format!("local-only-mixed-{i}"))
+                .polling_mode(PollingMode::manual_poll())
+                .flag_overrides(FlagOverrides::from_file(&path, OverrideBehaviour::LocalOnly))
+                .log_sink(NoLog)
+                .start()
+                .expect("our client")
+        });
+        snapshots.push(system.block_on(async { ours.send(GetSnapshot).await.expect("snapshot") }));
+        clients.push(ours);
+    }
+    let their_users: Vec<configcat::User> = mixed.users.iter().map(their_mixed_user).collect();
+    let build_users =
+        || -> Vec<configcat_actix::User> { mixed.users.iter().map(mixed_config::our_user).collect() };
+    let our_users = build_users();
+
+    // Agreement on the whole cross product before anything is timed.
+    let mut checked = 0;
+    let mut matched_rules = 0;
+    rt.block_on(async {
+        for (c, config) in mixed.configs.iter().enumerate() {
+            for (u, (tuser, ouser)) in their_users.iter().zip(&our_users).enumerate() {
+                for key in &config.keys {
+                    let t = theirs[c].get_flag_details(key, Some(tuser.clone())).await;
+                    let s = snapshots[c].get_value_details(key, Value::Bool(false), Some(ouser));
+                    let ctx = || format!("config {c}, user {u}, {key}: {}", config.json);
+                    assert!(t.error.is_none(), "official error {:?} at {}", t.error, ctx());
+                    assert!(s.error.is_none(), "our error {:?} at {}", s.error, ctx());
+                    assert!(same_value(&t.value, &s.value), "{:?} vs {:?} at {}", t.value, s.value, ctx());
+                    assert_eq!(t.variation_id, s.variation_id, "variation id at {}", ctx());
+                    checked += 1;
+                    matched_rules += usize::from(s.matched_targeting_rule.is_some());
+                }
+            }
+        }
+    });
+    eprintln!(
+        "mixed: both clients agree on all {checked} evaluations ({matched_rules} by a targeting rule)"
+    );
+
+    let requests = mixed.requests();
+    let mut group = c.benchmark_group("mixed");
+    group.throughput(Throughput::Elements(requests.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("official_get_flag_details", |b| {
+        b.iter_custom(|iterations| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    for &(c, u, key) in &requests {
+                        let user = Some(their_users[u].clone());
+                        black_box(theirs[c].get_flag_details(black_box(key), user).await);
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("official_user_clone", |b| {
+        b.iter(|| {
+            for &(_, u, _) in &requests {
+                black_box(Some(black_box(&their_users[u]).clone()));
+            }
+        })
+    });
+    let run_snapshot = |users: &[configcat_actix::User]| {
+        for &(c, u, key) in &requests {
+            black_box(snapshots[c].get_value_details(black_box(key), Value::Bool(false), Some(&users[u])));
+        }
+    };
+    group.bench_function("ours_snapshot_details", |b| b.iter(|| run_snapshot(&our_users)));
+    group.bench_function("ours_snapshot_details_fresh_users", |b| {
+        b.iter_batched(build_users, |users| run_snapshot(&users), BatchSize::LargeInput)
+    });
+    group.bench_function("ours_evaluate_details", |b| {
+        b.iter(|| {
+            for &(c, u, key) in &requests {
+                black_box(eval::evaluate_details(
+                    black_box(&configs[c]),
+                    key,
+                    Value::Bool(false),
+                    Some(&our_users[u]),
+                    None,
+                    &NoLog,
+                ));
+            }
+        })
+    });
+    group.finish();
+    drop(clients);
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
 fn compare(c: &mut Criterion) {
     let json = bench_config_json();
@@ -231,6 +416,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    targets = compare, parse
+    targets = mixed, compare, parse
 }
 criterion_main!(benches);

@@ -1,10 +1,15 @@
-//! Text renderings shared by the official SDKs: JavaScript number formatting and ISO-8601 dates.
+//! Text renderings and readings shared with the official SDKs: JavaScript number formatting,
+//! ISO-8601 dates, Unix seconds and ECMAScript whitespace trimming.
+//!
+//! A leaf module (it names no other module of the crate), so that the model, the user and the
+//! evaluator can all use it without depending on each other.
 //!
 //! The percentage-option hash and text comparators see numbers through this formatting, so it
 //! must match `Number.prototype.toString` digit for digit, or users land in different buckets
 //! than with the other SDKs.
 
 use std::fmt::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A fixed-capacity text buffer on the stack, so number formatting needs no heap.
 pub(crate) struct StackText<const N: usize> {
@@ -40,7 +45,7 @@ impl<const N: usize> Write for StackText<N> {
 
 /// Writes `x` as JavaScript's `Number.prototype.toString()` would: `125`, `0.12345`,
 /// `1e+21`, `-1.23456789e-96`, `NaN`, `Infinity`.
-pub fn write_js_number(out: &mut impl Write, x: f64) -> fmt::Result {
+pub(crate) fn write_js_number(out: &mut impl Write, x: f64) -> fmt::Result {
     if x.is_nan() {
         return out.write_str("NaN");
     }
@@ -95,6 +100,52 @@ pub fn write_js_number(out: &mut impl Write, x: f64) -> fmt::Result {
         write!(out, "e{sign}{}", (n - 1).abs())?;
     }
     Ok(())
+}
+
+/// Seconds since the Unix epoch with millisecond precision, negative before it.
+pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_millis() as f64 / 1000.0,
+        Err(before) => -(before.duration().as_millis() as f64) / 1000.0,
+    }
+}
+
+/// Whether `c` is white space to ECMAScript's `String.prototype.trim` (WhiteSpace and
+/// LineTerminator): Unicode `Zs`, tab, vertical tab, form feed, U+FEFF and the four line
+/// terminators. Rust's `char::is_whitespace` differs in two places: it counts U+0085 (NEL) and
+/// not U+FEFF, so `"\u{feff}5"` would be invalid here and 5 in the canonical SDK.
+pub(crate) fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n'
+            | '\u{0b}'
+            | '\u{0c}'
+            | '\r'
+            | ' '
+            | '\u{a0}'
+            | '\u{feff}'
+            | '\u{1680}'
+            | '\u{2000}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
+}
+
+/// `text` without leading and trailing ECMAScript white space (see [`is_js_whitespace`]).
+#[inline]
+pub(crate) fn js_trim(text: &str) -> &str {
+    // Most texts have no white space at either end: check the bytes before decoding chars.
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if is_plain(*first) && is_plain(*last) => text,
+        (None, _) | (_, None) => text,
+        _ => text.trim_matches(is_js_whitespace),
+    }
+}
+
+/// An ASCII byte that is not white space and cannot start or end a multi-byte white space.
+#[inline]
+fn is_plain(b: u8) -> bool {
+    b.is_ascii() && !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
 /// A number shown the JavaScript way.
@@ -190,6 +241,36 @@ mod tests {
         for (x, expected) in cases {
             assert_eq!(js(*x), *expected, "formatting {x:e}");
         }
+    }
+
+    #[test]
+    fn trims_the_ecmascript_white_space_set() {
+        assert_eq!(js_trim("\u{feff} 5\t"), "5");
+        assert_eq!(
+            js_trim("\u{85}5"),
+            "\u{85}5",
+            "NEL is not ECMAScript white space"
+        );
+        assert_eq!(js_trim("\u{3000}\u{2028}x\u{a0}"), "x");
+        assert_eq!(js_trim(" "), "");
+        assert_eq!(js_trim(""), "");
+        assert_eq!(js_trim("a b"), "a b");
+        for c in ['\u{200b}', '\u{180e}', '\u{85}'] {
+            assert!(!is_js_whitespace(c), "{c:?}");
+        }
+        // Every char Rust and ECMAScript agree on, and the two they differ on.
+        for c in (0..=0x3000u32).filter_map(char::from_u32) {
+            let expected = (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}';
+            assert_eq!(is_js_whitespace(c), expected, "{:#x}", c as u32);
+        }
+    }
+
+    #[test]
+    fn dates_convert_to_unix_seconds_with_milliseconds() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_680_307_199_999);
+        assert_eq!(unix_seconds(t), 1680307199.999);
+        let before = UNIX_EPOCH - std::time::Duration::from_millis(1500);
+        assert_eq!(unix_seconds(before), -1.5);
     }
 
     #[test]
