@@ -65,9 +65,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(handle.get_value(black_box("noRules"), false, None)))
     });
     group.bench_function("handle/percentage_user", |b| {
-        b.iter(|| {
-            black_box(handle.get_value(black_box("percentage"), String::new(), Some(&user)))
-        })
+        b.iter(|| black_box(handle.get_value(black_box("percentage"), String::new(), Some(&user))))
     });
     let standalone = configcat_actix::Snapshot::from_config(config.clone());
     group.bench_function("snapshot_standalone/no_rules", |b| {

@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use configcat_actix::{
     Close, Config, ConfigCat, ConfigCatHandle, ForceRefresh, GetHandle, GetSnapshot, GetValue,
-    NoLog, PollingMode, Snapshot,
-    User,
+    NoLog, PollingMode, Snapshot, User,
 };
 
 /// Counts live heap bytes and allocations of the whole process.
@@ -186,7 +185,9 @@ fn throughput() {
         .country("Hungary");
 
     println!("\n## Handle reads from plain threads (the percentage flag, a user), {RUNS} runs");
-    println!("| threads | handle reads/s: median (min-max) | snapshot evaluations/s: median (min-max) |");
+    println!(
+        "| threads | handle reads/s: median (min-max) | snapshot evaluations/s: median (min-max) |"
+    );
     println!("|---:|---:|---:|");
     for threads in [1, 2] {
         let handle_rates: Vec<f64> = (0..RUNS)

@@ -12,7 +12,7 @@ mod local_cdn;
 
 use std::time::Duration;
 
-use configcat_actix::{Close, ConfigCat, GetValue, LogLevel, PollingMode, User};
+use configcat_actix::{Close, ConfigCat, GetValue, LogLevel, PollingMode, User, WaitForReady};
 use local_cdn::LocalCdn;
 
 const CONFIG: &str = include_str!("data/config_v6.json");
@@ -27,6 +27,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .polling_mode(PollingMode::auto_poll(Duration::from_secs(60)))
         .log_level(LogLevel::Info)
         .start()?;
+    let state = client.send(WaitForReady(Duration::from_secs(5))).await?;
+    println!("== configcat-actix quickstart");
+    println!(
+        "   a local stand-in for the ConfigCat CDN on {}",
+        cdn.base_url()
+    );
+    println!("   serving examples/data/config_v6.json for SDK key {SDK_KEY}");
+    println!("   a ConfigCat client (auto poll every 60 s, log level INFO): ready with {state:?}");
+    println!(
+        "   evaluating 4 flags for 3 users; each decision follows with its evaluation log (event 5000)"
+    );
 
     let users = [
         User::new("staff-1")

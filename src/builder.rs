@@ -21,6 +21,7 @@ use crate::fetch::{DataGovernance, Fetcher, Proxy};
 use crate::handle::{AccessSync, Shared};
 use crate::hooks::{ClientCacheState, HookedSink, Hooks};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
+use crate::messages::ConfigChanged;
 use crate::model::{Config, Value};
 use crate::options::Options;
 use crate::overrides::FlagOverrides;
@@ -54,6 +55,7 @@ pub struct ConfigCatBuilder {
     sink: Option<Box<dyn LogSink>>,
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
+    subscribers: Vec<Recipient<ConfigChanged>>,
 }
 
 impl ConfigCatBuilder {
@@ -64,7 +66,18 @@ impl ConfigCatBuilder {
             sink: None,
             hooks: Hooks::default(),
             cache: None,
+            subscribers: Vec::new(),
         }
+    }
+
+    /// Registers an actor to receive [`ConfigChanged`] from the first config on, as
+    /// [`Subscribe`](crate::Subscribe) does once the client runs.
+    #[must_use]
+    pub fn subscribe(mut self, subscriber: Recipient<ConfigChanged>) -> Self {
+        if !self.subscribers.contains(&subscriber) {
+            self.subscribers.push(subscriber);
+        }
+        self
     }
 
     /// Keeps downloads in an external cache shared with other processes and the official
@@ -355,6 +368,7 @@ impl ConfigCatBuilder {
             cache_timeout: options.cache_timeout,
             cache_sync_interval: options.cache_sync_interval,
             overrides,
+            subscribers: std::mem::take(&mut self.subscribers),
         })
         .start();
         let fetcher_sink = sink.clone();

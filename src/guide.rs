@@ -25,6 +25,9 @@ pub mod actix_web {}
 #[doc = include_str!("../docs/subscribers-and-hooks.md")]
 pub mod subscribers_and_hooks {}
 
+#[doc = include_str!("../docs/fleets.md")]
+pub mod fleets {}
+
 #[doc = include_str!("../docs/openfeature.md")]
 pub mod openfeature {}
 

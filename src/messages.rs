@@ -187,13 +187,17 @@ impl Message for ClearDefaultUser {
     type Result = ();
 }
 
-/// Sent to subscribers when a new config is stored (not on a 304).
+/// Sent to subscribers when a new config is stored (not on a 304), and once to a subscriber
+/// that registers while a config is there (then every key counts as changed).
 #[derive(Debug, Clone)]
 pub struct ConfigChanged {
     /// The new config.
     pub config: Arc<Config>,
     /// When it was downloaded; `None` for local flag overrides only.
     pub fetch_time: Option<SystemTime>,
+    /// The keys whose settings were added, removed or changed, sorted: computed once per change
+    /// and shared by every subscriber.
+    pub changed_keys: Arc<[String]>,
 }
 
 impl Message for ConfigChanged {

@@ -479,11 +479,9 @@ impl PartialEq for FlagOverrides {
             (Source::File { path: a, .. }, Source::File { path: b, .. }) => a == b,
             (Source::Map(a), Source::Map(b)) => {
                 a.settings().len() == b.settings().len()
-                    && a.settings().iter().all(|(key, setting)| {
-                        b.settings()
-                            .get(key)
-                            .is_some_and(|other| format!("{setting:?}") == format!("{other:?}"))
-                    })
+                    && a.settings()
+                        .iter()
+                        .all(|(key, setting)| b.settings().get(key) == Some(setting))
             }
             _ => false,
         }

@@ -84,6 +84,8 @@ pub(crate) struct CacheParts {
     pub cache_sync_interval: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
+    /// Subscribers registered on the builder.
+    pub subscribers: Vec<Recipient<ConfigChanged>>,
 }
 
 impl Cache {
@@ -109,7 +111,7 @@ impl Cache {
             offline: parts.offline,
             started: Instant::now(),
             init_timer: None,
-            subscribers: Vec::new(),
+            subscribers: parts.subscribers,
             hooks: parts.hooks,
             sink: parts.sink,
             external,
@@ -153,7 +155,10 @@ impl Cache {
             ready: current.ready,
         });
         if let (true, Some(config)) = (config_changed, config) {
-            self.announce(config, fetch_time);
+            let changed_keys = changed_keys(current.config.as_deref(), &config);
+            if !changed_keys.is_empty() {
+                self.announce(config, fetch_time, changed_keys);
+            }
         }
     }
 
@@ -340,23 +345,21 @@ impl Cache {
         self.hooks.ready(state, &*self.sink);
     }
 
-    fn announce(&mut self, config: Arc<Config>, fetch_time: Option<SystemTime>) {
+    fn announce(
+        &mut self,
+        config: Arc<Config>,
+        fetch_time: Option<SystemTime>,
+        changed_keys: Arc<[String]>,
+    ) {
         self.hooks.config_changed(&config, &*self.sink);
-        let message = ConfigChanged { config, fetch_time };
-        self.subscribers.retain(|subscriber| match subscriber.try_send(message.clone()) {
-            Ok(()) => true,
-            // A subscriber with a full mailbox misses this change rather than stall the cache;
-            // it gets the next one.
-            Err(SendError::Full(_)) => {
-                self.sink.log(
-                    LogLevel::Warn,
-                    event::SUBSCRIBER_BUSY,
-                    format_args!("A ConfigChanged subscriber's mailbox is full; it missed a config change."),
-                );
-                true
-            }
-            Err(SendError::Closed(_)) => false,
-        });
+        let message = ConfigChanged {
+            config,
+            fetch_time,
+            changed_keys,
+        };
+        let sink = self.sink.clone();
+        self.subscribers
+            .retain(|subscriber| deliver(subscriber, message.clone(), &*sink));
     }
 
     fn check_override_file(&mut self) {
@@ -391,6 +394,51 @@ impl Cache {
         };
         self.ready(state, ctx);
     }
+}
+
+/// Sends a change to a subscriber; tells whether to keep it. A subscriber with a full mailbox
+/// misses this change rather than stall the cache actor (logged 9001); it gets the next one.
+fn deliver(
+    subscriber: &Recipient<ConfigChanged>,
+    message: ConfigChanged,
+    sink: &dyn LogSink,
+) -> bool {
+    match subscriber.try_send(message) {
+        Ok(()) => true,
+        Err(SendError::Full(_)) => {
+            sink.log(
+                LogLevel::Warn,
+                event::SUBSCRIBER_BUSY,
+                format_args!(
+                    "A ConfigChanged subscriber's mailbox is full; it missed a config change."
+                ),
+            );
+            true
+        }
+        Err(SendError::Closed(_)) => false,
+    }
+}
+
+/// The keys whose settings differ between two configs (added, removed or changed), sorted.
+fn changed_keys(old: Option<&Config>, new: &Config) -> Arc<[String]> {
+    let mut keys: Vec<String> = match old {
+        None => new.settings().keys().cloned().collect(),
+        Some(old) => {
+            let changed_or_added = new
+                .settings()
+                .iter()
+                .filter(|(key, setting)| old.settings().get(*key) != Some(*setting))
+                .map(|(key, _)| key.clone());
+            let removed = old
+                .settings()
+                .keys()
+                .filter(|key| !new.settings().contains_key(*key))
+                .cloned();
+            changed_or_added.chain(removed).collect()
+        }
+    };
+    keys.sort_unstable();
+    keys.into()
 }
 
 /// The config evaluations use, for a remote entry and the current local overrides.
@@ -512,10 +560,24 @@ impl Handler<SyncExternal> for Cache {
 impl Handler<Subscribe> for Cache {
     type Result = ();
 
+    /// A subscriber that comes after the first config gets it at once, so that it never has to
+    /// ask what it missed.
     fn handle(&mut self, Subscribe(recipient): Subscribe, _: &mut Context<Self>) {
-        if !self.subscribers.contains(&recipient) {
-            self.subscribers.push(recipient);
+        if self.subscribers.contains(&recipient) {
+            return;
         }
+        let current = self.published.load_full();
+        if let Some(config) = current.config.clone() {
+            let message = ConfigChanged {
+                changed_keys: changed_keys(None, &config),
+                config,
+                fetch_time: current.fetch_time(),
+            };
+            if !deliver(&recipient, message, &*self.sink) {
+                return;
+            }
+        }
+        self.subscribers.push(recipient);
     }
 }
 
@@ -599,6 +661,7 @@ mod tests {
             cache_timeout: Duration::from_secs(5),
             cache_sync_interval: Duration::from_millis(100),
             overrides: None,
+            subscribers: Vec::new(),
         })
         .start();
         let first = cache.send(Store(fetched("first")));

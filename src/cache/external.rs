@@ -75,7 +75,7 @@ pub type CacheFuture<T> = BoxFuture<'static, Result<T, CacheError>>;
 ///     }
 /// }
 ///
-/// # #[actix_rt::main] async fn main() -> Result<(), CacheError> {
+/// # #[actix::main] async fn main() -> Result<(), CacheError> {
 /// let cache: Box<dyn ConfigCache> = match std::env::var("CONFIG_CACHE_DIR") {
 ///     Ok(directory) => Box::new(FileCache::new(directory)),
 ///     Err(_) => Box::new(MapCache::default()),

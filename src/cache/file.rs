@@ -35,7 +35,7 @@ const ATTEMPTS: usize = 4;
 /// All file I/O runs on tokio's blocking pool, never on the client's arbiter.
 ///
 /// ```
-/// # #[actix_rt::main] async fn main() -> Result<(), configcat_actix::cache::CacheError> {
+/// # #[actix::main] async fn main() -> Result<(), configcat_actix::cache::CacheError> {
 /// use configcat_actix::cache::{ConfigCache, FileCache};
 /// let directory = std::env::temp_dir().join(format!("configcat-file-cache-doc-{}", std::process::id()));
 /// let cache = FileCache::new(&directory);

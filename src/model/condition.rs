@@ -11,7 +11,7 @@ use super::{SettingType, Value};
 use crate::text::js_trim;
 
 /// A condition of a targeting rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     /// Compares a user attribute with a value.
     User(UserCondition),
@@ -24,7 +24,7 @@ pub enum Condition {
 }
 
 /// A user attribute compared with a comparison value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
     pub(crate) attribute: String,
     pub(crate) comparator: Option<Comparator>,
@@ -39,7 +39,7 @@ pub struct UserCondition {
 }
 
 /// A comparison value, parsed and decoded at load time for its comparator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
     /// Missing, or not what the comparator needs: evaluating the condition is an error.
     Invalid,
@@ -58,14 +58,14 @@ pub(crate) enum Operand {
 }
 
 /// A segment (an entry of the root `s`): a named, reusable list of AND-ed user conditions.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     pub(crate) name: String,
     pub(crate) conditions: Vec<UserCondition>,
 }
 
 /// A segment membership test.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SegmentCondition {
     /// `None` when the index points outside the segment list: evaluating it is an error.
     pub(crate) segment: Option<Arc<Segment>>,
@@ -73,7 +73,7 @@ pub struct SegmentCondition {
 }
 
 /// A comparison with the value of another flag.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PrerequisiteCondition {
     pub(crate) key: String,
     pub(crate) comparator: Option<PrerequisiteComparator>,

@@ -206,7 +206,7 @@ pub enum RedirectMode {
 }
 
 /// One feature flag or setting (an entry of `f`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
     pub(crate) setting_type: Option<SettingType>,
     pub(crate) type_code: i64,
@@ -221,14 +221,14 @@ pub struct Setting {
 }
 
 /// A targeting rule: AND-ed conditions and what to serve when they all hold.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TargetingRule {
     pub(crate) conditions: Vec<Condition>,
     pub(crate) then: RuleOutcome,
 }
 
 /// The THEN part of a targeting rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RuleOutcome {
     Served {
         value: Option<Value>,
@@ -239,7 +239,7 @@ pub(crate) enum RuleOutcome {
 }
 
 /// A percentage option: a share of users and the value they get.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PercentageOption {
     pub(crate) percentage: i64,
     pub(crate) value: Option<Value>,

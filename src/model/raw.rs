@@ -53,7 +53,7 @@ pub(crate) struct RawSetting {
 }
 
 /// `{ "b" | "s" | "i" | "d": ... }`: which field counts depends on the owning setting's type.
-#[derive(Deserialize, Default, Clone, Debug)]
+#[derive(Deserialize, Default, Clone, Debug, PartialEq)]
 pub(crate) struct RawValue {
     pub b: Option<bool>,
     pub s: Option<String>,
