@@ -136,11 +136,17 @@ impl ConfigCatProvider {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use configcat_actix::ConfigCat;
     /// use configcat_actix::openfeature::{ConfigCatProvider, DEFAULT_MAX_INIT_WAIT};
+    /// use configcat_actix::{ConfigCat, PollingMode};
     ///
     /// # actix_rt::System::new().block_on(async {
-    /// let client = ConfigCat::builder("#YOUR-SDK-KEY#").offline(true).start().unwrap();
+    /// // The client waits up to 10 s for its first config: so does the provider.
+    /// let mode = PollingMode::default().max_init_wait(Duration::from_secs(10));
+    /// let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXX")
+    ///     .polling_mode(mode)
+    ///     .offline(true)
+    ///     .start()
+    ///     .unwrap();
     /// let provider = ConfigCatProvider::new(client).max_init_wait(Duration::from_secs(10));
     /// assert_eq!(provider.init_wait(), Duration::from_secs(10));
     /// assert_eq!(DEFAULT_MAX_INIT_WAIT, Duration::from_secs(5));
