@@ -556,3 +556,30 @@ async fn ready_with_only_cached_data_is_stale_until_a_download() {
     assert_eq!(greeting(&provider).await.as_deref(), Ok("downloaded"));
     configcat.send(Close).await.unwrap();
 }
+
+#[actix_rt::test]
+async fn resolutions_do_not_go_through_the_clients_mailbox() {
+    let configcat = ConfigCat::builder("local")
+        .flag_overrides(FlagOverrides::from_map(
+            [("greeting", "local")],
+            OverrideBehaviour::LocalOnly,
+        ))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let mut provider = ConfigCatProvider::new(configcat.clone());
+    provider.initialize(&EvaluationContext::default()).await;
+    let (answer, answered) = std::sync::mpsc::channel();
+    let elsewhere = provider.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _ = answer.send(runtime.block_on(greeting(&elsewhere)));
+    });
+    // This blocks the System's only thread, so the client's actor cannot answer a message: a
+    // resolution sent as one would time out here.
+    let value = answered.recv_timeout(Duration::from_secs(3));
+    assert_eq!(value, Ok(Ok("local".to_owned())));
+    configcat.send(Close).await.unwrap();
+}
