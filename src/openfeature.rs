@@ -1,12 +1,16 @@
 //! An [OpenFeature](https://openfeature.dev) provider backed by a ConfigCat client (cargo
 //! feature `openfeature`).
 //!
-//! [`ConfigCatProvider`] wraps the [`Addr`] of a started [`ConfigCat`] client and answers every
-//! OpenFeature resolution with a [`GetValueDetails`] message, so it always evaluates the
-//! client's current config. The evaluation context becomes a [`User`] ([`user_from_context`]),
-//! the ConfigCat [`EvaluationDetails`] become OpenFeature resolution details: the variation id
-//! is the variant, the reason says whether a targeting rule, a percentage option or the plain
-//! setting value decided, and errors map to OpenFeature error codes. See docs/openfeature.md.
+//! [`ConfigCatProvider`] wraps the [`Addr`] of a started [`ConfigCat`] client. Registering it
+//! (`set_provider`) runs its `initialize`, which fetches the client's [`ConfigCatHandle`] once
+//! and waits until the client is ready (its first config downloaded or read from the cache), at
+//! most [`max_init_wait`](ConfigCatProvider::max_init_wait). Resolutions then evaluate through
+//! the handle, on the caller's task with no mailbox round trip, from the client's newest config.
+//! The evaluation context becomes a [`User`] ([`user_from_context`]), the ConfigCat
+//! [`EvaluationDetails`] become OpenFeature resolution details: the variation id is the
+//! variant, the reason says whether a targeting rule, a percentage option or the plain setting
+//! value decided, and errors map to OpenFeature error codes. [`FeatureProvider::status`] tells
+//! how much flag data the client has. See docs/openfeature.md.
 //!
 //! ```no_run
 //! use configcat_actix::ConfigCat;
@@ -16,6 +20,7 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = ConfigCat::builder("#YOUR-SDK-KEY#").start()?;
 //! let mut api = OpenFeature::singleton_mut().await;
+//! // Returns once the first config is there, or after 5 s.
 //! api.set_provider(ConfigCatProvider::new(client)).await;
 //! let of_client = api.create_client();
 //! drop(api);
@@ -31,50 +36,147 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The futures answer once the client's actor replies, so they must be polled on a Tokio
-//! runtime (an actix System is one); the provider itself can be shared between threads.
+//! `initialize` (and the first resolution, when the provider is used without being
+//! initialized) must be polled on a Tokio runtime, since it talks to the client's actor and
+//! waits on a timer (an actix System is one); the provider itself can be shared between
+//! threads.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
-use open_feature::provider::{FeatureProvider, ProviderMetadata, ResolutionDetails};
+use open_feature::provider::{
+    FeatureProvider, ProviderMetadata, ProviderStatus, ResolutionDetails,
+};
 use open_feature::{
     EvaluationContext, EvaluationContextFieldValue, EvaluationError as OfError,
     EvaluationErrorCode, EvaluationReason, EvaluationResult, FlagMetadata, StructValue,
     Value as OfValue, async_trait,
 };
 
-use crate::ConfigCat;
 use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
-use crate::messages::GetValueDetails;
+use crate::hooks::ClientCacheState;
+use crate::messages::GetHandle;
 use crate::user::{User, UserValue};
+use crate::{ConfigCat, ConfigCatHandle};
 
 /// The provider's name in its [`ProviderMetadata`].
 pub const PROVIDER_NAME: &str = "ConfigCat";
 
+/// How long [`FeatureProvider::initialize`] waits for the client's first config by default:
+/// 5 s, the client's own default (`PollingMode::max_init_wait`).
+pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
+
 /// An OpenFeature [`FeatureProvider`] that evaluates flags with a ConfigCat client.
 ///
-/// Cloning is cheap: clones share the client.
+/// Cloning is cheap: clones share the client and its handle, so a clone kept before
+/// `set_provider` (which takes the provider by value) reports the registered provider's
+/// [`status`](FeatureProvider::status).
+///
+/// ```
+/// use std::time::Duration;
+/// use configcat_actix::openfeature::ConfigCatProvider;
+/// use configcat_actix::{ConfigCat, FlagOverrides, NoLog, OverrideBehaviour};
+/// use open_feature::EvaluationContext;
+/// use open_feature::provider::{FeatureProvider, ProviderStatus};
+///
+/// actix_rt::System::new().block_on(async {
+///     let flags = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
+///     let client = ConfigCat::builder("local").flag_overrides(flags).log_sink(NoLog).start().unwrap();
+///     let mut provider = ConfigCatProvider::new(client).max_init_wait(Duration::from_secs(2));
+///     // Not initialized yet: the provider has not looked at the client.
+///     assert_eq!(provider.status(), ProviderStatus::NotReady);
+///     // What `set_provider` does.
+///     provider.initialize(&EvaluationContext::default()).await;
+///     assert_eq!(provider.status(), ProviderStatus::Ready);
+///     let details = provider
+///         .resolve_bool_value("isAwesome", &EvaluationContext::default())
+///         .await
+///         .unwrap();
+///     assert!(details.value);
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConfigCatProvider {
     client: Addr<ConfigCat>,
+    max_init_wait: Duration,
+    state: Arc<State>,
     metadata: ProviderMetadata,
 }
 
+/// What the clones of a provider share.
+#[derive(Debug, Default)]
+struct State {
+    /// Fetched once, by `initialize` or the first resolution: `new` cannot await the client.
+    handle: OnceLock<ConfigCatHandle>,
+    /// The fetch time of the config the client was ready with (`None`: no download), taken
+    /// when the provider first sees the client ready with only cached data: a newer one means
+    /// a download made since, which turns `STALE` into `READY`.
+    ready_fetch_time: OnceLock<Option<SystemTime>>,
+}
+
 impl ConfigCatProvider {
-    /// A provider that evaluates with `client`.
+    /// A provider that evaluates with `client`, waiting at most [`DEFAULT_MAX_INIT_WAIT`] for
+    /// its first config when initialized.
     pub fn new(client: Addr<ConfigCat>) -> ConfigCatProvider {
         ConfigCatProvider {
             client,
+            max_init_wait: DEFAULT_MAX_INIT_WAIT,
+            state: Arc::default(),
             metadata: ProviderMetadata::new(PROVIDER_NAME),
         }
+    }
+
+    /// How long [`initialize`](FeatureProvider::initialize) (so `set_provider`) waits for the
+    /// client's first config; then it returns with the provider `NOT_READY` and resolutions
+    /// fail with `PROVIDER_NOT_READY` until the config arrives. The provider cannot read the
+    /// client's own `PollingMode::max_init_wait`, so pass the same value here if you changed it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use configcat_actix::openfeature::{ConfigCatProvider, DEFAULT_MAX_INIT_WAIT};
+    /// use configcat_actix::{ConfigCat, PollingMode};
+    ///
+    /// # actix_rt::System::new().block_on(async {
+    /// // The client waits up to 10 s for its first config: so does the provider.
+    /// let mode = PollingMode::default().max_init_wait(Duration::from_secs(10));
+    /// let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXX")
+    ///     .polling_mode(mode)
+    ///     .offline(true)
+    ///     .start()
+    ///     .unwrap();
+    /// let provider = ConfigCatProvider::new(client).max_init_wait(Duration::from_secs(10));
+    /// assert_eq!(provider.init_wait(), Duration::from_secs(10));
+    /// assert_eq!(DEFAULT_MAX_INIT_WAIT, Duration::from_secs(5));
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn max_init_wait(mut self, wait: Duration) -> ConfigCatProvider {
+        self.max_init_wait = wait;
+        self
+    }
+
+    /// The bound [`initialize`](FeatureProvider::initialize) waits for the first config.
+    pub fn init_wait(&self) -> Duration {
+        self.max_init_wait
     }
 
     /// The ConfigCat client the provider evaluates with.
     pub fn client(&self) -> &Addr<ConfigCat> {
         &self.client
+    }
+
+    /// The client's handle, fetched on first use; `None` when the client is gone.
+    async fn handle(&self) -> Option<&ConfigCatHandle> {
+        if let Some(handle) = self.state.handle.get() {
+            return Some(handle);
+        }
+        // Two first uses at once both ask; they get handles on the same client, so whichever
+        // is kept is as good.
+        let handle = self.client.send(GetHandle).await.ok()?;
+        Some(self.state.handle.get_or_init(|| handle))
     }
 
     async fn details<T>(
@@ -86,17 +188,41 @@ impl ConfigCatProvider {
     where
         T: FlagValue + Send + 'static,
     {
-        let mut message = GetValueDetails::new(key, default);
-        if let Some(user) = user_from_context(context) {
-            message = message.user(user);
-        }
-        let details = self.client.send(message).await.map_err(|e| {
-            error(
+        let Some(handle) = self.handle().await else {
+            return Err(error(
                 EvaluationErrorCode::ProviderNotReady,
-                format!("The ConfigCat client did not answer: {e}"),
-            )
-        })?;
-        into_resolution(details)
+                "The ConfigCat client is closed.",
+            ));
+        };
+        let user = user_from_context(context);
+        // The handle never waits: before the first config it answers with
+        // `ConfigJsonNotAvailable`, i.e. PROVIDER_NOT_READY, as OpenFeature asks of a provider
+        // that is not ready; `initialize` is where the waiting happens.
+        into_resolution(handle.get_value_details(key, default, user.as_ref()))
+    }
+
+    /// The status once the client is ready with `ready`.
+    fn ready_status(&self, handle: &ConfigCatHandle, ready: ClientCacheState) -> ProviderStatus {
+        match ready {
+            ClientCacheState::HasUpToDateFlagData
+            | ClientCacheState::HasLocalOverrideFlagDataOnly => ProviderStatus::Ready,
+            // The ready state is fixed when the client becomes ready; the current config tells
+            // whether a download has come since. (`snapshot` is an access: in lazy load an
+            // expired config starts a background refresh, as an evaluation would.)
+            ClientCacheState::NoFlagData => match handle.snapshot().config() {
+                Some(_) => ProviderStatus::Ready,
+                None => ProviderStatus::Error,
+            },
+            ClientCacheState::HasCachedFlagDataOnly => {
+                let now = handle.snapshot().fetch_time();
+                let at_ready = *self.state.ready_fetch_time.get_or_init(|| now);
+                if now > at_ready {
+                    ProviderStatus::Ready
+                } else {
+                    ProviderStatus::STALE
+                }
+            }
+        }
     }
 }
 
@@ -108,6 +234,44 @@ impl From<Addr<ConfigCat>> for ConfigCatProvider {
 
 #[async_trait]
 impl FeatureProvider for ConfigCatProvider {
+    /// Fetches the client's handle and waits until the client is ready, at most
+    /// [`max_init_wait`](ConfigCatProvider::max_init_wait) (on timeout the client logs WARNING
+    /// 4200). The global context needs no handling here: the OpenFeature client merges it into
+    /// every evaluation's context, which becomes the ConfigCat user.
+    async fn initialize(&mut self, _context: &EvaluationContext) {
+        // A closed client has no handle; `status` then says ERROR.
+        let Some(handle) = self.handle().await else {
+            return;
+        };
+        handle.wait_for_ready(self.max_init_wait).await;
+        if handle.ready_state() == Some(ClientCacheState::HasCachedFlagDataOnly) {
+            // The baseline for telling a later download from the cached config.
+            let _ = self
+                .state
+                .ready_fetch_time
+                .get_or_init(|| handle.snapshot().fetch_time());
+        }
+    }
+
+    /// `NOT_READY` before `initialize` (or a first resolution) and while the client waits for
+    /// its first config; `READY` once it has flag data (up to date, local overrides, or a
+    /// download made after becoming ready with less); `STALE` when it became ready with only
+    /// a cached config and has downloaded none since; `ERROR` when it became ready with no flag
+    /// data at all (resolutions fail with `PROVIDER_NOT_READY`) or is closed.
+    fn status(&self) -> ProviderStatus {
+        // `Close` stops the client's actor: no evaluation will see a config again.
+        if !self.client.connected() {
+            return ProviderStatus::Error;
+        }
+        let Some(handle) = self.state.handle.get() else {
+            return ProviderStatus::NotReady;
+        };
+        match handle.ready_state() {
+            None => ProviderStatus::NotReady,
+            Some(ready) => self.ready_status(handle, ready),
+        }
+    }
+
     fn metadata(&self) -> &ProviderMetadata {
         &self.metadata
     }
@@ -329,8 +493,3 @@ fn of_value(json: serde_json::Value) -> Option<OfValue> {
         serde_json::Value::Object(map) => OfValue::Struct(struct_value(map)),
     })
 }
-
-/// The examples of docs/openfeature.md, compiled as doctests.
-#[doc = include_str!("../docs/openfeature.md")]
-#[cfg(doctest)]
-pub struct OpenFeatureDocDoctests;

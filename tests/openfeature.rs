@@ -1,17 +1,24 @@
 //! The OpenFeature provider, exercised through the OpenFeature client (as applications use it)
-//! over a ConfigCat client serving a local-only override file.
+//! over a ConfigCat client serving a local-only override file; readiness and status against
+//! the mock CDN.
 #![cfg(feature = "openfeature")]
 
+mod support;
+
 use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::Addr;
+use configcat_actix::cache::{ConfigCache, InMemoryCache, cache_key};
 use configcat_actix::openfeature::ConfigCatProvider;
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
-use configcat_actix::{ConfigCat, NoLog};
+use configcat_actix::{Close, ConfigCat, ForceRefresh, NoLog, PollingMode};
+use open_feature::provider::{FeatureProvider, ProviderStatus};
 use open_feature::{
     Client, EvaluationContext, EvaluationContextFieldValue, EvaluationErrorCode, EvaluationReason,
     FlagMetadataValue, OpenFeature, StructValue, Value,
 };
+use support::{MockCdn, sdk_key, simple_config};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// The OpenFeature API is a process-wide singleton: tests take turns setting its provider.
@@ -345,4 +352,234 @@ async fn struct_values_parse_json_text() {
         .await
         .unwrap_err();
     assert_eq!(not_text.code, EvaluationErrorCode::TypeMismatch);
+}
+
+fn cdn_client(cdn: &MockCdn, key: &str, mode: PollingMode) -> Addr<ConfigCat> {
+    ConfigCat::builder(key)
+        .base_url(cdn.base_url())
+        .polling_mode(mode)
+        .log_sink(NoLog)
+        .start()
+        .unwrap()
+}
+
+async fn greeting(provider: &ConfigCatProvider) -> Result<String, EvaluationErrorCode> {
+    provider
+        .resolve_string_value("greeting", &user("u1"))
+        .await
+        .map(|d| d.value)
+        .map_err(|e| e.code)
+}
+
+#[actix_rt::test]
+async fn set_provider_waits_for_the_first_config() {
+    let _turn = API.lock().await;
+    let cdn = MockCdn::start();
+    let key = sdk_key("of-waits");
+    cdn.set_config(&key, simple_config("greeting", "downloaded"));
+    cdn.set_delay(Duration::from_millis(400));
+    let configcat = cdn_client(&cdn, &key, PollingMode::default());
+    let provider = ConfigCatProvider::new(configcat.clone());
+    let watcher = provider.clone();
+    assert_eq!(watcher.status(), ProviderStatus::NotReady);
+
+    let asked = Instant::now();
+    let mut api = OpenFeature::singleton_mut().await;
+    api.set_provider(provider).await;
+    let waited = asked.elapsed();
+    let client = api.create_client();
+    drop(api);
+    assert!(waited >= Duration::from_millis(350), "waited {waited:?}");
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+    // The clone shares the registered provider's state.
+    assert_eq!(watcher.status(), ProviderStatus::Ready);
+    // Right after `set_provider`: the downloaded value, not PROVIDER_NOT_READY.
+    let details = client
+        .get_string_details("greeting", Some(&user("u1")), None)
+        .await
+        .unwrap();
+    assert_eq!(details.value, "downloaded");
+    assert_eq!(details.reason, Some(EvaluationReason::Static));
+    assert!(details.flag_metadata.values.contains_key("fetch_time"));
+    configcat.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn initialize_returns_after_the_bound_when_the_cdn_hangs() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("of-hangs");
+    cdn.set_config(&key, simple_config("greeting", "downloaded"));
+    cdn.set_delay(Duration::from_secs(30));
+    // The client's own wait (5 s) is longer than the provider's: the provider's bound counts.
+    let configcat = cdn_client(&cdn, &key, PollingMode::default());
+    let mut provider =
+        ConfigCatProvider::new(configcat.clone()).max_init_wait(Duration::from_millis(300));
+    assert_eq!(provider.init_wait(), Duration::from_millis(300));
+
+    let asked = Instant::now();
+    provider.initialize(&EvaluationContext::default()).await;
+    let waited = asked.elapsed();
+    assert!(waited >= Duration::from_millis(250), "waited {waited:?}");
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    assert_eq!(provider.status(), ProviderStatus::NotReady);
+
+    // Not ready: resolutions fail at once instead of waiting for the client.
+    let asked = Instant::now();
+    assert_eq!(
+        greeting(&provider).await,
+        Err(EvaluationErrorCode::ProviderNotReady)
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    configcat.send(Close).await.unwrap();
+    assert_eq!(provider.status(), ProviderStatus::Error);
+}
+
+#[actix_rt::test]
+async fn status_is_not_ready_then_ready_then_error_after_close() {
+    let configcat = ConfigCat::builder("local")
+        .flag_overrides(FlagOverrides::from_map(
+            [("greeting", "local")],
+            OverrideBehaviour::LocalOnly,
+        ))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let mut provider = ConfigCatProvider::new(configcat.clone());
+    assert_eq!(provider.status(), ProviderStatus::NotReady);
+    provider.initialize(&EvaluationContext::default()).await;
+    assert_eq!(provider.status(), ProviderStatus::Ready);
+    assert_eq!(greeting(&provider).await.as_deref(), Ok("local"));
+
+    configcat.send(Close).await.unwrap();
+    assert_eq!(provider.status(), ProviderStatus::Error);
+    assert_eq!(
+        greeting(&provider).await,
+        Err(EvaluationErrorCode::ProviderNotReady)
+    );
+}
+
+#[actix_rt::test]
+async fn a_provider_never_initialized_fetches_the_handle_on_first_use() {
+    let configcat = ConfigCat::builder("local")
+        .flag_overrides(FlagOverrides::from_map(
+            [("greeting", "local")],
+            OverrideBehaviour::LocalOnly,
+        ))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let provider = ConfigCatProvider::from(configcat.clone());
+    assert_eq!(greeting(&provider).await.as_deref(), Ok("local"));
+    // The first resolution fetched the handle, so the status can look at the client.
+    assert_eq!(provider.status(), ProviderStatus::Ready);
+    configcat.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_closed_client_gives_an_error_status_from_initialize() {
+    let configcat = ConfigCat::builder("local")
+        .flag_overrides(FlagOverrides::from_map(
+            [("greeting", "local")],
+            OverrideBehaviour::LocalOnly,
+        ))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    configcat.send(Close).await.unwrap();
+    let mut provider = ConfigCatProvider::new(configcat);
+    let asked = Instant::now();
+    provider.initialize(&EvaluationContext::default()).await;
+    // No waiting for a client that is gone.
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert_eq!(provider.status(), ProviderStatus::Error);
+    assert_eq!(
+        greeting(&provider).await,
+        Err(EvaluationErrorCode::ProviderNotReady)
+    );
+}
+
+#[actix_rt::test]
+async fn ready_without_flag_data_is_an_error_until_a_download() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("of-no-data");
+    cdn.set_config(&key, simple_config("greeting", "downloaded"));
+    // Manual polling with no cache: ready at once, with nothing.
+    let configcat = cdn_client(&cdn, &key, PollingMode::manual_poll());
+    let mut provider = ConfigCatProvider::new(configcat.clone());
+    provider.initialize(&EvaluationContext::default()).await;
+    assert_eq!(provider.status(), ProviderStatus::Error);
+    assert_eq!(
+        greeting(&provider).await,
+        Err(EvaluationErrorCode::ProviderNotReady)
+    );
+
+    configcat.send(ForceRefresh).await.unwrap().unwrap();
+    assert_eq!(provider.status(), ProviderStatus::Ready);
+    assert_eq!(greeting(&provider).await.as_deref(), Ok("downloaded"));
+    configcat.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn ready_with_only_cached_data_is_stale_until_a_download() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("of-stale");
+    cdn.set_config(&key, simple_config("greeting", "downloaded"));
+    let cache = InMemoryCache::new();
+    // Written by another process a minute ago.
+    let written = SystemTime::now() - Duration::from_secs(60);
+    let millis = written.duration_since(UNIX_EPOCH).unwrap().as_millis();
+    let json = simple_config("greeting", "cached");
+    cache
+        .set(&cache_key(&key), format!("{millis}\n\"etag\"\n{json}"))
+        .await
+        .unwrap();
+    let configcat = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .cache(cache)
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let mut provider = ConfigCatProvider::new(configcat.clone());
+    provider.initialize(&EvaluationContext::default()).await;
+    assert_eq!(provider.status(), ProviderStatus::STALE);
+    // Stale, but served.
+    assert_eq!(greeting(&provider).await.as_deref(), Ok("cached"));
+    assert_eq!(provider.status(), ProviderStatus::STALE);
+
+    configcat.send(ForceRefresh).await.unwrap().unwrap();
+    assert_eq!(provider.status(), ProviderStatus::Ready);
+    assert_eq!(greeting(&provider).await.as_deref(), Ok("downloaded"));
+    configcat.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn resolutions_do_not_go_through_the_clients_mailbox() {
+    let configcat = ConfigCat::builder("local")
+        .flag_overrides(FlagOverrides::from_map(
+            [("greeting", "local")],
+            OverrideBehaviour::LocalOnly,
+        ))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let mut provider = ConfigCatProvider::new(configcat.clone());
+    provider.initialize(&EvaluationContext::default()).await;
+    let (answer, answered) = std::sync::mpsc::channel();
+    let elsewhere = provider.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _ = answer.send(runtime.block_on(greeting(&elsewhere)));
+    });
+    // This blocks the System's only thread, so the client's actor cannot answer a message: a
+    // resolution sent as one would time out here.
+    let value = answered.recv_timeout(Duration::from_secs(3));
+    assert_eq!(value, Ok(Ok("local".to_owned())));
+    configcat.send(Close).await.unwrap();
 }
