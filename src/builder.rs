@@ -82,7 +82,27 @@ impl ConfigCatBuilder {
 
     /// Keeps downloads in an external cache shared with other processes and the official
     /// SDKs (a [`FileCache`](crate::cache::FileCache), a Redis cache, your own). Without one,
-    /// the config lives in this process's memory only.
+    /// the config lives in this process's memory only. A cache chosen at run time can be given
+    /// boxed or shared:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use configcat_actix::ConfigCat;
+    /// use configcat_actix::cache::{ConfigCache, FileCache, InMemoryCache};
+    ///
+    /// fn chosen(shared_dir: Option<&str>) -> Box<dyn ConfigCache> {
+    ///     match shared_dir {
+    ///         Some(dir) => Box::new(FileCache::new(dir)),
+    ///         None => Box::new(InMemoryCache::new()),
+    ///     }
+    /// }
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .cache(chosen(None));
+    /// let shared: Arc<dyn ConfigCache> = Arc::new(InMemoryCache::new());
+    /// let other = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/ZZZZZZZZZZZZZZZZZZZZZZ")
+    ///     .cache(shared.clone());
+    /// # let _ = (builder, other);
+    /// ```
     #[must_use]
     pub fn cache(mut self, cache: impl ConfigCache) -> Self {
         self.cache = Some(Arc::new(cache));

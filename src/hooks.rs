@@ -10,7 +10,17 @@ use crate::log::{LogLevel, LogSink};
 use crate::model::{Config, Value};
 
 /// How much flag data the client had when it became ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// It serializes as its name, for a readiness endpoint:
+///
+/// ```
+/// use configcat_actix::ClientCacheState;
+/// let json = serde_json::to_string(&ClientCacheState::HasUpToDateFlagData)?;
+/// assert_eq!(json, r#""HasUpToDateFlagData""#);
+/// assert_eq!(serde_json::from_str::<ClientCacheState>(&json)?, ClientCacheState::HasUpToDateFlagData);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ClientCacheState {
     /// No config at all: evaluations return their defaults.
     NoFlagData,
