@@ -277,7 +277,7 @@ impl ResponseError for MissingFlagsConfig {
 }
 
 /// A readiness probe (`/readyz`) for the registered client: `200 OK` once it is ready, with the
-/// [`ClientCacheState`](crate::ClientCacheState) as the body (`HasUpToDateFlagData`, ...), and
+/// [`ClientCacheState`] as the body (`HasUpToDateFlagData`, ...), and
 /// `503 Service Unavailable` with the body `NotReady` before. Fails with [`MissingFlagsConfig`]
 /// when the app has no [`FlagsConfig`].
 ///
