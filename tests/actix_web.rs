@@ -282,7 +282,7 @@ async fn readiness_is_503_until_the_client_is_ready_then_200_with_the_state() {
     let key = sdk_key("web-readiness");
     cdn.set_config(&key, simple_config("greeting", "v1"));
     // The first download takes a while, so the client starts unready.
-    cdn.set_delay(Duration::from_millis(500));
+    cdn.set_delay(Duration::from_millis(1000));
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::auto_poll(Duration::from_secs(60)))
