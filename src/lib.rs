@@ -58,6 +58,8 @@
 //! * [`cache`]: the [`ConfigCache`](cache::ConfigCache) plugin trait and the ready caches
 //!   (file, Redis, in-memory) in the cross-SDK format.
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
+//! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
+//!   a readiness handler for actix-web apps.
 //! * [`guide`]: the guides, one page each.
 #![deny(missing_docs)]
 
@@ -84,6 +86,8 @@ mod snapshot;
 mod state;
 mod text;
 mod user;
+#[cfg(feature = "actix-web")]
+pub mod web;
 
 pub use builder::ConfigCatBuilder;
 pub use error::{Error, RefreshError};
