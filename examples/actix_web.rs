@@ -45,7 +45,7 @@ async fn home(flags: Flags) -> HttpResponse {
         .body(body)
 }
 
-#[actix_web::main]
+#[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cdn = LocalCdn::start(CONFIG)?;
     let client = ConfigCat::builder(SDK_KEY)

@@ -22,7 +22,7 @@
 //!     Some(User::new(id))
 //! }
 //!
-//! #[actix_web::main]
+//! #[actix::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // Local flags so that this example needs no network; a real client takes only the key.
 //!     let local = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
@@ -79,7 +79,7 @@ type UserFn = dyn Fn(&HttpRequest) -> Option<User> + Send + Sync;
 /// use configcat_actix::web::FlagsConfig;
 /// use configcat_actix::{ConfigCat, FlagOverrides, GetHandle, OverrideBehaviour, User};
 ///
-/// #[actix_web::main]
+/// #[actix::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let local = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
 ///     let client = ConfigCat::builder("local").flag_overrides(local).start()?;
@@ -169,7 +169,7 @@ impl FlagsConfig {
 ///     HttpResponse::Ok().body(format!("{limit} (default used: {})", details.is_default_value))
 /// }
 ///
-/// #[actix_web::main]
+/// #[actix::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let local = FlagOverrides::from_map([("rateLimit", 100)], OverrideBehaviour::LocalOnly);
 ///     let client = ConfigCat::builder("local").flag_overrides(local).start()?;
@@ -291,7 +291,7 @@ impl ResponseError for MissingFlagsConfig {
 /// use configcat_actix::web::{FlagsConfig, readiness};
 /// use configcat_actix::{ConfigCat, FlagOverrides, GetHandle, OverrideBehaviour};
 ///
-/// #[actix_web::main]
+/// #[actix::main]
 /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let local = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
 ///     let client = ConfigCat::builder("local").flag_overrides(local).start()?;
