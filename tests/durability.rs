@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -199,16 +198,18 @@ async fn every_mode_follows_another_writer_even_past_a_future_dated_entry_file()
     follows_other_writers(Arc::new(FileCache::new(dir.path())), "file").await;
 }
 
-/// Accepts connections and never answers: a hung Redis.
-fn hung_server() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
 #[cfg(feature = "redis")]
 mod redis_backed {
+    use std::net::TcpListener;
+
     use super::*;
+
+    /// Accepts connections and never answers: a hung Redis.
+    fn hung_server() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
     use configcat_actix::cache::RedisCache;
 
     fn redis_url() -> String {

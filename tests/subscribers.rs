@@ -11,9 +11,12 @@ use configcat_actix::log::event;
 use configcat_actix::*;
 use support::{MockCdn, sdk_key, sleep, text};
 
-/// Records every change it gets: the changed keys, and the greeting it carries.
+/// The changed keys of each `ConfigChanged` a subscriber got, in order.
+type Seen = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// Records the changed keys of every change it gets.
 struct Recorder {
-    seen: Arc<Mutex<Vec<Vec<String>>>>,
+    seen: Seen,
     /// How long each change takes to handle (a slow subscriber).
     pause: Duration,
     capacity: usize,
@@ -40,11 +43,8 @@ impl Handler<ConfigChanged> for Recorder {
     }
 }
 
-fn recorder(
-    pause: Duration,
-    capacity: usize,
-) -> (Recipient<ConfigChanged>, Arc<Mutex<Vec<Vec<String>>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+fn recorder(pause: Duration, capacity: usize) -> (Recipient<ConfigChanged>, Seen) {
+    let seen = Seen::default();
     let for_actor = seen.clone();
     let arbiter = Arbiter::new();
     let addr = Recorder::start_in_arbiter(&arbiter.handle(), move |_| Recorder {

@@ -427,12 +427,12 @@ fn changed_keys(old: Option<&Config>, new: &Config) -> Arc<[String]> {
             let changed_or_added = new
                 .settings()
                 .iter()
-                .filter(|(key, setting)| old.settings().get(*key) != Some(*setting))
+                .filter(|(key, setting)| old.settings().get(key) != Some(*setting))
                 .map(|(key, _)| key.clone());
             let removed = old
                 .settings()
                 .keys()
-                .filter(|key| !new.settings().contains_key(*key))
+                .filter(|key| !new.settings().contains_key(key))
                 .cloned();
             changed_or_added.chain(removed).collect()
         }
