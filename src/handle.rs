@@ -84,20 +84,16 @@ impl Shared {
         if current.ready.is_none() {
             return Some(Wait::Ready(self.mode.policy().first_wait()));
         }
-        if self.local_only || self.offline.load(Ordering::Relaxed) {
+        let access = self.mode.on_access(current.fetch_time(), self.read_timeout);
+        if access == Access::Serve || self.local_only || self.offline.load(Ordering::Relaxed) {
             return None;
         }
-        match self
-            .mode
-            .policy()
-            .on_access(current.age(), self.read_timeout)
-        {
-            Access::Serve => None,
-            Access::RefreshInBackground => {
+        match access {
+            Access::RefreshAndWait(bound) => Some(Wait::Refresh(bound)),
+            _ => {
                 self.refresh_in_background();
                 None
             }
-            Access::RefreshAndWait(bound) => Some(Wait::Refresh(bound)),
         }
     }
 

@@ -10,7 +10,7 @@
 //! Every duration is clamped by the constructors, the only way to make a mode: no value can make
 //! the poller spin.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::hooks::ClientCacheState;
 
@@ -115,6 +115,21 @@ impl PollingMode {
         }
     }
 
+    /// What an access does (see [`Policy::on_access`]), dispatched statically: it is asked at
+    /// every evaluation, and a virtual call there costs as much as the rest of the check.
+    #[inline]
+    pub(crate) fn on_access(
+        &self,
+        fetch_time: Option<SystemTime>,
+        read_timeout: Duration,
+    ) -> Access {
+        match &self.0 {
+            Mode::Auto(policy) => policy.on_access(fetch_time, read_timeout),
+            Mode::Lazy(policy) => policy.on_access(fetch_time, read_timeout),
+            Mode::Manual(policy) => policy.on_access(fetch_time, read_timeout),
+        }
+    }
+
     /// The policy the actors consult.
     pub(crate) fn policy(&self) -> &dyn Policy {
         match &self.0 {
@@ -167,8 +182,10 @@ pub(crate) trait Policy: std::fmt::Debug + Send + Sync {
     /// took `last_download`.
     fn due(&self, age: Option<Duration>, last_download: Duration) -> bool;
 
-    /// What an access does when the config has this age (`None`: no config).
-    fn on_access(&self, age: Option<Duration>, read_timeout: Duration) -> Access;
+    /// What an access does for a config fetched at this time (`None`: no config). It is given
+    /// the time, not the age: reading the clock costs more than the rest of an evaluation of a
+    /// simple flag, so only a policy that needs the age reads it.
+    fn on_access(&self, fetch_time: Option<SystemTime>, read_timeout: Duration) -> Access;
 
     /// When the client counts as ready.
     fn readiness(&self) -> Readiness;
@@ -204,7 +221,7 @@ impl Policy for AutoPoll {
         age.is_none_or(|age| age + slack >= self.interval)
     }
 
-    fn on_access(&self, _: Option<Duration>, _: Duration) -> Access {
+    fn on_access(&self, _: Option<SystemTime>, _: Duration) -> Access {
         Access::Serve
     }
 
@@ -242,7 +259,8 @@ impl Policy for LazyLoad {
         age.is_none_or(|age| age >= self.ttl)
     }
 
-    fn on_access(&self, age: Option<Duration>, read_timeout: Duration) -> Access {
+    fn on_access(&self, fetch_time: Option<SystemTime>, read_timeout: Duration) -> Access {
+        let age = fetch_time.map(|time| SystemTime::now().duration_since(time).unwrap_or_default());
         match age {
             None => Access::RefreshAndWait(self.first_wait),
             Some(age) if age < self.ttl => Access::Serve,
@@ -283,7 +301,7 @@ impl Policy for ManualPoll {
         false
     }
 
-    fn on_access(&self, _: Option<Duration>, _: Duration) -> Access {
+    fn on_access(&self, _: Option<SystemTime>, _: Duration) -> Access {
         Access::Serve
     }
 
