@@ -388,6 +388,7 @@ impl ConfigCatBuilder {
             cache_timeout: options.cache_timeout,
             cache_sync_interval: options.cache_sync_interval,
             overrides,
+            local_only,
             subscribers: std::mem::take(&mut self.subscribers),
         })
         .start();

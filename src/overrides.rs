@@ -356,6 +356,7 @@ fn config_from_values(values: impl IntoIterator<Item = (String, Value)>) -> Conf
 /// assert!(error.to_string().starts_with("Cannot find the local config file '/no/such/flags.json'."));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OverrideError {
     /// The file does not exist (event 1300).
     FileNotFound {

@@ -69,6 +69,8 @@ pub(crate) struct Cache {
     external: Option<External>,
     overrides: Option<FlagOverrides>,
     local: Option<Arc<Config>>,
+    /// Local-only flag overrides: nothing is ever downloaded.
+    local_only: bool,
 }
 
 /// What the builder hands the cache actor.
@@ -84,6 +86,7 @@ pub(crate) struct CacheParts {
     pub cache_sync_interval: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
+    pub local_only: bool,
     /// Subscribers registered on the builder.
     pub subscribers: Vec<Recipient<ConfigChanged>>,
 }
@@ -117,6 +120,7 @@ impl Cache {
             external,
             overrides,
             local,
+            local_only: parts.local_only,
         }
     }
 
@@ -126,12 +130,6 @@ impl Cache {
             config: overrides.and_then(|(o, local)| effective(Some(o), local, None)),
             ..Current::default()
         }
-    }
-
-    fn local_only(&self) -> bool {
-        self.overrides
-            .as_ref()
-            .is_some_and(|o| o.behaviour() == OverrideBehaviour::LocalOnly)
     }
 
     /// Publishes a new remote entry; when the config changed, recomputes what evaluations use
@@ -483,7 +481,7 @@ impl Actor for Cache {
         if self.overrides.as_ref().is_some_and(FlagOverrides::is_file) {
             ctx.run_interval(OVERRIDE_FILE_CHECK, |act, _| act.check_override_file());
         }
-        if self.local_only() {
+        if self.local_only {
             // Nothing will be fetched: the local data is all there is, and it is there now.
             let state = self.state_now();
             return self.ready(state, ctx);
@@ -661,6 +659,7 @@ mod tests {
             cache_timeout: Duration::from_secs(5),
             cache_sync_interval: Duration::from_millis(100),
             overrides: None,
+            local_only: false,
             subscribers: Vec::new(),
         })
         .start();

@@ -72,6 +72,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         cache_timeout: Duration::from_secs(1),
         cache_sync_interval: Duration::from_millis(100),
         overrides: None,
+        local_only: false,
         subscribers: Vec::new(),
     })
     .start();
