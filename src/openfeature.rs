@@ -82,7 +82,8 @@ pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
 /// use open_feature::EvaluationContext;
 /// use open_feature::provider::{FeatureProvider, ProviderStatus};
 ///
-/// actix_rt::System::new().block_on(async {
+/// #[actix::main]
+/// async fn main() {
 ///     let flags = FlagOverrides::from_map([("isAwesome", true)], OverrideBehaviour::LocalOnly);
 ///     let client = ConfigCat::builder("local").flag_overrides(flags).log_sink(NoLog).start().unwrap();
 ///     let mut provider = ConfigCatProvider::new(client).max_init_wait(Duration::from_secs(2));
@@ -96,7 +97,7 @@ pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
 ///         .await
 ///         .unwrap();
 ///     assert!(details.value);
-/// });
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConfigCatProvider {
@@ -139,7 +140,8 @@ impl ConfigCatProvider {
     /// use configcat_actix::openfeature::{ConfigCatProvider, DEFAULT_MAX_INIT_WAIT};
     /// use configcat_actix::{ConfigCat, PollingMode};
     ///
-    /// # actix_rt::System::new().block_on(async {
+    /// # #[actix::main]
+    /// # async fn main() {
     /// // The client waits up to 10 s for its first config: so does the provider.
     /// let mode = PollingMode::default().max_init_wait(Duration::from_secs(10));
     /// let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXX")
@@ -150,7 +152,7 @@ impl ConfigCatProvider {
     /// let provider = ConfigCatProvider::new(client).max_init_wait(Duration::from_secs(10));
     /// assert_eq!(provider.init_wait(), Duration::from_secs(10));
     /// assert_eq!(DEFAULT_MAX_INIT_WAIT, Duration::from_secs(5));
-    /// # });
+    /// # }
     /// ```
     #[must_use]
     pub fn max_init_wait(mut self, wait: Duration) -> ConfigCatProvider {

@@ -41,7 +41,8 @@ use std::time::{Duration, Instant};
 
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
 use configcat_actix::{
-    ConfigCat, GetSnapshot, GetValue, GetValueDetails, NoLog, PollingMode, Snapshot, Value, eval,
+    ConfigCat, GetHandle, GetSnapshot, GetValue, GetValueDetails, NoLog, PollingMode, Snapshot,
+    Value, eval,
 };
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -240,6 +241,38 @@ fn mixed(c: &mut Criterion) {
     group.bench_function("ours_snapshot_details", |b| b.iter(|| run_snapshot(&our_users)));
     group.bench_function("ours_snapshot_details_fresh_users", |b| {
         b.iter_batched(build_users, |users| run_snapshot(&users), BatchSize::LargeInput)
+    });
+    let handles: Vec<_> = clients
+        .iter()
+        .map(|client| system.block_on(async { client.send(GetHandle).await.expect("handle") }))
+        .collect();
+    group.bench_function("ours_handle_details", |b| {
+        b.iter(|| {
+            for &(c, u, key) in &requests {
+                black_box(handles[c].get_value_details(black_box(key), Value::Bool(false), Some(&our_users[u])));
+            }
+        })
+    });
+    // The message from a task on the clients' arbiter, as an actor or a handler sends it; the
+    // user is cloned into the message (an `Arc` count), as a caller must.
+    group.bench_function("ours_get_value_details_message", |b| {
+        b.iter_custom(|iterations| {
+            let (clients, users) = (clients.clone(), our_users.clone());
+            let requests: Vec<(usize, usize, String)> =
+                requests.iter().map(|&(c, u, key)| (c, u, key.to_owned())).collect();
+            let task = async move {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    for (c, u, key) in &requests {
+                        let (c, u) = (*c, *u);
+                        let message = GetValueDetails::new(key, Value::Bool(false)).user(users[u].clone());
+                        black_box(clients[c].send(message).await.expect("reply"));
+                    }
+                }
+                start.elapsed()
+            };
+            system.block_on(async { actix_rt::spawn(task).await.expect("task") })
+        })
     });
     group.bench_function("ours_evaluate_details", |b| {
         b.iter(|| {
