@@ -50,7 +50,9 @@
 //! * `protocol`: the internal messages; `messages`: the public ones.
 //! * `builder` and `options`: [`ConfigCatBuilder`] fills one comparable `Options` value, then
 //!   starts and wires the actors.
-//! * `snapshot`: [`Snapshot`], synchronous evaluation of a config taken from the client.
+//! * `handle`: the read side the evaluator shares with [`ConfigCatHandle`], the live handle that
+//!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
+//!   client.
 //! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS).
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
