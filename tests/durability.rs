@@ -212,35 +212,16 @@ mod redis_backed {
     }
     use configcat_actix::cache::RedisCache;
 
-    fn redis_url() -> String {
-        std::env::var("CONFIGCAT_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6390".into())
-    }
+    use support::{redis_connection, redis_url};
 
-    /// A Redis cache, or `None` (after saying how to start one) when Redis is not running
-    /// outside CI; under CI an unreachable Redis fails the test.
-    async fn redis() -> Option<RedisCache> {
-        let cache = RedisCache::new(&redis_url()).unwrap();
-        match cache.get("configcat-actix-durability-ping").await {
-            Ok(_) => Some(cache),
-            Err(error) if std::env::var_os("CI").is_some() => {
-                panic!("Redis at {} is unreachable under CI: {error}", redis_url())
-            }
-            Err(error) => {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "    skipped: Redis at {} is unreachable ({error}); start one with `redis-server --port 6390 --save '' --appendonly no --daemonize yes`",
-                    redis_url()
-                );
-                None
-            }
-        }
+    /// The test Redis as a cache, or `None` when it is not running (see `redis_connection`).
+    fn redis() -> Option<RedisCache> {
+        redis_connection().map(|_| RedisCache::new(&redis_url()).unwrap())
     }
 
     #[actix_rt::test]
     async fn every_download_reaches_redis_when_the_process_exits_at_once() {
-        if redis().await.is_none() {
+        if redis().is_none() {
             return;
         }
         every_download_reaches(
@@ -252,7 +233,7 @@ mod redis_backed {
 
     #[actix_rt::test]
     async fn every_mode_follows_another_writer_even_past_a_future_dated_entry_redis() {
-        let Some(cache) = redis().await else {
+        let Some(cache) = redis() else {
             return;
         };
         follows_other_writers(Arc::new(cache), "redis").await;

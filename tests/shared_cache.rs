@@ -347,32 +347,7 @@ mod redis_interop {
     use super::*;
     use configcat_actix::cache::RedisCache;
 
-    fn redis_url() -> String {
-        std::env::var("CONFIGCAT_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6390".into())
-    }
-
-    /// A plain Redis connection, as another process would use; `None` (with instructions) when
-    /// Redis is not running outside CI. Under CI an unreachable Redis fails the test.
-    fn redis() -> Option<redis::Connection> {
-        let connection = redis::Client::open(redis_url().as_str())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)));
-        match connection {
-            Ok(connection) => Some(connection),
-            Err(error) if std::env::var_os("CI").is_some() => {
-                panic!("Redis at {} is unreachable under CI: {error}", redis_url())
-            }
-            Err(error) => {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "    skipped: Redis at {} is unreachable ({error}); start one with `redis-server --port 6390 --save '' --appendonly no --daemonize yes`",
-                    redis_url()
-                );
-                None
-            }
-        }
-    }
+    use support::{redis_connection as redis, redis_url};
 
     #[actix_rt::test]
     async fn an_entry_set_by_another_process_in_redis_is_served_and_its_etag_reused() {

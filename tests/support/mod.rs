@@ -14,6 +14,8 @@ mod cdn;
 mod client;
 mod http;
 mod proxy;
+#[cfg(feature = "redis")]
+mod redis;
 mod server;
 mod temp;
 mod tls;
@@ -22,6 +24,8 @@ pub use cdn::{MockCdn, etag_for, example_config, simple_config, test_data_config
 pub use client::{sdk_key, sleep, text};
 pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
+#[cfg(feature = "redis")]
+pub use redis::{redis_connection, redis_url};
 pub use server::refused_base_url;
 pub use temp::TempDir;
 pub use tls::TestCertificates;
