@@ -432,10 +432,11 @@ impl Inner {
         let exchange = async {
             // `send()` would frame the GET with `content-length: 0`; a body of no size sends no
             // framing header at all (RFC 9110 §8.6: a request without content carries none).
-            // The `date` header stays: actix-http's HTTP/1 encoder writes one into every
-            // message that has none (h1/encoder.rs, `encode_headers`), requests included, and
-            // awc 3.11 has no switch for it (`ClientBuilder::no_default_headers` sets a flag
-            // nothing reads).
+            // Over HTTP/2 (TLS servers that offer it, as the CDNs do) the request carries no
+            // other header either. Over HTTP/1.1 a `date` header stays: actix-http's HTTP/1
+            // encoder writes one into every message that has none (h1/encoder.rs,
+            // `encode_headers`), requests included, and awc 3.11 has no switch for it
+            // (`ClientBuilder::no_default_headers` sets a flag nothing reads).
             let mut response = request
                 .send_body(awc::body::None::new())
                 .await

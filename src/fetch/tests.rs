@@ -201,6 +201,53 @@ async fn a_request_has_no_content_length() {
     }
 }
 
+#[actix_rt::test]
+async fn over_http2_a_request_carries_only_its_own_headers() {
+    let cdn = MockCdn::start_h2();
+    cdn.set_config(KEY, simple_config("flag", "h2"));
+    let (fetcher, log) = fetcher(FetchOptions {
+        extra_root_certificates: vec![cdn.certificate_der()],
+        ..options(&cdn.base_url())
+    });
+    let etag = match fetcher.fetch(None).await {
+        FetchOutcome::Fetched { config, etag, .. } => {
+            assert_eq!(
+                config
+                    .settings()
+                    .get("flag")
+                    .map(|s| s.default_value().is_some()),
+                Some(true)
+            );
+            etag
+        }
+        other => panic!("expected a config, got {other:?}"),
+    };
+    assert!(matches!(
+        fetcher.fetch(etag).await,
+        FetchOutcome::NotModified
+    ));
+
+    assert_eq!(
+        cdn.http2_request_count(),
+        2,
+        "the CDN offered h2: both requests use it"
+    );
+    let expected_agent = user_agent('m');
+    for request in cdn.requests() {
+        let mut names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.retain(|n| *n != "if-none-match");
+        assert_eq!(
+            names,
+            ["accept-encoding", "user-agent", "x-configcat-useragent"],
+            "no date, content-length or other default header"
+        );
+        assert_eq!(request.user_agent(), Some(expected_agent.as_str()));
+    }
+    assert!(cdn.requests()[1].if_none_match().is_some());
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Failures
 
@@ -1009,6 +1056,22 @@ async fn https_through_a_proxy() {
         format!("localhost:{}", cdn.addr().port())
     );
     assert_eq!(cdn.config_request_count(KEY), 2);
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
+#[actix_rt::test]
+async fn http2_through_a_proxy_tunnel() {
+    let cdn = MockCdn::start_h2();
+    cdn.set_config(KEY, simple_config("flag", "tunnelled"));
+    let proxy = ForwardProxy::start();
+    let (fetcher, log) = fetcher(FetchOptions {
+        extra_root_certificates: vec![cdn.certificate_der()],
+        proxy: Some(Proxy::new(&proxy.url()).unwrap()),
+        ..options(&cdn.localhost_base_url())
+    });
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "flag"), "tunnelled");
+    assert!(proxy.tunnels_established() >= 1);
+    assert_eq!(cdn.http2_request_count(), 1);
     assert_eq!(event_ids(&log), Vec::<u32>::new());
 }
 

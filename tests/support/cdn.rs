@@ -26,7 +26,8 @@ const PATH_SUFFIX: &str = "/config_v6.json";
 ///   [`set_chunked`](MockCdn::set_chunked), [`set_cut_body_after`](MockCdn::set_cut_body_after),
 ///   [`set_trickle`](MockCdn::set_trickle), [`set_send_etag`](MockCdn::set_send_etag).
 /// * [`MockCdn::start_tls`] serves HTTPS with a certificate for `127.0.0.1` and `localhost`
-///   signed by a fresh CA whose DER is [`MockCdn::certificate_der`].
+///   signed by a fresh CA whose DER is [`MockCdn::certificate_der`];
+///   [`MockCdn::start_h2`] also offers HTTP/2 (ALPN `h2`), as the real CDNs do.
 ///
 /// Runs on its own thread and runtime; stops when dropped.
 pub struct MockCdn {
@@ -44,6 +45,7 @@ struct CdnState {
     framing: Framing,
     send_etag: bool,
     requests: Vec<RecordedRequest>,
+    http2_requests: usize,
 }
 
 /// What to answer to one request.
@@ -58,15 +60,21 @@ struct Answer {
 impl MockCdn {
     /// Starts a plain HTTP CDN with no configs.
     pub fn start() -> MockCdn {
-        MockCdn::start_with(None)
+        MockCdn::start_with(None, &[])
     }
 
     /// Starts an HTTPS CDN with a freshly generated certificate.
     pub fn start_tls() -> MockCdn {
-        MockCdn::start_with(Some(TestCertificates::generate()))
+        MockCdn::start_with(Some(TestCertificates::generate()), &[b"http/1.1"])
     }
 
-    fn start_with(certificates: Option<TestCertificates>) -> MockCdn {
+    /// Starts an HTTPS CDN that offers HTTP/2 before HTTP/1.1. Answers are the same over both
+    /// (delays and failures of the body framing apply to HTTP/1.1 only).
+    pub fn start_h2() -> MockCdn {
+        MockCdn::start_with(Some(TestCertificates::generate()), &[b"h2", b"http/1.1"])
+    }
+
+    fn start_with(certificates: Option<TestCertificates>, alpn: &[&[u8]]) -> MockCdn {
         let state = Arc::new(Mutex::new(CdnState {
             configs: HashMap::new(),
             status: None,
@@ -76,9 +84,12 @@ impl MockCdn {
             framing: Framing::Length,
             send_etag: true,
             requests: Vec::new(),
+            http2_requests: 0,
         }));
         let shared = state.clone();
-        let acceptor = certificates.as_ref().map(TestCertificates::acceptor);
+        let acceptor = certificates
+            .as_ref()
+            .map(|certificates| certificates.acceptor_offering(alpn));
         let server = ServerThread::spawn("mock-cdn", move |stream, _peer| {
             let state = shared.clone();
             let acceptor = acceptor.clone();
@@ -88,7 +99,11 @@ impl MockCdn {
                     Some(acceptor) => {
                         // An untrusting client aborts the handshake: nothing to serve then.
                         if let Ok(tls) = acceptor.accept(stream).await {
-                            serve(tls, state).await;
+                            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                                serve_h2(tls, state).await;
+                            } else {
+                                serve(tls, state).await;
+                            }
                         }
                     }
                 }
@@ -296,6 +311,11 @@ impl MockCdn {
         self.state().requests.last().cloned()
     }
 
+    /// How many of the requests came over HTTP/2.
+    pub fn http2_request_count(&self) -> usize {
+        self.state().http2_requests
+    }
+
     /// The number of requests received.
     pub fn request_count(&self) -> usize {
         self.state().requests.len()
@@ -421,6 +441,46 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, state: Arc<Mutex<Cd
         .await;
         if written.is_err() || close {
             break;
+        }
+    }
+}
+
+/// Serves HTTP/2 streams one after the other with the same answers as HTTP/1.1. The recorded
+/// headers are the regular ones (the pseudo-headers `:path` and friends are not headers).
+async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin>(stream: S, state: Arc<Mutex<CdnState>>) {
+    let Ok(mut connection) = h2::server::handshake(stream).await else {
+        return;
+    };
+    while let Some(Ok((request, mut respond))) = connection.accept().await {
+        let recorded = RecordedRequest {
+            method: request.method().to_string(),
+            path: request.uri().path().to_owned(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+        };
+        let answer = {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            state.requests.push(recorded.clone());
+            state.http2_requests += 1;
+            state.answer(&recorded)
+        };
+        let mut head = http::Response::builder().status(answer.status);
+        for (name, value) in &answer.headers {
+            head = head.header(*name, value.as_str());
+        }
+        let head = head.body(()).expect("a valid response head");
+        let no_body = answer.body.is_empty();
+        let Ok(mut body) = respond.send_response(head, no_body) else {
+            continue;
+        };
+        if !no_body {
+            let _ = body.send_data(bytes::Bytes::from(answer.body), true);
         }
     }
 }

@@ -56,6 +56,11 @@ impl TestCertificates {
 
     /// A rustls acceptor presenting the server certificate (and the CA) with ALPN http/1.1.
     pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor_offering(&[b"http/1.1"])
+    }
+
+    /// The same, offering these ALPN protocols (in order of preference).
+    pub(crate) fn acceptor_offering(&self, protocols: &[&[u8]]) -> TlsAcceptor {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -69,7 +74,7 @@ impl TestCertificates {
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone())),
             )
             .expect("server TLS config");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
         TlsAcceptor::from(Arc::new(config))
     }
 }
