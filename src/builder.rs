@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use arc_swap::ArcSwapOption;
 
 use crate::cache::ConfigCache;
 use crate::cache::actor::{Cache, CacheParts};
@@ -371,7 +370,10 @@ impl ConfigCatBuilder {
             };
             (overrides, local)
         });
-        let initial = Cache::initial(overrides.as_ref().map(|(o, local)| (o, local.as_ref())));
+        let initial = Cache::initial(
+            overrides.as_ref().map(|(o, local)| (o, local.as_ref())),
+            options.default_user.clone(),
+        );
         let published = Arc::new(Published::new(initial));
         let offline = Arc::new(AtomicBool::new(options.offline));
         let mode = options.polling_mode;
@@ -415,7 +417,6 @@ impl ConfigCatBuilder {
         });
         let shared = Arc::new(Shared {
             published,
-            default_user: ArcSwapOption::new(options.default_user.clone().map(Arc::new)),
             mode,
             offline,
             local_only,
@@ -431,6 +432,7 @@ impl ConfigCatBuilder {
             offline_changed: poller.clone().recipient(),
             subscribe: cache.clone().recipient(),
             unsubscribe: cache.clone().recipient(),
+            default_user: cache.clone().recipient(),
             poller_shutdown: poller.clone().recipient(),
             cache_shutdown: cache.recipient(),
             #[cfg(test)]

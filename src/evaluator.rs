@@ -23,9 +23,10 @@ use crate::hooks::ClientCacheState;
 use crate::log::{LogLevel, event};
 use crate::messages::*;
 use crate::model::Value;
-use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown};
+use crate::protocol::{DefaultUserChanged, Need, OfflineChanged, Refresh, Shutdown};
 use crate::snapshot::Snapshot;
 use crate::state::Current;
+use crate::user::User;
 
 /// Mailbox capacity of the client's actors: senders wait (back-pressure) when it is full.
 pub(crate) const MAILBOX_CAPACITY: usize = 1024;
@@ -46,44 +47,42 @@ where
 impl<T: FlagValue + Send + 'static> Evaluation for GetValue<T> {
     fn answer(self, shared: &Shared, current: &Current) -> T {
         let GetValue { key, default, user } = self;
-        shared.with_view(current, |view| view.get_value(&key, default, user.as_ref()))
+        shared.view(current).get_value(&key, default, user.as_ref())
     }
 }
 
 impl<T: FlagValue + Send + 'static> Evaluation for GetValueDetails<T> {
     fn answer(self, shared: &Shared, current: &Current) -> EvaluationDetails<T> {
         let GetValue { key, default, user } = self.0;
-        shared.with_view(current, |view| {
-            view.get_value_details(&key, default, user.as_ref())
-        })
+        shared
+            .view(current)
+            .get_value_details(&key, default, user.as_ref())
     }
 }
 
 impl Evaluation for GetAllKeys {
     fn answer(self, shared: &Shared, current: &Current) -> Vec<String> {
-        shared.with_view(current, |view| {
-            view.keys().into_iter().map(str::to_owned).collect()
-        })
+        let view = shared.view(current);
+        view.keys().into_iter().map(str::to_owned).collect()
     }
 }
 
 impl Evaluation for GetAllValues {
     fn answer(self, shared: &Shared, current: &Current) -> HashMap<String, Value> {
-        shared.with_view(current, |view| {
-            view.get_all_values(self.0.as_ref()).into_iter().collect()
-        })
+        let view = shared.view(current);
+        view.get_all_values(self.0.as_ref()).into_iter().collect()
     }
 }
 
 impl Evaluation for GetAllValueDetails {
     fn answer(self, shared: &Shared, current: &Current) -> Vec<EvaluationDetails<Value>> {
-        shared.with_view(current, |view| view.get_all_value_details(self.0.as_ref()))
+        shared.view(current).get_all_value_details(self.0.as_ref())
     }
 }
 
 impl Evaluation for GetKeyAndValue {
     fn answer(self, shared: &Shared, current: &Current) -> Option<(String, Value)> {
-        shared.with_view(current, |view| view.get_key_and_value(&self.0))
+        shared.view(current).get_key_and_value(&self.0)
     }
 }
 
@@ -99,6 +98,7 @@ pub(crate) struct Peers {
     pub offline_changed: Recipient<OfflineChanged>,
     pub subscribe: Recipient<Subscribe>,
     pub unsubscribe: Recipient<Unsubscribe>,
+    pub default_user: Recipient<DefaultUserChanged>,
     pub poller_shutdown: Recipient<Shutdown>,
     pub cache_shutdown: Recipient<Shutdown>,
     /// Makes the poller fail (tests only).
@@ -288,19 +288,35 @@ impl Handler<ForceRefresh> for ConfigCat {
     }
 }
 
-impl Handler<SetDefaultUser> for ConfigCat {
-    type Result = ();
+impl ConfigCat {
+    /// Has the cache actor publish `user` as the default user. The mailbox waits until it is
+    /// published, so that the messages sent after this one see it.
+    fn change_default_user(&self, user: Option<User>) -> AtomicResponse<Self, ()> {
+        let published = self.peers.default_user.send(DefaultUserChanged(user));
+        AtomicResponse::new(Box::pin(fut::wrap_future(async move {
+            // An error means the client is closing: there is nothing left to evaluate.
+            let _ = published.await;
+        })))
+    }
+}
 
-    fn handle(&mut self, SetDefaultUser(user): SetDefaultUser, _: &mut Context<Self>) {
-        self.shared.set_default_user(Some(user));
+impl Handler<SetDefaultUser> for ConfigCat {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(
+        &mut self,
+        SetDefaultUser(user): SetDefaultUser,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
+        self.change_default_user(Some(user))
     }
 }
 
 impl Handler<ClearDefaultUser> for ConfigCat {
-    type Result = ();
+    type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) {
-        self.shared.set_default_user(None);
+    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) -> Self::Result {
+        self.change_default_user(None)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The read side of a client, shared by the evaluator actor and [`ConfigCatHandle`]s.
 //!
-//! [`Shared`] is everything an evaluation needs: the published state, the default user, the
-//! sink and hooks, and what an access must set in motion (a background refresh, a re-read of
+//! [`Shared`] is everything an evaluation needs: the published state (the default user is a
+//! part of it), the sink and hooks, and what an access must set in motion (a background refresh, a re-read of
 //! the external cache). The evaluator actor answers messages from it; a [`ConfigCatHandle`]
 //! evaluates from it on the caller's thread, with no mailbox.
 
@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::Recipient;
-use arc_swap::ArcSwapOption;
 
 use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
 use crate::hooks::{ClientCacheState, Hooks};
@@ -53,7 +52,6 @@ impl AccessSync {
 /// What answering an evaluation needs.
 pub(crate) struct Shared {
     pub published: Arc<Published>,
-    pub default_user: ArcSwapOption<User>,
     pub mode: PollingMode,
     pub offline: Arc<AtomicBool>,
     pub local_only: bool,
@@ -77,6 +75,7 @@ pub(crate) enum Wait {
 impl Shared {
     /// Looks at an access: `None` when it can be answered from `current` now, after starting
     /// what the polling mode asks for.
+    #[inline]
     pub(crate) fn access(&self, current: &Current) -> Option<Wait> {
         if let Some(sync) = &self.access_sync {
             sync.poke();
@@ -99,6 +98,7 @@ impl Shared {
 
     /// An access that cannot wait (a handle): what it would have waited for is started, and it
     /// is answered from what is there.
+    #[inline]
     fn access_now(&self, current: &Current) {
         if let Some(Wait::Refresh(_)) = self.access(current) {
             self.refresh_in_background();
@@ -143,53 +143,39 @@ impl Shared {
         }
     }
 
-    pub(crate) fn set_default_user(&self, user: Option<User>) {
-        self.default_user.store(user.map(Arc::new));
-    }
-
     /// A view of `current`, borrowed without reference counting.
-    pub(crate) fn view<'a>(
-        &'a self,
-        current: &'a Current,
-        default_user: Option<&'a User>,
-    ) -> View<'a> {
+    #[inline]
+    pub(crate) fn view<'a>(&'a self, current: &'a Current) -> View<'a> {
         View {
             config: current.config.as_deref(),
             fetch_time: current.fetch_time(),
-            default_user,
+            default_user: current.default_user.as_ref(),
             sink: &*self.sink,
             hooks: &self.hooks,
         }
     }
 
-    /// Runs `f` on a view of `current` with the default user.
-    pub(crate) fn with_view<R>(&self, current: &Current, f: impl FnOnce(View<'_>) -> R) -> R {
-        let default_user = self.default_user.load();
-        f(self.view(current, default_user.as_deref()))
-    }
-
     pub(crate) fn snapshot(&self, current: &Current) -> Snapshot {
-        Snapshot::new(
-            current,
-            self.default_user.load_full(),
-            self.sink.clone(),
-            self.hooks.clone(),
-        )
+        Snapshot::new(current, self.sink.clone(), self.hooks.clone())
     }
 
     /// After `Close`: says so (WARNING 3201) and tells whether the client is closed.
+    #[inline]
     fn refuses(&self, method: &str) -> bool {
         let closed = self.closed.load(Ordering::Relaxed);
         if closed {
-            self.sink.log(
-                LogLevel::Warn,
-                event::CLIENT_DISPOSED,
-                format_args!(
-                    "The client object is already disposed, thus `{method}()` has no effect."
-                ),
-            );
+            self.say_closed(method);
         }
         closed
+    }
+
+    #[cold]
+    fn say_closed(&self, method: &str) {
+        self.sink.log(
+            LogLevel::Warn,
+            event::CLIENT_DISPOSED,
+            format_args!("The client object is already disposed, thus `{method}()` has no effect."),
+        );
     }
 }
 
@@ -246,12 +232,10 @@ impl ConfigCatHandle {
         if shared.refuses("get_value") {
             return default;
         }
-        let current = shared.published.load();
-        shared.access_now(&current);
-        if user.is_some() {
-            return shared.view(&current, None).get_value(key, default, user);
-        }
-        shared.with_view(&current, |view| view.get_value(key, default, None))
+        shared.published.read(|current| {
+            shared.access_now(current);
+            shared.view(current).get_value(key, default, user)
+        })
     }
 
     /// The value of a flag with the details of how it was chosen.
@@ -262,20 +246,19 @@ impl ConfigCatHandle {
         user: Option<&User>,
     ) -> EvaluationDetails<T> {
         let shared = &*self.0;
-        if shared.refuses("get_value_details") {
-            let user = user
-                .cloned()
-                .or_else(|| shared.default_user.load_full().map(|u| (*u).clone()));
-            return EvaluationDetails::from_error(
-                key,
-                default,
-                EvaluationError::ClientClosed,
-                user.as_ref(),
-            );
-        }
-        let current = shared.published.load();
-        shared.access_now(&current);
-        shared.with_view(&current, |view| view.get_value_details(key, default, user))
+        shared.published.read(|current| {
+            if shared.refuses("get_value_details") {
+                let user = user.or(current.default_user.as_ref());
+                return EvaluationDetails::from_error(
+                    key,
+                    default,
+                    EvaluationError::ClientClosed,
+                    user,
+                );
+            }
+            shared.access_now(current);
+            shared.view(current).get_value_details(key, default, user)
+        })
     }
 
     /// The setting keys of the current config, sorted.
@@ -308,9 +291,10 @@ impl ConfigCatHandle {
 
     /// An immutable [`Snapshot`] of the current config.
     pub fn snapshot(&self) -> Snapshot {
-        let current = self.0.published.load();
-        self.0.access_now(&current);
-        self.0.snapshot(&current)
+        self.0.published.read(|current| {
+            self.0.access_now(current);
+            self.0.snapshot(current)
+        })
     }
 
     /// How much flag data the client had when it became ready; `None` until it is.
@@ -329,8 +313,9 @@ impl ConfigCatHandle {
         if self.0.refuses(method) {
             return closed;
         }
-        let current = self.0.published.load();
-        self.0.access_now(&current);
-        self.0.with_view(&current, f)
+        self.0.published.read(|current| {
+            self.0.access_now(current);
+            f(self.0.view(current))
+        })
     }
 }

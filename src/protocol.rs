@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
-//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, Shutdown ──► Cache
+//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, DefaultUserChanged, Shutdown ──► Cache
 //! Poller ───── SyncExternal, Store ──► Cache
 //! ```
 //!
@@ -14,6 +14,7 @@ use actix::Message;
 
 use crate::error::RefreshError;
 use crate::fetch::FetchOutcome;
+use crate::user::User;
 
 /// When a refresh cycle fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,11 @@ pub(crate) struct Store(pub FetchOutcome);
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct SyncExternal;
+
+/// Publishes a new default user (`None`: none); replies once evaluations see it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct DefaultUserChanged(pub Option<User>);
 
 /// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
 /// cache write) or cancelled (a fetch).

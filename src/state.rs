@@ -1,19 +1,26 @@
 //! The published state: what the cache actor writes and every reader loads without a lock.
 //!
-//! [`Published`] holds one [`Current`]: the last download, the config evaluations use, and
-//! whether the client is ready. The cache actor is its only writer; the evaluator, snapshots
+//! [`Published`] holds one [`Current`]: the last download, the config evaluations use, the
+//! default user, and whether the client is ready. The cache actor is its only writer; the evaluator, snapshots
 //! and the poller read it with one lock-free load. Readiness is a field of the published state,
 //! so there is one source of truth for it; [`Published::ready`] waits for it to be set.
+//!
+//! Handles read it through [`Published::read`], which keeps, per thread, the state that thread
+//! last read: checking that it is still the newest is one relaxed load, where taking an
+//! arc-swap guard costs two atomic read-modify-writes on the thread's debt slot.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::ops::Deref;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::{ArcSwap, Cache, Guard};
 use tokio::sync::Notify;
 
 use crate::hooks::ClientCacheState;
 use crate::model::Config;
 use crate::policy::PollingMode;
+use crate::user::User;
 
 /// A downloaded config with what the protocol needs to refresh it.
 #[derive(Debug, Clone)]
@@ -57,6 +64,9 @@ pub(crate) struct Current {
     pub remote: Option<Arc<ConfigEntry>>,
     /// What evaluations use: the remote config, merged with flag overrides if there are any.
     pub config: Option<Arc<Config>>,
+    /// The user evaluations without one are for. It lives here, not beside, so that an
+    /// evaluation gets everything it reads with the one load of the published state.
+    pub default_user: Option<User>,
     /// How much flag data the client had when it became ready; `None` until then.
     pub ready: Option<ClientCacheState>,
 }
@@ -97,6 +107,26 @@ impl Published {
         self.current.load_full()
     }
 
+    /// Runs `f` on the newest state from this thread's copy of it (see the module docs).
+    ///
+    /// A thread keeps the states of the last [`READ_CACHE_SLOTS`] clients it read, so a state
+    /// replaced since is freed when the thread next reads that client (or reads others). A read
+    /// made while this thread is inside another (a hook that reads a flag) loads as usual.
+    #[inline]
+    pub(crate) fn read<R>(self: &Arc<Self>, f: impl FnOnce(&Current) -> R) -> R {
+        let mut f = Some(f);
+        let cached = READ_CACHE.try_with(|cache| {
+            let mut slots = cache.try_borrow_mut().ok()?;
+            let f = f.take()?;
+            Some(f(slots.current_of(self)))
+        });
+        match (cached, f) {
+            (Ok(Some(result)), _) => result,
+            (_, Some(f)) => f(&self.load()),
+            (_, None) => unreachable!("`f` is taken only when it runs"),
+        }
+    }
+
     /// Replaces the state (the cache actor only) and wakes everyone waiting on a change.
     pub(crate) fn store(&self, current: Current) {
         self.current.store(Arc::new(current));
@@ -119,11 +149,129 @@ impl Published {
     }
 }
 
+/// How many clients' states a thread keeps for [`Published::read`].
+const READ_CACHE_SLOTS: usize = 4;
+
+thread_local! {
+    static READ_CACHE: RefCell<ReadCache> = const { RefCell::new(ReadCache(Vec::new())) };
+}
+
+/// What lets an arc-swap [`Cache`] follow the state inside a [`Published`].
+struct PublishedState(Arc<Published>);
+
+impl Deref for PublishedState {
+    type Target = ArcSwap<Current>;
+
+    fn deref(&self) -> &ArcSwap<Current> {
+        &self.0.current
+    }
+}
+
+/// One thread's copies of the published states it reads, the most recently added last.
+struct ReadCache(Vec<ReadSlot>);
+
+struct ReadSlot {
+    /// Which client's state this is (the cache below holds it strongly, so no other
+    /// `Published` can have its address meanwhile), and whether anyone else still holds it.
+    owner: Weak<Published>,
+    cache: Cache<PublishedState, Arc<Current>>,
+}
+
+impl ReadCache {
+    #[inline]
+    fn current_of(&mut self, published: &Arc<Published>) -> &Current {
+        let index = match self
+            .0
+            .iter()
+            .position(|slot| std::ptr::eq(slot.owner.as_ptr(), Arc::as_ptr(published)))
+        {
+            Some(index) => index,
+            None => self.add(published),
+        };
+        self.0[index].cache.load()
+    }
+
+    #[cold]
+    fn add(&mut self, published: &Arc<Published>) -> usize {
+        // States of clients nobody holds any more go first, then the oldest.
+        self.0.retain(|slot| slot.owner.strong_count() > 1);
+        if self.0.len() == READ_CACHE_SLOTS {
+            self.0.remove(0);
+        }
+        self.0.push(ReadSlot {
+            owner: Arc::downgrade(published),
+            cache: Cache::new(PublishedState(published.clone())),
+        });
+        self.0.len() - 1
+    }
+}
+
 /// How much flag data `current` holds, as the polling mode judges a download's age.
 pub(crate) fn state_of(current: &Current, mode: &PollingMode) -> ClientCacheState {
     match (current.remote.as_deref(), &current.config) {
         (Some(remote), _) => mode.policy().state_of(remote.age()),
         (None, Some(_)) => ClientCacheState::HasLocalOverrideFlagDataOnly,
         (None, None) => ClientCacheState::NoFlagData,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(tag: &str) -> Current {
+        Current {
+            default_user: Some(User::new(tag)),
+            ..Current::default()
+        }
+    }
+
+    fn tag(current: &Current) -> String {
+        current
+            .default_user
+            .as_ref()
+            .map(|u| u.identifier().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_read_sees_each_clients_newest_state_with_more_clients_than_slots() {
+        let clients: Vec<Arc<Published>> = (0..READ_CACHE_SLOTS + 2)
+            .map(|i| Arc::new(Published::new(state(&format!("c{i}-v0")))))
+            .collect();
+        for round in 0..3 {
+            for (i, client) in clients.iter().enumerate() {
+                assert_eq!(client.read(tag), format!("c{i}-v{round}"));
+                client.store(state(&format!("c{i}-v{}", round + 1)));
+                assert_eq!(client.read(tag), format!("c{i}-v{}", round + 1));
+            }
+        }
+        READ_CACHE.with(|cache| assert_eq!(cache.borrow().0.len(), READ_CACHE_SLOTS));
+    }
+
+    #[test]
+    fn a_read_inside_a_read_loads_as_usual() {
+        let outer = Arc::new(Published::new(state("outer")));
+        let inner = Arc::new(Published::new(state("inner")));
+        let both = outer.read(|current| (tag(current), inner.read(tag), outer.read(tag)));
+        assert_eq!(both, ("outer".into(), "inner".into(), "outer".into()));
+    }
+
+    #[test]
+    fn the_state_of_a_client_nobody_holds_is_let_go() {
+        let gone = Arc::new(Published::new(state("gone")));
+        assert_eq!(gone.read(tag), "gone");
+        let weak = Arc::downgrade(&gone);
+        drop(gone);
+        assert!(
+            weak.upgrade().is_some(),
+            "this thread's copy still holds it"
+        );
+        let other = Arc::new(Published::new(state("other")));
+        assert_eq!(other.read(tag), "other");
+        assert!(
+            weak.upgrade().is_none(),
+            "reading a new client lets the old one go"
+        );
     }
 }

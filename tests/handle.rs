@@ -124,6 +124,51 @@ async fn the_handle_evaluates_as_the_messages_do() {
 }
 
 #[actix_rt::test]
+async fn a_default_user_change_is_seen_by_the_next_message_and_survives_a_refresh() {
+    let cdn = MockCdn::start();
+    let key = sdk_key("handle-default-user");
+    cdn.set_config(&key, targeting_config());
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    let handle = client.send(GetHandle).await.unwrap();
+    client.send(ForceRefresh).await.unwrap().unwrap();
+    let greeting = || GetValue::new("greeting", String::new());
+    assert_eq!(client.send(greeting()).await.unwrap(), "hello");
+
+    // Not awaited: the message after it is answered with the new default user all the same.
+    client.do_send(SetDefaultUser(User::new("u1").email("a@example.com")));
+    assert_eq!(client.send(greeting()).await.unwrap(), "hi, colleague");
+    assert_eq!(
+        handle.get_value("greeting", String::new(), None),
+        "hi, colleague"
+    );
+
+    // A new download is published with the default user kept.
+    cdn.set_config(
+        &key,
+        targeting_config().replace("hi, colleague", "hi again"),
+    );
+    client.send(ForceRefresh).await.unwrap().unwrap();
+    assert_eq!(
+        handle.get_value("greeting", String::new(), None),
+        "hi again"
+    );
+    assert_eq!(
+        handle.snapshot().get_value("greeting", String::new(), None),
+        "hi again"
+    );
+
+    client.do_send(ClearDefaultUser);
+    assert_eq!(client.send(greeting()).await.unwrap(), "hello");
+    assert_eq!(handle.get_value("greeting", String::new(), None), "hello");
+    client.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
 async fn the_handle_reads_from_plain_threads_and_other_runtimes() {
     let cdn = MockCdn::start();
     let key = sdk_key("handle-threads");

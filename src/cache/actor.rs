@@ -29,8 +29,9 @@ use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
-use crate::protocol::{Shutdown, Store, SyncExternal};
+use crate::protocol::{DefaultUserChanged, Shutdown, Store, SyncExternal};
 use crate::state::{ConfigEntry, Current, Published, state_of};
+use crate::user::User;
 
 /// How often an override file is checked for changes.
 pub(crate) const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
@@ -125,9 +126,13 @@ impl Cache {
     }
 
     /// The state the client starts with: local overrides are served from the first request.
-    pub(crate) fn initial(overrides: Option<(&FlagOverrides, Option<&Arc<Config>>)>) -> Current {
+    pub(crate) fn initial(
+        overrides: Option<(&FlagOverrides, Option<&Arc<Config>>)>,
+        default_user: Option<User>,
+    ) -> Current {
         Current {
             config: overrides.and_then(|(o, local)| effective(Some(o), local, None)),
+            default_user,
             ..Current::default()
         }
     }
@@ -150,6 +155,7 @@ impl Cache {
         self.published.store(Current {
             remote,
             config: config.clone(),
+            default_user: current.default_user.clone(),
             ready: current.ready,
         });
         if let (true, Some(config)) = (config_changed, config) {
@@ -576,6 +582,18 @@ impl Handler<Subscribe> for Cache {
             }
         }
         self.subscribers.push(recipient);
+    }
+}
+
+impl Handler<DefaultUserChanged> for Cache {
+    type Result = ();
+
+    fn handle(&mut self, DefaultUserChanged(user): DefaultUserChanged, _: &mut Context<Self>) {
+        let current = self.published.load_full();
+        self.published.store(Current {
+            default_user: user,
+            ..(*current).clone()
+        });
     }
 }
 
