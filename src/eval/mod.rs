@@ -254,6 +254,7 @@ impl<T> EvaluationDetails<T> {
 /// let user = User::new("42").email("a@example.com");
 /// let details = eval::evaluate_details(&config, "f", false, Some(&user), None, &NoLog);
 /// let json: serde_json::Value = serde_json::to_value(&details)?;
+/// assert_eq!(json["key"], "f");
 /// assert_eq!(json["value"], true);
 /// assert_eq!(json["variation_id"], "r1");
 /// assert_eq!(json["matched_targeting_rule"]["conditions"], 1);
@@ -262,6 +263,7 @@ impl<T> EvaluationDetails<T> {
 /// assert_eq!(json["user"]["Email"], "a@example.com");
 /// let missing = eval::evaluate_details(&config, "nope", false, None, None, &NoLog);
 /// assert_eq!(serde_json::to_value(&missing)?["error"]["event_id"], 1001);
+/// assert!(serde_json::to_string(&missing)?.starts_with(r#"{"key":"nope","value":false,"variation_id":null,"#));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 impl<T: serde::Serialize> serde::Serialize for EvaluationDetails<T> {
