@@ -27,7 +27,12 @@ impl Handler<ConfigChanged> for Watcher {
     type Result = ();
 
     fn handle(&mut self, changed: ConfigChanged, _: &mut Context<Self>) {
-        let mut keys: Vec<&String> = changed.config.settings().keys().collect();
+        let mut keys: Vec<&str> = changed
+            .config
+            .settings()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         keys.sort();
         println!("Watcher: config changed, {} settings: {keys:?}", keys.len());
     }

@@ -107,6 +107,10 @@ pub use messages::*;
 pub use model::{Config, ParseError, Setting, SettingType, Settings, Value};
 pub use overrides::{FlagOverrides, OverrideBehaviour};
 pub use policy::PollingMode;
+/// The string type of [`EvaluationDetails::key`] and [`EvaluationDetails::variation_id`] and of
+/// the [`Settings`] keys: inline up to 23 bytes, reference-counted beyond, so details share
+/// the config's strings instead of copying them. Re-exported from [`smol_str`] 0.3.
+pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
 pub use user::{User, UserValue};

@@ -438,7 +438,7 @@ fn into_resolution<T>(
     }
     let resolution = ResolutionDetails {
         value: (),
-        variant: details.variation_id,
+        variant: details.variation_id.map(String::from),
         reason: Some(reason),
         flag_metadata: (!metadata.values.is_empty()).then_some(metadata),
     };

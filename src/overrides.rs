@@ -127,7 +127,8 @@ impl fmt::Debug for FlagOverrides {
         let mut out = f.debug_struct("FlagOverrides");
         match &self.source {
             Source::Map(config) => {
-                let mut keys: Vec<&String> = config.settings().keys().collect();
+                let mut keys: Vec<&str> =
+                    config.settings().keys().map(|key| key.as_str()).collect();
                 keys.sort();
                 out.field("map", &keys)
             }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use smol_str::SmolStr;
+
 use crate::eval::{self, EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
 use crate::log::LogSink;
@@ -138,7 +140,7 @@ impl Snapshot {
 
 fn sorted_keys(config: Option<&Config>) -> Vec<&str> {
     let mut keys: Vec<&str> = config
-        .map(|c| c.settings().keys().map(String::as_str).collect())
+        .map(|c| c.settings().keys().map(SmolStr::as_str).collect())
         .unwrap_or_default();
     keys.sort_unstable();
     keys
@@ -212,7 +214,7 @@ impl<'a> View<'a> {
         self.get_all_value_details(user)
             .into_iter()
             .filter(|d| d.error.is_none())
-            .map(|d| (d.key, d.value))
+            .map(|d| (d.key.into(), d.value))
             .collect()
     }
 
@@ -229,23 +231,17 @@ impl<'a> View<'a> {
             return Vec::new();
         };
         let user = self.user(user);
-        self.keys()
-            .into_iter()
+        let mut keys: Vec<&SmolStr> = config.settings().keys().collect();
+        keys.sort_unstable();
+        keys.into_iter()
             .map(|key| {
-                let details = match eval::evaluate::<Value>(config, key, None, user, self.sink) {
-                    Ok(selection) => EvaluationDetails {
-                        key: key.to_owned(),
-                        value: selection.value.clone(),
-                        variation_id: selection.variation_id.map(str::to_owned),
-                        is_default_value: false,
-                        error: None,
-                        matched_targeting_rule: selection.matched_targeting_rule.cloned(),
-                        matched_percentage_option: selection.matched_percentage_option.cloned(),
-                        fetch_time: self.fetch_time,
-                        user: user.cloned(),
-                    },
+                let found = eval::evaluate_found::<Value>(config, key, None, user, self.sink);
+                let details = match found {
+                    Ok(found) => {
+                        found.details(found.selection.value.clone(), user, self.fetch_time)
+                    }
                     Err(error) => {
-                        EvaluationDetails::from_error(key, Value::Bool(false), error, user)
+                        EvaluationDetails::failed(key.clone(), Value::Bool(false), error, user)
                     }
                 };
                 self.hooks.flag_evaluated(&details, self.sink);

@@ -3,6 +3,7 @@
 //! A counting global allocator wraps [`System`] and counts, per thread, every `alloc`,
 //! `alloc_zeroed` and `realloc`; the tests run in parallel threads, so each measurement only
 //! sees its own thread. Each measurement warms up with one call, then counts one call.
+//! Evaluation details are measured too: they share the config's strings and `Arc`s.
 
 #[path = "../benches/support/bench_config.rs"]
 mod bench_config;
@@ -10,8 +11,9 @@ mod bench_config;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
+use std::time::SystemTime;
 
-use configcat_actix::{Config, LogLevel, LogSink, MemoryLog, NoLog, User, eval};
+use configcat_actix::{Config, LogLevel, LogSink, MemoryLog, NoLog, Snapshot, User, eval};
 
 struct CountingAllocator;
 
@@ -243,4 +245,103 @@ fn converted_attributes_allocate_only_on_first_use() {
     assert_eq!(count(&config, "mixed", Some(&user), &NoLog), 0);
     assert_eq!(count(&config, "again", Some(&user), &NoLog), 0);
     assert_eq!(count(&config, "mixed", Some(&user), &sink), 0);
+}
+
+/// Allocations of one `evaluate_details::<bool>` call and of one
+/// `Snapshot::get_value_details::<bool>` call, as a pair.
+fn count_details(config: &Config, key: &str, user: Option<&User>) -> (usize, usize) {
+    let fetch_time = Some(SystemTime::now());
+    let pure = allocations_of(|| {
+        eval::evaluate_details(
+            black_box(config),
+            black_box(key),
+            false,
+            user,
+            fetch_time,
+            &NoLog,
+        )
+    });
+    let snapshot = Snapshot::from_config(config.clone());
+    let by_snapshot =
+        allocations_of(|| black_box(&snapshot).get_value_details(black_box(key), false, user));
+    (pure, by_snapshot)
+}
+
+/// Details share everything with the config: the key and the variation id are the config's
+/// `SmolStr`s (inline when this short), the matched rule and option its `Arc`s, the user an
+/// `Arc` inside. With `String` fields each call would allocate twice (key and id).
+#[test]
+fn details_of_a_matched_rule_allocate_nothing() {
+    let config = config();
+    let user = user();
+    let details = eval::evaluate_details(&config, "tenRules", false, Some(&user), None, &NoLog);
+    assert!(details.value && details.error.is_none());
+    assert_eq!(details.variation_id.as_deref(), Some("rule10"));
+    assert!(details.matched_targeting_rule.is_some());
+    let details = eval::evaluate_details(&config, "percentage", true, Some(&user), None, &NoLog);
+    assert_eq!(details.variation_id.as_deref(), Some("p-off"));
+    assert!(details.matched_percentage_option.is_some());
+
+    assert_eq!(count_details(&config, "tenRules", Some(&user)), (0, 0));
+    assert_eq!(count_details(&config, "percentage", Some(&user)), (0, 0));
+    assert_eq!(count_details(&config, "noRules", None), (0, 0));
+    assert_eq!(count_details(&config, "segment", Some(&user)), (0, 0));
+    assert_eq!(count_details(&config, "chainA", Some(&user)), (0, 0));
+}
+
+/// A key and variation ids longer than SmolStr's 23 inline bytes: the details point into the
+/// config's own strings (a reference count each), nothing is copied.
+#[test]
+fn details_with_long_key_and_variation_id_share_the_configs_strings() {
+    const KEY: &str = "aFeatureFlagWithAVeryLongKeyThatIsNotInline";
+    const RULE_ID: &str = "variation-id-of-the-matched-rule-longer-than-23";
+    const OPTION_ID: &str = "variation-id-of-the-selected-percentage-option";
+    let json = format!(
+        r#"{{"f":{{"{KEY}":{{"t":0,"v":{{"b":false}},"i":"variation-id-of-the-default-value-00",
+            "r":[{{"c":[{{"u":{{"a":"Email","c":2,"l":["@example.com"]}}}}],"s":{{"v":{{"b":true}},"i":"{RULE_ID}"}}}}],
+            "p":[{{"p":100,"v":{{"b":true}},"i":"{OPTION_ID}"}}]}}}}}}"#
+    );
+    let config = Config::parse(&json).expect("parses");
+    let (config_key, setting) = config.settings().iter().next().unwrap();
+    let rule_id = setting.targeting_rules()[0].variation_id().unwrap();
+    let option_id = setting.percentage_options()[0].variation_id().unwrap();
+    let matching = User::new("42").email("jane@example.com");
+    let other = User::new("43").email("joe@elsewhere.org");
+
+    let details = eval::evaluate_details(&config, KEY, false, Some(&matching), None, &NoLog);
+    assert_eq!(
+        (details.key.as_str(), details.variation_id.as_deref()),
+        (KEY, Some(RULE_ID))
+    );
+    assert!(details.key.len() > 23 && RULE_ID.len() > 23 && OPTION_ID.len() > 23);
+    // The same bytes, not a copy of them.
+    assert_eq!(details.key.as_ptr(), config_key.as_ptr());
+    assert_eq!(
+        details.variation_id.as_deref().unwrap().as_ptr(),
+        rule_id.as_ptr()
+    );
+    let details = eval::evaluate_details(&config, KEY, false, Some(&other), None, &NoLog);
+    assert_eq!(details.variation_id.as_deref(), Some(OPTION_ID));
+    assert_eq!(
+        details.variation_id.as_deref().unwrap().as_ptr(),
+        option_id.as_ptr()
+    );
+    let snapshot = Snapshot::from_config(config.clone());
+    let details = snapshot.get_value_details(KEY, false, Some(&matching));
+    assert_eq!(
+        details.key.as_ptr(),
+        snapshot
+            .config()
+            .unwrap()
+            .settings()
+            .iter()
+            .next()
+            .unwrap()
+            .0
+            .as_ptr()
+    );
+
+    assert_eq!(count_details(&config, KEY, Some(&matching)), (0, 0));
+    assert_eq!(count_details(&config, KEY, Some(&other)), (0, 0));
+    assert_eq!(count_details(&config, KEY, None), (0, 0));
 }

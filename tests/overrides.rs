@@ -86,7 +86,7 @@ fn simplified_file_gives_every_flag_its_type_and_value() {
         "overrides/test_json_simple.json",
         OverrideBehaviour::LocalOnly,
     );
-    let mut keys: Vec<&str> = config.settings().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = config.settings().keys().map(|k| k.as_str()).collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
@@ -568,7 +568,7 @@ fn merged_values(config: &Config) -> Vec<(String, String)> {
     let mut values: Vec<(String, String)> = config
         .settings()
         .keys()
-        .map(|k| (k.clone(), string_value(config, k).unwrap()))
+        .map(|k| (k.to_string(), string_value(config, k).unwrap()))
         .collect();
     values.sort();
     values
@@ -826,9 +826,9 @@ fn local_only_ignores_a_remote_config() {
         OverrideBehaviour::LocalOnly,
     );
     let merged = merge(Some(&remote), &local, OverrideBehaviour::LocalOnly);
-    let mut keys: Vec<&String> = merged.settings().keys().collect();
+    let mut keys: Vec<&str> = merged.settings().keys().map(|k| k.as_str()).collect();
     keys.sort();
-    let mut local_keys: Vec<&String> = local.settings().keys().collect();
+    let mut local_keys: Vec<&str> = local.settings().keys().map(|k| k.as_str()).collect();
     local_keys.sort();
     assert_eq!(keys, local_keys);
     let john = User::new("1").email("john@example.com");

@@ -426,18 +426,18 @@ fn deliver(
 /// The keys whose settings differ between two configs (added, removed or changed), sorted.
 fn changed_keys(old: Option<&Config>, new: &Config) -> Arc<[String]> {
     let mut keys: Vec<String> = match old {
-        None => new.settings().keys().cloned().collect(),
+        None => new.settings().keys().map(|key| key.to_string()).collect(),
         Some(old) => {
             let changed_or_added = new
                 .settings()
                 .iter()
                 .filter(|(key, setting)| old.settings().get(key) != Some(*setting))
-                .map(|(key, _)| key.clone());
+                .map(|(key, _)| key.to_string());
             let removed = old
                 .settings()
                 .keys()
                 .filter(|key| !new.settings().contains_key(key))
-                .cloned();
+                .map(|key| key.to_string());
             changed_or_added.chain(removed).collect()
         }
     };

@@ -4,7 +4,9 @@
 //! [`User`], reporting warnings and the INFO evaluation log through a [`LogSink`]; it returns
 //! the selected value borrowed from the config, so evaluating a flag without rules allocates
 //! nothing. [`evaluate_details`] wraps that into owned [`EvaluationDetails`] for a typed
-//! default value. Everything the actor layer answers is built from these two functions.
+//! default value, sharing the config's key, variation id, rule and option rather than copying
+//! them, so details of a `bool` flag allocate nothing either. Everything the actor layer answers
+//! is built from these two functions.
 
 mod convert;
 mod evaluator;
@@ -14,10 +16,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use smol_str::SmolStr;
+
 pub use evaluator::Selection;
 
 use crate::log::{LogLevel, LogSink, event};
-use crate::model::{Config, PercentageOption, SettingType, TargetingRule, Value};
+use crate::model::{
+    Config, PercentageOption, RuleOutcome, Setting, SettingType, TargetingRule, Value,
+};
 use crate::text::write_js_number;
 use crate::user::User;
 use evaluator::Evaluator;
@@ -180,14 +186,19 @@ impl fmt::Display for EvaluationError {
 impl std::error::Error for EvaluationError {}
 
 /// The result of an evaluation with everything that led to it.
+///
+/// Nothing in it is copied from the config: the key and the variation id are the config's own
+/// [`SmolStr`]s (inline up to 23 bytes, reference-counted beyond), the rule and the option its
+/// `Arc`s, the user an `Arc` inside; read the strings with `details.key.as_str()` and
+/// `details.variation_id.as_deref()`.
 #[derive(Debug, Clone)]
 pub struct EvaluationDetails<T> {
-    /// The setting's key.
-    pub key: String,
+    /// The setting's key: the config's key, or the requested one when the config has none.
+    pub key: SmolStr,
     /// The value: evaluated, or the default when `error` is set.
     pub value: T,
     /// The variation id of the value, `None` when the default was returned.
-    pub variation_id: Option<String>,
+    pub variation_id: Option<SmolStr>,
     /// Whether the default value was returned because of an error.
     pub is_default_value: bool,
     /// What went wrong, if anything.
@@ -205,8 +216,18 @@ pub struct EvaluationDetails<T> {
 impl<T> EvaluationDetails<T> {
     /// Details of an evaluation that returned `default` because of `error`.
     pub fn from_error(key: &str, default: T, error: EvaluationError, user: Option<&User>) -> Self {
+        EvaluationDetails::failed(SmolStr::new(key), default, error, user)
+    }
+
+    /// [`EvaluationDetails::from_error`] with a key already held as a [`SmolStr`].
+    pub(crate) fn failed(
+        key: SmolStr,
+        default: T,
+        error: EvaluationError,
+        user: Option<&User>,
+    ) -> Self {
         EvaluationDetails {
-            key: key.to_owned(),
+            key,
             value: default,
             variation_id: None,
             is_default_value: true,
@@ -233,6 +254,7 @@ impl<T> EvaluationDetails<T> {
 /// let user = User::new("42").email("a@example.com");
 /// let details = eval::evaluate_details(&config, "f", false, Some(&user), None, &NoLog);
 /// let json: serde_json::Value = serde_json::to_value(&details)?;
+/// assert_eq!(json["key"], "f");
 /// assert_eq!(json["value"], true);
 /// assert_eq!(json["variation_id"], "r1");
 /// assert_eq!(json["matched_targeting_rule"]["conditions"], 1);
@@ -241,6 +263,7 @@ impl<T> EvaluationDetails<T> {
 /// assert_eq!(json["user"]["Email"], "a@example.com");
 /// let missing = eval::evaluate_details(&config, "nope", false, None, None, &NoLog);
 /// assert_eq!(serde_json::to_value(&missing)?["error"]["event_id"], 1001);
+/// assert!(serde_json::to_string(&missing)?.starts_with(r#"{"key":"nope","value":false,"variation_id":null,"#));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 impl<T: serde::Serialize> serde::Serialize for EvaluationDetails<T> {
@@ -355,9 +378,69 @@ pub fn evaluate<'a, T: FlagValue>(
     user: Option<&'a User>,
     sink: &dyn LogSink,
 ) -> Result<Selection<'a>, EvaluationError> {
+    evaluate_found(config, key, default, user, sink).map(|found| found.selection)
+}
+
+/// A setting that was found and evaluated: the config's key, the setting, and what it selected.
+pub(crate) struct Found<'a> {
+    pub(crate) key: &'a SmolStr,
+    setting: &'a Setting,
+    pub(crate) selection: Selection<'a>,
+}
+
+impl<'a> Found<'a> {
+    /// The selected variation id as the config holds it, to share rather than copy: the
+    /// percentage option's if one was selected, else the matched rule's, else the setting's,
+    /// which is where the evaluator took `selection.variation_id` from.
+    fn variation_id(&self) -> Option<&'a SmolStr> {
+        let selection = &self.selection;
+        let id = match (
+            selection.matched_percentage_option,
+            selection.matched_targeting_rule,
+        ) {
+            (Some(option), _) => option.variation_id.as_ref(),
+            (None, Some(rule)) => match &rule.then {
+                RuleOutcome::Served { variation_id, .. } => variation_id.as_ref(),
+                _ => None,
+            },
+            (None, None) => self.setting.variation_id.as_ref(),
+        };
+        debug_assert_eq!(id.map(SmolStr::as_str), selection.variation_id);
+        id
+    }
+
+    /// The details of a successful evaluation that produced `value`.
+    pub(crate) fn details<T>(
+        &self,
+        value: T,
+        user: Option<&User>,
+        fetch_time: Option<SystemTime>,
+    ) -> EvaluationDetails<T> {
+        EvaluationDetails {
+            key: self.key.clone(),
+            value,
+            variation_id: self.variation_id().cloned(),
+            is_default_value: false,
+            error: None,
+            matched_targeting_rule: self.selection.matched_targeting_rule.cloned(),
+            matched_percentage_option: self.selection.matched_percentage_option.cloned(),
+            fetch_time,
+            user: user.cloned(),
+        }
+    }
+}
+
+/// [`evaluate`], keeping what details need from the config.
+pub(crate) fn evaluate_found<'a, T: FlagValue>(
+    config: &'a Config,
+    key: &str,
+    default: Option<&T>,
+    user: Option<&'a User>,
+    sink: &dyn LogSink,
+) -> Result<Found<'a>, EvaluationError> {
     let settings = config.settings();
-    let Some(setting) = settings.get(key) else {
-        let mut available_keys: Vec<String> = settings.keys().cloned().collect();
+    let Some((found_key, setting)) = settings.get_key_value(key) else {
+        let mut available_keys: Vec<String> = settings.keys().map(|key| key.to_string()).collect();
         available_keys.sort_unstable();
         log_error(
             sink,
@@ -403,7 +486,7 @@ pub fn evaluate<'a, T: FlagValue>(
         }
         log.indent();
     }
-    let result = evaluator.evaluate(key, setting);
+    let result = evaluator.evaluate(found_key, setting);
     if let Some(log) = evaluator.log.as_mut() {
         match &result {
             Ok(selection) => log.line(format_args!("Returning '{}'.", selection.value)),
@@ -418,7 +501,7 @@ pub fn evaluate<'a, T: FlagValue>(
             format_args!("{}", log.as_str()),
         );
     }
-    result.map_err(|fatal| {
+    let selection = result.map_err(|fatal| {
         log_error(
             sink,
             event::EVALUATION_FAILED,
@@ -429,10 +512,15 @@ pub fn evaluate<'a, T: FlagValue>(
             ),
         );
         EvaluationError::InvalidConfig(fatal.0)
+    })?;
+    Ok(Found {
+        key: found_key,
+        setting,
+        selection,
     })
 }
 
-/// Evaluates the flag `key` as a `T`, returning details with owned data.
+/// Evaluates the flag `key` as a `T`, returning owned details that share the config's data.
 ///
 /// On any error the details carry `default` and the error; nothing panics.
 ///
@@ -454,29 +542,21 @@ pub fn evaluate_details<T: FlagValue>(
     fetch_time: Option<SystemTime>,
     sink: &dyn LogSink,
 ) -> EvaluationDetails<T> {
-    let selection = evaluate(config, key, Some(&default), user, sink);
-    let mut details = match selection.map(|s| (T::from_value(s.value), s)) {
-        Ok((Some(value), selection)) => EvaluationDetails {
-            key: key.to_owned(),
-            value,
-            variation_id: selection.variation_id.map(str::to_owned),
-            is_default_value: false,
-            error: None,
-            matched_targeting_rule: selection.matched_targeting_rule.cloned(),
-            matched_percentage_option: selection.matched_percentage_option.cloned(),
-            fetch_time: None,
-            user: user.cloned(),
+    let mut details = match evaluate_found(config, key, Some(&default), user, sink) {
+        Ok(found) => match T::from_value(found.selection.value) {
+            Some(value) => return found.details(value, user, fetch_time),
+            // The type was checked before evaluation; a value of another type means a broken
+            // config.
+            None => EvaluationDetails::failed(
+                found.key.clone(),
+                default,
+                EvaluationError::SettingTypeMismatch {
+                    setting_type: found.selection.value.setting_type().to_string(),
+                    requested_type: T::type_name(),
+                },
+                user,
+            ),
         },
-        // The type was checked before evaluation; a value of another type means a broken config.
-        Ok((None, selection)) => EvaluationDetails::from_error(
-            key,
-            default,
-            EvaluationError::SettingTypeMismatch {
-                setting_type: selection.value.setting_type().to_string(),
-                requested_type: T::type_name(),
-            },
-            user,
-        ),
         Err(error) => EvaluationDetails::from_error(key, default, error, user),
     };
     details.fetch_time = fetch_time;
@@ -521,7 +601,7 @@ pub fn key_and_value<'a>(
     variation_id: &str,
     sink: &dyn LogSink,
 ) -> Option<(&'a str, &'a Value)> {
-    let is = |id: &Option<String>| id.as_deref() == Some(variation_id);
+    let is = |id: &Option<SmolStr>| id.as_deref() == Some(variation_id);
     for (key, setting) in config.settings() {
         let found = if is(&setting.variation_id) {
             setting.value.as_ref()
@@ -530,11 +610,11 @@ pub fn key_and_value<'a>(
                 .targeting_rules
                 .iter()
                 .find_map(|rule| match &rule.then {
-                    crate::model::RuleOutcome::Served {
+                    RuleOutcome::Served {
                         value,
                         variation_id,
                     } if is(variation_id) => value.as_ref(),
-                    crate::model::RuleOutcome::PercentageOptions(options) => options
+                    RuleOutcome::PercentageOptions(options) => options
                         .iter()
                         .find(|o| is(&o.variation_id))
                         .and_then(|o| o.value.as_ref()),

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use smol_str::SmolStr;
+
 pub(crate) use condition::Operand;
 pub use condition::{
     Comparator, Condition, PrerequisiteComparator, PrerequisiteCondition, Segment,
@@ -41,7 +43,9 @@ pub struct Config {
 ///
 /// Every evaluation looks its key up here, so the map inside uses foldhash (several times
 /// faster than the standard SipHash on short keys, still seeded per process); the newtype keeps
-/// that choice out of the public API.
+/// that choice out of the public API. Keys are [`SmolStr`]s (inline up to 23 bytes, shared
+/// beyond), so evaluation details can carry the key without copying it; they are looked up by
+/// `&str`.
 ///
 /// ```
 /// use configcat_actix::Config;
@@ -52,7 +56,7 @@ pub struct Config {
 /// assert_eq!(settings.get("b").and_then(|s| s.default_value()).and_then(|v| v.as_str()), Some("x"));
 /// assert!(settings.get("c").is_none());
 /// assert_eq!(settings["a"].default_value().and_then(|v| v.as_bool()), Some(true));
-/// let mut keys: Vec<&String> = settings.keys().collect();
+/// let mut keys: Vec<&str> = settings.keys().map(|k| k.as_str()).collect();
 /// keys.sort();
 /// assert_eq!(keys, ["a", "b"]);
 /// assert_eq!(settings.iter().count(), 2);
@@ -62,7 +66,7 @@ pub struct Config {
 /// # Ok::<(), configcat_actix::ParseError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Settings(HashMap<String, Setting, foldhash::fast::RandomState>);
+pub struct Settings(HashMap<SmolStr, Setting, foldhash::fast::RandomState>);
 
 impl Settings {
     /// The setting of `key`, if the config has one.
@@ -76,6 +80,12 @@ impl Settings {
     #[inline]
     pub fn get(&self, key: &str) -> Option<&Setting> {
         self.0.get(key)
+    }
+
+    /// The setting of `key` with the map's own copy of the key, which evaluation details share.
+    #[inline]
+    pub(crate) fn get_key_value(&self, key: &str) -> Option<(&SmolStr, &Setting)> {
+        self.0.get_key_value(key)
     }
 
     /// How many settings there are.
@@ -121,7 +131,7 @@ impl Settings {
     /// assert_eq!(config.settings().keys().collect::<Vec<_>>(), ["a"]);
     /// # Ok::<(), configcat_actix::ParseError>(())
     /// ```
-    pub fn keys(&self) -> std::collections::hash_map::Keys<'_, String, Setting> {
+    pub fn keys(&self) -> std::collections::hash_map::Keys<'_, SmolStr, Setting> {
         self.0.keys()
     }
 
@@ -134,7 +144,7 @@ impl Settings {
     /// assert_eq!((key.as_str(), setting.variation_id()), ("a", None));
     /// # Ok::<(), configcat_actix::ParseError>(())
     /// ```
-    pub fn iter(&self) -> std::collections::hash_map::Iter<'_, String, Setting> {
+    pub fn iter(&self) -> std::collections::hash_map::Iter<'_, SmolStr, Setting> {
         self.0.iter()
     }
 
@@ -147,7 +157,7 @@ impl Settings {
     }
 
     /// Adds or replaces the setting of `key`.
-    pub(crate) fn insert(&mut self, key: String, setting: Setting) {
+    pub(crate) fn insert(&mut self, key: SmolStr, setting: Setting) {
         self.0.insert(key, setting);
     }
 }
@@ -162,24 +172,26 @@ impl std::ops::Index<&str> for Settings {
 }
 
 impl<'a> IntoIterator for &'a Settings {
-    type Item = (&'a String, &'a Setting);
-    type IntoIter = std::collections::hash_map::Iter<'a, String, Setting>;
+    type Item = (&'a SmolStr, &'a Setting);
+    type IntoIter = std::collections::hash_map::Iter<'a, SmolStr, Setting>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
     }
 }
 
 impl IntoIterator for Settings {
-    type Item = (String, Setting);
-    type IntoIter = std::collections::hash_map::IntoIter<String, Setting>;
+    type Item = (SmolStr, Setting);
+    type IntoIter = std::collections::hash_map::IntoIter<SmolStr, Setting>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
 }
 
-impl FromIterator<(String, Setting)> for Settings {
-    fn from_iter<I: IntoIterator<Item = (String, Setting)>>(iter: I) -> Settings {
-        Settings(iter.into_iter().collect())
+/// Collects settings keyed by anything that converts into a [`SmolStr`]: `String`, `&str`,
+/// `SmolStr`.
+impl<K: Into<SmolStr>> FromIterator<(K, Setting)> for Settings {
+    fn from_iter<I: IntoIterator<Item = (K, Setting)>>(iter: I) -> Settings {
+        Settings(iter.into_iter().map(|(k, s)| (k.into(), s)).collect())
     }
 }
 
@@ -214,7 +226,7 @@ pub struct Setting {
     pub(crate) targeting_rules: Vec<Arc<TargetingRule>>,
     pub(crate) percentage_options: Vec<Arc<PercentageOption>>,
     pub(crate) value: Option<Value>,
-    pub(crate) variation_id: Option<String>,
+    pub(crate) variation_id: Option<SmolStr>,
     /// The salt of the config this setting came from: settings of different configs can be
     /// merged by flag overrides, and each must keep hashing with its own salt.
     pub(crate) salt: Option<Arc<str>>,
@@ -232,7 +244,7 @@ pub struct TargetingRule {
 pub(crate) enum RuleOutcome {
     Served {
         value: Option<Value>,
-        variation_id: Option<String>,
+        variation_id: Option<SmolStr>,
     },
     PercentageOptions(Vec<Arc<PercentageOption>>),
     Missing,
@@ -243,7 +255,7 @@ pub(crate) enum RuleOutcome {
 pub struct PercentageOption {
     pub(crate) percentage: i64,
     pub(crate) value: Option<Value>,
-    pub(crate) variation_id: Option<String>,
+    pub(crate) variation_id: Option<SmolStr>,
 }
 
 /// Why a config_v6 document could not be parsed.
@@ -319,8 +331,11 @@ impl Config {
         &self.settings
     }
 
-    /// Builds a config from settings, e.g. flag overrides.
-    pub fn from_settings(settings: impl IntoIterator<Item = (String, Setting)>) -> Config {
+    /// Builds a config from settings, e.g. flag overrides; keys are `String`s, `&str`s or
+    /// [`SmolStr`]s.
+    pub fn from_settings<K: Into<SmolStr>>(
+        settings: impl IntoIterator<Item = (K, Setting)>,
+    ) -> Config {
         Config {
             preferences: Preferences::default(),
             settings: settings.into_iter().collect(),
@@ -328,9 +343,9 @@ impl Config {
     }
 
     /// Builds a config from preferences and settings, e.g. a merge of two configs.
-    pub fn with_preferences(
+    pub fn with_preferences<K: Into<SmolStr>>(
         preferences: Preferences,
-        settings: impl IntoIterator<Item = (String, Setting)>,
+        settings: impl IntoIterator<Item = (K, Setting)>,
     ) -> Config {
         Config {
             preferences,

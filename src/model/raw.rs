@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use smol_str::SmolStr;
 
 #[derive(Deserialize, Default)]
 pub(crate) struct RawConfig {
@@ -15,7 +16,7 @@ pub(crate) struct RawConfig {
     #[serde(rename = "s", default)]
     pub segments: Vec<RawSegment>,
     #[serde(rename = "f", default)]
-    pub settings: HashMap<String, RawSetting>,
+    pub settings: HashMap<SmolStr, RawSetting>,
 }
 
 #[derive(Deserialize, Default)]
@@ -49,7 +50,7 @@ pub(crate) struct RawSetting {
     #[serde(rename = "v", default)]
     pub value: RawValue,
     #[serde(rename = "i")]
-    pub variation_id: Option<String>,
+    pub variation_id: Option<SmolStr>,
 }
 
 /// `{ "b" | "s" | "i" | "d": ... }`: which field counts depends on the owning setting's type.
@@ -76,7 +77,7 @@ pub(crate) struct RawServedValue {
     #[serde(rename = "v", default)]
     pub value: RawValue,
     #[serde(rename = "i")]
-    pub variation_id: Option<String>,
+    pub variation_id: Option<SmolStr>,
 }
 
 #[derive(Deserialize)]
@@ -128,5 +129,5 @@ pub(crate) struct RawPercentageOption {
     #[serde(rename = "v", default)]
     pub value: RawValue,
     #[serde(rename = "i")]
-    pub variation_id: Option<String>,
+    pub variation_id: Option<SmolStr>,
 }

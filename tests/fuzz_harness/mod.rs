@@ -220,7 +220,7 @@ fn same_float(x: f64, y: f64) -> bool {
 }
 
 fn sorted_keys(config: &Config) -> Vec<String> {
-    let mut keys: Vec<String> = config.settings().keys().cloned().collect();
+    let mut keys: Vec<String> = config.settings().keys().map(|k| k.to_string()).collect();
     keys.sort_unstable();
     keys.truncate(MAX_FLAGS);
     keys
@@ -425,7 +425,7 @@ fn exercise_overrides(config: &Config) {
     ] {
         for (remote, local) in [(config, local), (local, config)] {
             let merged = merge(Some(remote), local, behaviour);
-            let expected: BTreeSet<&String> = match behaviour {
+            let expected: BTreeSet<_> = match behaviour {
                 OverrideBehaviour::LocalOnly => local.settings().keys().collect(),
                 _ => remote
                     .settings()

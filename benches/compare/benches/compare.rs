@@ -196,7 +196,7 @@ fn mixed(c: &mut Criterion) {
                     assert!(t.error.is_none(), "official error {:?} at {}", t.error, ctx());
                     assert!(s.error.is_none(), "our error {:?} at {}", s.error, ctx());
                     assert!(same_value(&t.value, &s.value), "{:?} vs {:?} at {}", t.value, s.value, ctx());
-                    assert_eq!(t.variation_id, s.variation_id, "variation id at {}", ctx());
+                    assert_eq!(t.variation_id.as_deref(), s.variation_id.as_deref(), "variation id at {}", ctx());
                     checked += 1;
                     matched_rules += usize::from(s.matched_targeting_rule.is_some());
                 }
