@@ -172,6 +172,9 @@ impl Message for IsOffline {
 }
 
 /// Sets the user evaluations use when none is given.
+///
+/// Messages sent after it are answered with the new default user, whether or not its reply was
+/// awaited; handles see it from the moment it is replied to.
 #[derive(Debug, Clone)]
 pub struct SetDefaultUser(pub User);
 

@@ -109,16 +109,19 @@ impl Published {
 
     /// Runs `f` on the newest state from this thread's copy of it (see the module docs).
     ///
-    /// A thread keeps the states of the last [`READ_CACHE_SLOTS`] clients it read, so a state
-    /// replaced since is freed when the thread next reads that client (or reads others). A read
-    /// made while this thread is inside another (a hook that reads a flag) loads as usual.
+    /// A thread keeps the states of the first [`READ_CACHE_SLOTS`] clients it reads (while
+    /// anyone else holds them), so a state replaced since is freed when the thread next reads
+    /// that client. Other clients, and a read made while this thread is inside another (a hook
+    /// that reads a flag), load as usual: a thread that reads many clients in turn never has
+    /// them evict each other.
     #[inline]
     pub(crate) fn read<R>(self: &Arc<Self>, f: impl FnOnce(&Current) -> R) -> R {
         let mut f = Some(f);
         let cached = READ_CACHE.try_with(|cache| {
             let mut slots = cache.try_borrow_mut().ok()?;
+            let current = slots.current_of(self)?;
             let f = f.take()?;
-            Some(f(slots.current_of(self)))
+            Some(f(current))
         });
         match (cached, f) {
             (Ok(Some(result)), _) => result,
@@ -167,7 +170,7 @@ impl Deref for PublishedState {
     }
 }
 
-/// One thread's copies of the published states it reads, the most recently added last.
+/// One thread's copies of the published states it reads.
 struct ReadCache(Vec<ReadSlot>);
 
 struct ReadSlot {
@@ -178,31 +181,32 @@ struct ReadSlot {
 }
 
 impl ReadCache {
+    /// The newest state of `published`; `None` when it has no slot and none is free.
     #[inline]
-    fn current_of(&mut self, published: &Arc<Published>) -> &Current {
+    fn current_of(&mut self, published: &Arc<Published>) -> Option<&Current> {
         let index = match self
             .0
             .iter()
             .position(|slot| std::ptr::eq(slot.owner.as_ptr(), Arc::as_ptr(published)))
         {
             Some(index) => index,
-            None => self.add(published),
+            None => self.add(published)?,
         };
-        self.0[index].cache.load()
+        Some(self.0[index].cache.load())
     }
 
     #[cold]
-    fn add(&mut self, published: &Arc<Published>) -> usize {
-        // States of clients nobody holds any more go first, then the oldest.
+    fn add(&mut self, published: &Arc<Published>) -> Option<usize> {
+        // The slots of clients nobody else holds any more are free again.
         self.0.retain(|slot| slot.owner.strong_count() > 1);
         if self.0.len() == READ_CACHE_SLOTS {
-            self.0.remove(0);
+            return None;
         }
         self.0.push(ReadSlot {
             owner: Arc::downgrade(published),
             cache: Cache::new(PublishedState(published.clone())),
         });
-        self.0.len() - 1
+        Some(self.0.len() - 1)
     }
 }
 
@@ -246,7 +250,20 @@ mod tests {
                 assert_eq!(client.read(tag), format!("c{i}-v{}", round + 1));
             }
         }
-        READ_CACHE.with(|cache| assert_eq!(cache.borrow().0.len(), READ_CACHE_SLOTS));
+        // The first clients keep their slots: the others never evict them.
+        READ_CACHE.with(|cache| {
+            let owners: Vec<*const Published> = cache
+                .borrow()
+                .0
+                .iter()
+                .map(|slot| slot.owner.as_ptr())
+                .collect();
+            let first: Vec<*const Published> = clients[..READ_CACHE_SLOTS]
+                .iter()
+                .map(Arc::as_ptr)
+                .collect();
+            assert_eq!(owners, first);
+        });
     }
 
     #[test]
