@@ -180,7 +180,7 @@ impl Shared {
 }
 
 /// A live handle on a client: evaluates on the caller's thread, with no mailbox, from the
-/// client's newest config (one lock-free load per call).
+/// client's newest config (one lock-free load per call, no lock).
 ///
 /// Get one with [`GetHandle`](crate::GetHandle). It is `Clone + Send + Sync + 'static`: keep it
 /// in application state and read flags from any thread or task, inside the actix System or
@@ -190,6 +190,11 @@ impl Shared {
 /// [`wait_for_ready`](Self::wait_for_ready) first where that matters. After
 /// [`Close`](crate::Close) they return the default, with [`EvaluationError::ClientClosed`] in
 /// the details.
+///
+/// Each thread keeps the state it last read of the first four clients it reads, so that a read
+/// costs one relaxed load while the config is unchanged. A replaced config therefore stays in
+/// memory until each such thread reads that client again (or ends); the state of a client no
+/// longer held anywhere else is let go when the thread next reads a client it keeps nothing of.
 ///
 /// ```
 /// use std::time::Duration;
