@@ -53,7 +53,7 @@
 //! * `handle`: the read side the evaluator shares with [`ConfigCatHandle`], the live handle that
 //!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
 //!   client.
-//! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS).
+//! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS, HTTP/2 where offered).
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).

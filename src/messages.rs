@@ -174,7 +174,9 @@ impl Message for IsOffline {
 /// Sets the user evaluations use when none is given.
 ///
 /// Messages sent after it are answered with the new default user, whether or not its reply was
-/// awaited; handles see it from the moment it is replied to.
+/// awaited; handles see it from the moment it is replied to. The cache actor publishes it, so
+/// when that actor is finishing a write to the external cache, the client's messages wait for
+/// that write too (at most the cache timeout); handles and snapshots do not.
 #[derive(Debug, Clone)]
 pub struct SetDefaultUser(pub User);
 
