@@ -1,9 +1,9 @@
 //! The read side of a client, shared by the evaluator actor and [`ConfigCatHandle`]s.
 //!
 //! [`Shared`] is everything an evaluation needs: the published state (the default user is a
-//! part of it), the sink and hooks, and what an access must set in motion (a background refresh, a re-read of
-//! the external cache). The evaluator actor answers messages from it; a [`ConfigCatHandle`]
-//! evaluates from it on the caller's thread, with no mailbox.
+//! part of it), the sink and hooks, and what an access must set in motion (a background
+//! refresh, a re-read of the external cache). The evaluator actor answers messages from it; a
+//! [`ConfigCatHandle`] evaluates from it on the caller's thread, with no mailbox.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -180,7 +180,7 @@ impl Shared {
 }
 
 /// A live handle on a client: evaluates on the caller's thread, with no mailbox, from the
-/// client's newest config (one lock-free load per call, no lock).
+/// client's newest config (one lock-free load per call).
 ///
 /// Get one with [`GetHandle`](crate::GetHandle). It is `Clone + Send + Sync + 'static`: keep it
 /// in application state and read flags from any thread or task, inside the actix System or
