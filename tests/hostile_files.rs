@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use configcat_actix::cache::{ConfigCache, FileCache, cache_key};
 use configcat_actix::log::event;
+use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
 use configcat_actix::*;
 use support::{MockCdn, TempDir, sdk_key, simple_config, text};
 
@@ -229,4 +230,78 @@ async fn new_entries_are_private_unless_told_otherwise() {
         .await
         .unwrap();
     assert_eq!(mode(&dir.file(&key)), 0o640);
+}
+
+/// A client in an actix System of its own, on its own thread, as a server runs one: when its
+/// arbiter blocks, this test's runtime still runs (and fails instead of hanging).
+struct ClientThread {
+    client: actix::Addr<ConfigCat>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClientThread {
+    fn start(builder: impl FnOnce() -> ConfigCatBuilder + Send + 'static) -> ClientThread {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let client = builder().start().unwrap();
+                addr_tx.send(client.clone()).unwrap();
+                let _ = stopped.await;
+                let _ = client.send(Close).await;
+            });
+        });
+        ClientThread {
+            client: addr_rx.recv().unwrap(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ClientThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn an_override_file_replaced_by_a_fifo_keeps_the_last_good_values_and_never_stalls_evaluations()
+ {
+    let dir = TempDir::new("hostile-overrides");
+    let path = dir.file("flags.json");
+    std::fs::write(&path, r#"{"flags": {"greeting": "local"}}"#).unwrap();
+    let log = memory_log();
+    let (file, sink) = (path.clone(), log.clone());
+    let running = ClientThread::start(move || {
+        ConfigCat::builder("local only: any key")
+            .flag_overrides(FlagOverrides::from_file(file, OverrideBehaviour::LocalOnly))
+            .log_sink(sink)
+    });
+    let client = running.client.clone();
+    assert_eq!(bounded("value", text(&client, "greeting")).await, "local");
+
+    std::fs::remove_file(&path).unwrap();
+    let fifo = Fifo::at(&path);
+    // The file is checked every 500 ms: evaluations over three checks all answer, with the
+    // last good value, and the FIFO is logged (1302) rather than waited on.
+    for _ in 0..15 {
+        assert_eq!(bounded("value", text(&client, "greeting")).await, "local");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = log.take();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_id == event::OVERRIDE_FILE_INVALID && e.message.contains("a FIFO")),
+        "{events:?}"
+    );
+    drop(fifo);
+    drop(running);
 }

@@ -73,7 +73,10 @@ pub(crate) struct Cache {
     hooks: Arc<Hooks>,
     sink: Arc<dyn LogSink>,
     external: Option<External>,
-    overrides: Option<FlagOverrides>,
+    /// Shared with the check of the override file, which runs on tokio's blocking pool.
+    overrides: Option<Arc<FlagOverrides>>,
+    /// A check of the override file is running: the next waits for it to end.
+    checking_overrides: bool,
     local: Option<Arc<Config>>,
     /// Local-only flag overrides: nothing is ever downloaded.
     local_only: bool,
@@ -100,7 +103,7 @@ pub(crate) struct CacheParts {
 impl Cache {
     pub(crate) fn new(parts: CacheParts) -> Cache {
         let (overrides, local) = match parts.overrides {
-            Some((overrides, local)) => (Some(overrides), local),
+            Some((overrides, local)) => (Some(Arc::new(overrides)), local),
             None => (None, None),
         };
         let external = parts.external.map(|cache| External {
@@ -127,6 +130,7 @@ impl Cache {
             sink: parts.sink,
             external,
             overrides,
+            checking_overrides: false,
             local,
             local_only: parts.local_only,
         }
@@ -150,7 +154,7 @@ impl Cache {
         let current = self.published.load_full();
         let config = if config_changed {
             effective(
-                self.overrides.as_ref(),
+                self.overrides.as_deref(),
                 self.local.as_ref(),
                 remote.as_deref(),
             )
@@ -427,24 +431,38 @@ impl Cache {
             .retain(|subscriber| deliver(subscriber, message.clone(), &*sink));
     }
 
-    fn check_override_file(&mut self) {
-        let Some(reloaded) = self
-            .overrides
-            .as_ref()
-            .and_then(FlagOverrides::reload_if_changed)
-        else {
+    /// Looks at the override file off the arbiter: the file may be on a slow disk, and
+    /// evaluations must not wait for it. A file that cannot be read (a FIFO or a device put
+    /// in its place included, refused at once) is logged; the last good local values stay.
+    fn check_override_file(&mut self, ctx: &mut Context<Self>) {
+        let Some(overrides) = self.overrides.clone() else {
             return;
         };
-        match reloaded {
-            Ok(local) => {
-                self.local = Some(Arc::new(local));
-                let remote = self.published.load().remote.clone();
-                self.publish(remote, true);
-            }
-            Err(error) => self
-                .sink
-                .log(LogLevel::Error, error.event_id(), format_args!("{error}")),
+        if std::mem::replace(&mut self.checking_overrides, true) {
+            return;
         }
+        let check = tokio::task::spawn_blocking(move || overrides.reload_if_changed());
+        ctx.spawn(fut::wrap_future(check).map(|checked, act: &mut Cache, _| {
+            act.checking_overrides = false;
+            match checked {
+                Ok(Some(Ok(local))) => {
+                    act.local = Some(Arc::new(local));
+                    let remote = act.published.load().remote.clone();
+                    act.publish(remote, true);
+                }
+                Ok(Some(Err(error))) => {
+                    act.sink
+                        .log(LogLevel::Error, error.event_id(), format_args!("{error}"));
+                }
+                Ok(None) => {}
+                // Only a panic in the check itself; the next one tries again.
+                Err(error) => act.sink.log(
+                    LogLevel::Error,
+                    event::OVERRIDE_FILE_INVALID,
+                    format_args!("Checking the flag override file failed: {error}"),
+                ),
+            }
+        }));
     }
 
     /// After a fetch outcome is stored: the first one makes an auto-polling client ready.
@@ -553,8 +571,12 @@ impl Actor for Cache {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if self.overrides.as_ref().is_some_and(FlagOverrides::is_file) {
-            ctx.run_interval(OVERRIDE_FILE_CHECK, |act, _| act.check_override_file());
+        if self
+            .overrides
+            .as_deref()
+            .is_some_and(FlagOverrides::is_file)
+        {
+            ctx.run_interval(OVERRIDE_FILE_CHECK, |act, ctx| act.check_override_file(ctx));
         }
         if self.local_only {
             // Nothing will be fetched: the local data is all there is, and it is there now.
