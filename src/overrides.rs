@@ -209,10 +209,13 @@ impl FlagOverrides {
     /// remembers what the file looked like, for [`reload_if_changed`](FlagOverrides::reload_if_changed);
     /// for a map, a copy of the config built from it.
     ///
+    /// Only a regular file is read (a symbolic link to one is followed), up to 16 MiB + 64 KiB;
+    /// a FIFO or a device is refused at once, never waited on.
+    ///
     /// # Errors
     /// For a file: [`OverrideError::FileNotFound`] when it does not exist,
-    /// [`OverrideError::ReadFailed`] when it cannot be read, [`OverrideError::Invalid`] when it
-    /// is neither format.
+    /// [`OverrideError::ReadFailed`] when it cannot be read (or is not a regular file, or is
+    /// larger than the bound), [`OverrideError::Invalid`] when it is neither format.
     ///
     /// ```
     /// use configcat_actix::{NoLog, eval};
