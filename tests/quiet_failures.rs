@@ -131,7 +131,19 @@ const CHILD: &str = "CONFIGCAT_TEST_PROXY_9003_CHILD";
 /// the process's, so it is set in a process of its own.
 #[test]
 fn a_bad_proxy_variable_is_logged_once_per_start() {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    // Only the one variable under test: no proxy of the machine's applies to the mock CDN.
+    for variable in [
+        "http_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        child.env_remove(variable);
+    }
+    let output = child
         .args(["--exact", "bad_proxy_variable_child", "--nocapture"])
         .env(CHILD, "1")
         .env("https_proxy", "socks5://proxy.invalid:1080")
