@@ -351,12 +351,17 @@ impl ConfigCatBuilder {
         let options = self.options;
         let local_only = options.local_only();
         let fetch_options = options.fetch_options();
-        if !local_only {
-            // Building the HTTP client once here surfaces a bad proxy or certificate as an
-            // error from `start()` instead of a log line later.
-            Fetcher::new(fetch_options.clone(), sink.clone())
+        // Building the HTTP client once here surfaces a bad proxy or certificate as an error
+        // from `start()` instead of a log line later. The poller uses this one first: building
+        // another would read (and log, 9003) the proxy variables a second time.
+        let first_fetcher = if local_only {
+            None
+        } else {
+            let fetcher = Fetcher::new(fetch_options.clone(), sink.clone())
                 .map_err(|e| Error::InvalidOption(e.to_string()))?;
-        }
+            Some(fetcher)
+        };
+        let first_fetcher = std::cell::Cell::new(first_fetcher);
 
         // Local overrides are loaded before any actor runs, so that the very first evaluation
         // sees them.
@@ -398,8 +403,11 @@ impl ConfigCatBuilder {
         let poller_parts = PollerParts {
             mode,
             make_fetcher: Box::new(move || {
-                Fetcher::new(fetch_options.clone(), fetcher_sink.clone())
-                    .map(|fetcher| Rc::new(fetcher) as Rc<dyn Fetch>)
+                let fetcher = match first_fetcher.take() {
+                    Some(built) => built,
+                    None => Fetcher::new(fetch_options.clone(), fetcher_sink.clone())?,
+                };
+                Ok(Rc::new(fetcher) as Rc<dyn Fetch>)
             }),
             published: published.clone(),
             offline: offline.clone(),

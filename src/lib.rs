@@ -57,6 +57,8 @@
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
+//! * `local_file`: reading a file others may have planted (regular files only, no symbolic
+//!   link followed, bounded), for the file cache and the overrides file.
 //! * [`cache`]: the [`ConfigCache`](cache::ConfigCache) plugin trait and the ready caches
 //!   (file, Redis, in-memory) in the cross-SDK format.
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
@@ -74,6 +76,7 @@ mod fetch;
 pub mod guide;
 mod handle;
 mod hooks;
+mod local_file;
 pub mod log;
 mod messages;
 pub mod model;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
+use crate::local_file::{self, Links};
 use crate::log::event;
 use crate::model::{Config, Setting, Settings, Value};
 
@@ -208,10 +209,13 @@ impl FlagOverrides {
     /// remembers what the file looked like, for [`reload_if_changed`](FlagOverrides::reload_if_changed);
     /// for a map, a copy of the config built from it.
     ///
+    /// Only a regular file is read (a symbolic link to one is followed), up to 16 MiB + 64 KiB;
+    /// a FIFO or a device is refused at once, never waited on.
+    ///
     /// # Errors
     /// For a file: [`OverrideError::FileNotFound`] when it does not exist,
-    /// [`OverrideError::ReadFailed`] when it cannot be read, [`OverrideError::Invalid`] when it
-    /// is neither format.
+    /// [`OverrideError::ReadFailed`] when it cannot be read (or is not a regular file, or is
+    /// larger than the bound), [`OverrideError::Invalid`] when it is neither format.
     ///
     /// ```
     /// use configcat_actix::{NoLog, eval};
@@ -273,15 +277,19 @@ impl FlagOverrides {
 }
 
 fn read_file(path: &Path) -> Result<Config, OverrideError> {
-    let text = std::fs::read_to_string(path).map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => OverrideError::FileNotFound {
-            path: path.to_owned(),
+    // A regular file only (a link to one is followed), bounded as a downloaded config is, and
+    // never waited on: a FIFO or a device there is an error at once.
+    let text = local_file::read_text(path, Links::Follow, local_file::MAX_FILE_BYTES).map_err(
+        |error| match error.kind() {
+            std::io::ErrorKind::NotFound => OverrideError::FileNotFound {
+                path: path.to_owned(),
+            },
+            _ => OverrideError::ReadFailed {
+                path: path.to_owned(),
+                reason: error.to_string(),
+            },
         },
-        _ => OverrideError::ReadFailed {
-            path: path.to_owned(),
-            reason: error.to_string(),
-        },
-    })?;
+    )?;
     parse_overrides(&text).map_err(|reason| OverrideError::Invalid {
         path: path.to_owned(),
         reason,

@@ -113,6 +113,50 @@ async fn every_download_reaches_the_file_cache_when_the_process_exits_at_once() 
     every_download_reaches(move || Arc::new(SlowWrites(FileCache::new(&path))), "file").await;
 }
 
+/// Entries a process may find at start: not UTF-8, not the shared format, not a config.
+const CORRUPT: [&[u8]; 3] = [
+    b"\xff\xfe1686756435844\netag\n{}",
+    b"garbage",
+    b"1686756435844\netag\n{\"f\":",
+];
+
+/// Write before serve holds when the entry found at start is corrupt: such a cache answered,
+/// so it is not a failing one whose writes are not waited for.
+async fn every_download_replaces_a_corrupt_entry(
+    cache: impl Fn() -> Arc<dyn ConfigCache>,
+    plant: impl Fn(&str, &[u8]),
+    name: &str,
+) {
+    let cdn = MockCdn::start();
+    let mut kept = 0;
+    for run in 0..RUNS {
+        let key = sdk_key(&format!("c-{name}-{run}"));
+        let value = format!("after a corrupt entry {run}");
+        cdn.set_config(&key, simple_config("greeting", &value));
+        plant(&cache_key(&key), CORRUPT[run % CORRUPT.len()]);
+        let served = short_lived(&cdn, &key, cache(), ExitAfter::FirstEvaluation);
+        assert_eq!(served, value, "{name} run {run}: served");
+        let stored = cache().get(&cache_key(&key)).await.ok().flatten();
+        if stored.as_deref().map(entry_json) == cdn.config_json(&key).as_deref() {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, RUNS, "{name}: downloads kept out of {RUNS}");
+}
+
+#[actix_rt::test]
+async fn every_download_replaces_a_corrupt_entry_in_the_file_cache() {
+    let dir = TempDir::new("durability-corrupt");
+    let path = dir.path().to_owned();
+    let planted = path.clone();
+    every_download_replaces_a_corrupt_entry(
+        move || Arc::new(SlowWrites(FileCache::new(&path))),
+        move |key, bytes| std::fs::write(planted.join(key), bytes).unwrap(),
+        "file",
+    )
+    .await;
+}
+
 fn entry(json: &str, fetch_time: SystemTime, etag: &str) -> String {
     let millis = fetch_time.duration_since(UNIX_EPOCH).unwrap().as_millis();
     format!("{millis}\n{etag}\n{json}")
@@ -226,6 +270,26 @@ mod redis_backed {
         }
         every_download_reaches(
             || Arc::new(SlowWrites(RedisCache::new(&redis_url()).unwrap())),
+            "redis",
+        )
+        .await;
+    }
+
+    #[actix_rt::test]
+    async fn every_download_replaces_a_corrupt_entry_in_redis() {
+        let Some(connection) = redis_connection() else {
+            return;
+        };
+        let connection = std::sync::Mutex::new(connection);
+        every_download_replaces_a_corrupt_entry(
+            || Arc::new(SlowWrites(RedisCache::new(&redis_url()).unwrap())),
+            move |key, bytes| {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(bytes)
+                    .query::<()>(&mut *connection.lock().unwrap())
+                    .unwrap()
+            },
             "redis",
         )
         .await;

@@ -113,8 +113,9 @@ async fn a_cache_that_panics_is_logged_as_a_failing_cache() {
         with_id(2200) >= 1,
         "read failures logged as 2200: {events:?}"
     );
+    // Both writes failed; a streak of failures is logged at its first (tests/quiet_failures.rs).
     assert!(
-        with_id(2201) >= 2,
+        with_id(2201) >= 1,
         "write failures logged as 2201: {events:?}"
     );
 }

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use super::external::{self, CacheError, ConfigCache, cache_key};
 use super::guarded::PanicGuard;
+use super::quiet::{Report, Streak, unlogged_note};
 use crate::fetch::{FetchError, FetchOutcome};
 use crate::hooks::{ClientCacheState, Hooks};
 use crate::log::{LogLevel, LogSink, event};
@@ -51,8 +52,12 @@ struct External {
     /// A digest of the text last read: a text is parsed (and a corrupt one logged) once.
     last_text: Option<u64>,
     /// The last operation failed: downloads are then served before their write is done, so a
-    /// dead cache does not delay them (the write still happens, in order).
+    /// dead cache does not delay them (the write still happens, in order). A read that found
+    /// an entry it cannot use (`CacheError::is_invalid_entry`) is no failure: the cache works.
     failing: bool,
+    /// Failed reads and writes since the last success of each: logged quietly.
+    read_failures: Streak,
+    write_failures: Streak,
 }
 
 /// Owns what the client serves.
@@ -68,7 +73,10 @@ pub(crate) struct Cache {
     hooks: Arc<Hooks>,
     sink: Arc<dyn LogSink>,
     external: Option<External>,
-    overrides: Option<FlagOverrides>,
+    /// Shared with the check of the override file, which runs on tokio's blocking pool.
+    overrides: Option<Arc<FlagOverrides>>,
+    /// A check of the override file is running: the next waits for it to end.
+    checking_overrides: bool,
     local: Option<Arc<Config>>,
     /// Local-only flag overrides: nothing is ever downloaded.
     local_only: bool,
@@ -95,7 +103,7 @@ pub(crate) struct CacheParts {
 impl Cache {
     pub(crate) fn new(parts: CacheParts) -> Cache {
         let (overrides, local) = match parts.overrides {
-            Some((overrides, local)) => (Some(overrides), local),
+            Some((overrides, local)) => (Some(Arc::new(overrides)), local),
             None => (None, None),
         };
         let external = parts.external.map(|cache| External {
@@ -107,6 +115,8 @@ impl Cache {
             reading: None,
             last_text: None,
             failing: false,
+            read_failures: Streak::default(),
+            write_failures: Streak::default(),
         });
         Cache {
             published: parts.published,
@@ -120,6 +130,7 @@ impl Cache {
             sink: parts.sink,
             external,
             overrides,
+            checking_overrides: false,
             local,
             local_only: parts.local_only,
         }
@@ -143,7 +154,7 @@ impl Cache {
         let current = self.published.load_full();
         let config = if config_changed {
             effective(
-                self.overrides.as_ref(),
+                self.overrides.as_deref(),
                 self.local.as_ref(),
                 remote.as_deref(),
             )
@@ -208,11 +219,7 @@ impl Cache {
     /// Takes an entry read from the external cache when it holds news (spec §5): another
     /// config replaces ours whatever its fetch time; the same config only moves the time on.
     fn take_external(&mut self, text: &str) {
-        let digest = {
-            let mut hasher = DefaultHasher::new();
-            text.hash(&mut hasher);
-            hasher.finish()
-        };
+        let digest = digest(text);
         let Some(external) = self.external.as_mut() else {
             return;
         };
@@ -257,16 +264,74 @@ impl Cache {
         );
     }
 
-    /// Notes how an external operation went; a failed write is logged here.
+    /// Notes how a write went. A failed one is logged if it is the first of a streak or the
+    /// first for a minute; the first success after a logged failure is logged (INFO, 2201).
     fn note_write(&mut self, result: Result<(), CacheError>) {
-        if let Some(external) = self.external.as_mut() {
-            external.failing = result.is_err();
+        let Some(external) = self.external.as_mut() else {
+            return;
+        };
+        external.failing = result.is_err();
+        match result {
+            Ok(()) => {
+                if let Some(failures) = external.write_failures.succeeded() {
+                    self.sink.log(
+                        LogLevel::Info,
+                        event::CACHE_WRITE_FAILED,
+                        format_args!(
+                            "The cache can be written again, after {failures} failed writes."
+                        ),
+                    );
+                }
+            }
+            Err(error) => {
+                if let Report::Log { unlogged } = external.write_failures.failed(Instant::now()) {
+                    self.sink.log(
+                        LogLevel::Error,
+                        event::CACHE_WRITE_FAILED,
+                        format_args!(
+                            "Error occurred while writing the cache. ({error}){}",
+                            unlogged_note(unlogged)
+                        ),
+                    );
+                }
+            }
         }
-        if let Err(error) = result {
+    }
+
+    /// Notes how a read went, as [`note_write`](Cache::note_write) does for writes. An
+    /// invalid entry is a cache that answered: logged once per distinct error, as a corrupt
+    /// text is once per text.
+    fn note_read(&mut self, result: Result<(), &CacheError>) {
+        let Some(external) = self.external.as_mut() else {
+            return;
+        };
+        let error = match result {
+            Err(error) if !error.is_invalid_entry() => error,
+            answered => {
+                if let Some(failures) = external.read_failures.succeeded() {
+                    self.sink.log(
+                        LogLevel::Info,
+                        event::CACHE_READ_FAILED,
+                        format_args!("The cache can be read again, after {failures} failed reads."),
+                    );
+                }
+                if let Err(invalid) = answered {
+                    let digest = digest(&invalid.to_string());
+                    if external.last_text.replace(digest) != Some(digest) {
+                        self.cache_read_failed(invalid);
+                    }
+                }
+                return;
+            }
+        };
+        if let Report::Log { unlogged } = external.read_failures.failed(Instant::now()) {
             self.sink.log(
                 LogLevel::Error,
-                event::CACHE_WRITE_FAILED,
-                format_args!("Error occurred while writing the cache. ({error})"),
+                event::CACHE_READ_FAILED,
+                format_args!(
+                    "Error occurred while reading the cache. ({error}){}",
+                    unlogged_note(unlogged)
+                ),
             );
         }
     }
@@ -293,14 +358,14 @@ impl Cache {
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             let waiting = act.external.as_mut().map(|external| {
                 external.last_read = Some(Instant::now());
-                external.failing = result.is_err();
+                external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
+            act.note_read(result.as_ref().map(drop));
             match result {
                 // A store since the read began is newer than what the read saw.
                 Ok(Some(text)) if act.generation == generation => act.take_external(&text),
-                Ok(_) => {}
-                Err(error) => act.cache_read_failed(&error),
+                _ => {}
             }
             act.synced(ctx);
             for waiter in waiting.into_iter().flatten() {
@@ -366,24 +431,38 @@ impl Cache {
             .retain(|subscriber| deliver(subscriber, message.clone(), &*sink));
     }
 
-    fn check_override_file(&mut self) {
-        let Some(reloaded) = self
-            .overrides
-            .as_ref()
-            .and_then(FlagOverrides::reload_if_changed)
-        else {
+    /// Looks at the override file off the arbiter: the file may be on a slow disk, and
+    /// evaluations must not wait for it. A file that cannot be read (a FIFO or a device put
+    /// in its place included, refused at once) is logged; the last good local values stay.
+    fn check_override_file(&mut self, ctx: &mut Context<Self>) {
+        let Some(overrides) = self.overrides.clone() else {
             return;
         };
-        match reloaded {
-            Ok(local) => {
-                self.local = Some(Arc::new(local));
-                let remote = self.published.load().remote.clone();
-                self.publish(remote, true);
-            }
-            Err(error) => self
-                .sink
-                .log(LogLevel::Error, error.event_id(), format_args!("{error}")),
+        if std::mem::replace(&mut self.checking_overrides, true) {
+            return;
         }
+        let check = tokio::task::spawn_blocking(move || overrides.reload_if_changed());
+        ctx.spawn(fut::wrap_future(check).map(|checked, act: &mut Cache, _| {
+            act.checking_overrides = false;
+            match checked {
+                Ok(Some(Ok(local))) => {
+                    act.local = Some(Arc::new(local));
+                    let remote = act.published.load().remote.clone();
+                    act.publish(remote, true);
+                }
+                Ok(Some(Err(error))) => {
+                    act.sink
+                        .log(LogLevel::Error, error.event_id(), format_args!("{error}"));
+                }
+                Ok(None) => {}
+                // Only a panic in the check itself; the next one tries again.
+                Err(error) => act.sink.log(
+                    LogLevel::Error,
+                    event::OVERRIDE_FILE_INVALID,
+                    format_args!("Checking the flag override file failed: {error}"),
+                ),
+            }
+        }));
     }
 
     /// After a fetch outcome is stored: the first one makes an auto-polling client ready.
@@ -465,6 +544,14 @@ fn effective(
     }
 }
 
+/// A digest of an entry's text (or of why it cannot be used): the same corrupt entry is logged
+/// once.
+fn digest(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// An external cache operation that gives up after `timeout`.
 async fn bounded<T>(
     timeout: Duration,
@@ -484,8 +571,12 @@ impl Actor for Cache {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if self.overrides.as_ref().is_some_and(FlagOverrides::is_file) {
-            ctx.run_interval(OVERRIDE_FILE_CHECK, |act, _| act.check_override_file());
+        if self
+            .overrides
+            .as_deref()
+            .is_some_and(FlagOverrides::is_file)
+        {
+            ctx.run_interval(OVERRIDE_FILE_CHECK, |act, ctx| act.check_override_file(ctx));
         }
         if self.local_only {
             // Nothing will be fetched: the local data is all there is, and it is there now.

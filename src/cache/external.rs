@@ -149,6 +149,8 @@ pub struct CacheError {
     // An `Arc` keeps the error `Clone`, which a shared failure (one read awaited by several
     // requests) needs.
     source: Option<Arc<dyn Error + Send + Sync + 'static>>,
+    /// The cache answered, but its entry cannot be used (see [`CacheError::invalid_entry`]).
+    invalid_entry: bool,
 }
 
 impl CacheError {
@@ -157,6 +159,7 @@ impl CacheError {
         CacheError {
             message: message.into(),
             source: None,
+            invalid_entry: false,
         }
     }
 
@@ -165,6 +168,7 @@ impl CacheError {
         CacheError {
             message: source.to_string(),
             source: Some(Arc::new(source)),
+            invalid_entry: false,
         }
     }
 
@@ -176,13 +180,56 @@ impl CacheError {
         CacheError {
             message: format!("{context}: {source}"),
             source: Some(Arc::new(source)),
+            invalid_entry: false,
+        }
+    }
+
+    /// An error that says the cache answered but its entry cannot be used: not UTF-8 text,
+    /// over the size limit, not a regular file. The client takes such a cache for a working
+    /// one holding a corrupt entry (logged 2200 once, like an entry that does not parse), not
+    /// for a failing one: a download is then written before it is served, as with any
+    /// reachable cache, and replaces the entry. `message` must not quote the entry.
+    ///
+    /// ```
+    /// use configcat_actix::cache::CacheError;
+    /// let error = CacheError::invalid_entry("the entry is not UTF-8 text");
+    /// assert!(error.is_invalid_entry());
+    /// assert!(!CacheError::new("connection refused").is_invalid_entry());
+    /// ```
+    pub fn invalid_entry(message: impl Into<String>) -> CacheError {
+        CacheError {
+            invalid_entry: true,
+            ..CacheError::new(message)
+        }
+    }
+
+    /// Whether this error was made by [`invalid_entry`](CacheError::invalid_entry): the cache
+    /// itself works.
+    pub fn is_invalid_entry(&self) -> bool {
+        self.invalid_entry
+    }
+
+    /// This error, marked as [`invalid_entry`](CacheError::invalid_entry).
+    pub(crate) fn into_invalid_entry(self) -> CacheError {
+        CacheError {
+            invalid_entry: true,
+            ..self
         }
     }
 }
 
+/// An entry's bytes as text, or an [`invalid_entry`](CacheError::invalid_entry) error that does
+/// not quote them.
+pub(crate) fn entry_text(bytes: Vec<u8>) -> Result<String, CacheError> {
+    String::from_utf8(bytes)
+        .map_err(|e| CacheError::invalid_entry(format!("the entry is not UTF-8 text ({e})")))
+}
+
 impl PartialEq for CacheError {
     fn eq(&self, other: &CacheError) -> bool {
-        self.message == other.message && self.source.is_some() == other.source.is_some()
+        self.message == other.message
+            && self.source.is_some() == other.source.is_some()
+            && self.invalid_entry == other.invalid_entry
     }
 }
 
@@ -323,8 +370,15 @@ impl ConfigEntry {
     /// is not a config.
     pub fn deserialize(text: &str) -> Result<ConfigEntry, EntryError> {
         let (millis, etag, json) = split_entry(text)?;
-        let config =
-            Config::parse(json).map_err(|e| EntryError(format!("Invalid config JSON: {e}")))?;
+        // Where, never what: an entry may come from a file or a Redis others write, and its
+        // text must not reach a log line (a JSON error can quote it, its path names keys).
+        let config = Config::parse(json).map_err(|e| {
+            EntryError(format!(
+                "Invalid config JSON (line {}, column {} of the JSON).",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Ok(ConfigEntry {
             config: Arc::new(config),
             json: Arc::from(json),
@@ -356,7 +410,14 @@ pub(crate) fn split_entry(text: &str) -> Result<(u64, &str, &str), EntryError> {
     };
     let millis = parse_millis(time)
         .filter(|&millis| fetch_time(millis).is_some())
-        .ok_or_else(|| EntryError(format!("Invalid fetch time: {time}")))?;
+        .ok_or_else(|| {
+            // The first line is not quoted: it may be the first line of anything.
+            EntryError(format!(
+                "Invalid fetch time: the first line ({} bytes) is not a number of milliseconds \
+                 within a signed 64-bit integer.",
+                time.len()
+            ))
+        })?;
     let etag = if is_derived_etag(etag) { "" } else { etag };
     Ok((millis, etag, json))
 }
@@ -456,16 +517,43 @@ mod tests {
             ("", "fewer"),
             ("123", "fewer"),
             ("123\netag", "fewer"),
-            ("abc\netag\n{}", "Invalid fetch time: abc"),
-            ("\netag\n{}", "Invalid fetch time: "),
-            ("-\netag\n{}", "Invalid fetch time: -"),
-            ("--5\netag\n{}", "Invalid fetch time: --5"),
-            ("+-5\netag\n{}", "Invalid fetch time: +-5"),
-            (".5\netag\n{}", "Invalid fetch time: .5"),
-            ("1.5.5\netag\n{}", "Invalid fetch time: 1.5.5"),
-            ("1e12\netag\n{}", "Invalid fetch time: 1e12"),
-            (" 12\netag\n{}", "Invalid fetch time:  12"),
-            ("12\r\netag\n{}", "Invalid fetch time: 12\r"),
+            (
+                "abc\netag\n{}",
+                "Invalid fetch time: the first line (3 bytes)",
+            ),
+            ("\netag\n{}", "Invalid fetch time: the first line (0 bytes)"),
+            (
+                "-\netag\n{}",
+                "Invalid fetch time: the first line (1 bytes)",
+            ),
+            (
+                "--5\netag\n{}",
+                "Invalid fetch time: the first line (3 bytes)",
+            ),
+            (
+                "+-5\netag\n{}",
+                "Invalid fetch time: the first line (3 bytes)",
+            ),
+            (
+                ".5\netag\n{}",
+                "Invalid fetch time: the first line (2 bytes)",
+            ),
+            (
+                "1.5.5\netag\n{}",
+                "Invalid fetch time: the first line (5 bytes)",
+            ),
+            (
+                "1e12\netag\n{}",
+                "Invalid fetch time: the first line (4 bytes)",
+            ),
+            (
+                " 12\netag\n{}",
+                "Invalid fetch time: the first line (3 bytes)",
+            ),
+            (
+                "12\r\netag\n{}",
+                "Invalid fetch time: the first line (3 bytes)",
+            ),
             ("123\netag\nnot json", "Invalid config JSON"),
         ] {
             let error = ConfigEntry::deserialize(text).expect_err(text);
@@ -475,6 +563,21 @@ mod tests {
         let multiline = ConfigEntry::deserialize("1\n\n{\n\"f\": {}\n}").unwrap();
         assert_eq!(multiline.etag, None);
         assert_eq!(&*multiline.json, "{\n\"f\": {}\n}");
+    }
+
+    #[test]
+    fn errors_never_quote_the_entry() {
+        // The first line of a planted file, and JSON whose errors would quote a value or
+        // name a key.
+        for text in [
+            "root:password-in-the-first-line\netag\n{}",
+            "1\netag\n{\"f\":{\"password-key\":{\"t\":1,\"v\":{\"s\":5}}}}",
+            "1\netag\n{\"f\":{\"k\":{\"t\":\"password-value\"}}}",
+            "1\netag\npassword-not-json",
+        ] {
+            let error = ConfigEntry::deserialize(text).expect_err(text);
+            assert!(!error.to_string().contains("password"), "{text:?}: {error}");
+        }
     }
 
     fn millis_of(text: &str) -> u64 {
@@ -536,7 +639,13 @@ mod tests {
         ] {
             let text = format!("{time}\ne\n{{}}");
             let error = ConfigEntry::deserialize(&text).expect_err(&time);
-            assert_eq!(error.to_string(), format!("Invalid fetch time: {time}"));
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("Invalid fetch time: the first line ("),
+                "{error}"
+            );
+            assert!(!error.to_string().contains(&time), "{error}");
             assert!(split_entry(&text).is_err());
         }
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::external::entry_text;
 use super::{CacheError, CacheFuture, ConfigCache};
+use crate::local_file::{self, Links};
 
 /// Numbers the writes of this process, so that two concurrent writes never share a temp file
 /// (a clock alone can give two writes the same instant).
@@ -34,6 +36,13 @@ const ATTEMPTS: usize = 4;
 ///
 /// All file I/O runs on tokio's blocking pool, never on the client's arbiter.
 ///
+/// The directory may be shared with other users, so what is found in it is not trusted: only
+/// a regular file is read as an entry, never through a symbolic link at the entry's name, and
+/// never more than the HTTP client's default body size limit (16 MiB) plus 64 KiB for the
+/// entry's first two lines. A FIFO, a device, a directory or a link there is a read error
+/// (2200) at once, without blocking; no error quotes the file's content. New entries are
+/// created with the permissions of [`mode`](FileCache::mode) (`0o600` unless told otherwise).
+///
 /// ```
 /// # #[actix::main] async fn main() -> Result<(), configcat_actix::cache::CacheError> {
 /// use configcat_actix::cache::{ConfigCache, FileCache};
@@ -50,7 +59,14 @@ pub struct FileCache {
     /// clone of it) was made: done once on the first use, as a read may come long before the
     /// first write.
     swept: Arc<AtomicBool>,
+    /// The permission bits of new entries (Unix).
+    mode: u32,
 }
+
+/// The permissions of a new entry unless [`FileCache::mode`] says otherwise: readable and
+/// writable by its owner only, as a config can hold what the targeting rules compare users
+/// with (emails, customer ids).
+const DEFAULT_MODE: u32 = 0o600;
 
 impl FileCache {
     /// A cache in `directory`, created on the first write.
@@ -58,7 +74,25 @@ impl FileCache {
         FileCache {
             directory: directory.into(),
             swept: Arc::default(),
+            mode: DEFAULT_MODE,
         }
+    }
+
+    /// The permission bits new entries (and their temporary files) are created with, on Unix;
+    /// the process's umask still applies. Default `0o600`: only the user that writes them can
+    /// read them. Processes of several users that share one directory through a group need
+    /// `0o640` (read by the group) or `0o660` (written by it too). Ignored elsewhere than on
+    /// Unix. An entry that is replaced takes the mode of its replacement.
+    ///
+    /// ```
+    /// use configcat_actix::cache::FileCache;
+    /// let cache = FileCache::new("/var/cache/configcat").mode(0o640);
+    /// # let _ = cache;
+    /// ```
+    #[must_use]
+    pub fn mode(mut self, mode: u32) -> FileCache {
+        self.mode = mode & 0o7777;
+        self
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, CacheError> {
@@ -103,14 +137,7 @@ impl ConfigCache for FileCache {
                 if let Some(directory) = sweep {
                     remove_dead_writers_files(&directory);
                 }
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Ok(Some(text)),
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-                    Err(error) => Err(CacheError::with_source(
-                        format!("reading {}", path.display()),
-                        error,
-                    )),
-                }
+                read(&path)
             })
             .await
         })
@@ -120,11 +147,37 @@ impl ConfigCache for FileCache {
         let path = self.path(key);
         let key = key.to_owned();
         let directory = self.directory.clone();
+        let mode = self.mode;
         self.swept.store(true, Ordering::Relaxed);
         Box::pin(async move {
             let path = path?;
-            blocking(move || write(&directory, &key, &path, value.as_bytes())).await
+            blocking(move || write(&directory, &key, &path, value.as_bytes(), mode)).await
         })
+    }
+}
+
+/// Reads the entry at `path`: what is there but is no usable entry (a link, a FIFO, a device,
+/// too large, not UTF-8) is an invalid entry, which the next write replaces; other errors
+/// (a directory, no permission) mean the cache is failing.
+fn read(path: &Path) -> Result<Option<String>, CacheError> {
+    let failed = |error: io::Error| {
+        let invalid = matches!(
+            error.kind(),
+            io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+        );
+        let error = CacheError::with_source(format!("reading {}", path.display()), error);
+        if invalid {
+            error.into_invalid_entry()
+        } else {
+            error
+        }
+    };
+    match local_file::read_bounded(path, Links::Refuse, local_file::MAX_FILE_BYTES) {
+        Ok(bytes) => entry_text(bytes)
+            .map(Some)
+            .map_err(|e| CacheError::invalid_entry(format!("reading {}: {e}", path.display()))),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(failed(error)),
     }
 }
 
@@ -169,8 +222,10 @@ fn remove_dead_writers_files(directory: &Path) {
             continue;
         }
         let path = entry.path();
-        // Gone already: renamed over its entry, or removed by another sweeper.
-        let Ok(file) = File::open(&path) else {
+        // Gone already: renamed over its entry, or removed by another sweeper. Or not a
+        // regular file: a FIFO or a link planted under such a name is not a writer's, and
+        // opening it must not block.
+        let Ok(file) = local_file::open_regular(&path, Links::Refuse) else {
             continue;
         };
         // Removed while still locked, so no writer can take it in between. If its writer
@@ -199,12 +254,16 @@ impl Drop for Temporary {
 }
 
 /// Creates a temporary file for `key` and locks it, or `None` when a sweeper took it first.
-fn create_locked(directory: &Path, key: &str) -> io::Result<Option<Temporary>> {
+fn create_locked(directory: &Path, key: &str, mode: u32) -> io::Result<Option<Temporary>> {
     let path = directory.join(temporary_name(key));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let mut options = OpenOptions::new();
+    // `create_new` never opens what is there already (a link, a FIFO): the name is ours.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = options.open(&path)?;
     let mut temporary = Temporary {
         path,
         file,
@@ -252,7 +311,13 @@ fn is_still_at(_: &File, path: &Path) -> io::Result<bool> {
     }
 }
 
-fn write(directory: &Path, key: &str, path: &Path, value: &[u8]) -> Result<(), CacheError> {
+fn write(
+    directory: &Path,
+    key: &str,
+    path: &Path,
+    value: &[u8],
+    mode: u32,
+) -> Result<(), CacheError> {
     let failed = |what: &str, error: io::Error| {
         CacheError::with_source(format!("{what} {}", path.display()), error)
     };
@@ -260,7 +325,7 @@ fn write(directory: &Path, key: &str, path: &Path, value: &[u8]) -> Result<(), C
     remove_dead_writers_files(directory);
     let mut temporary = None;
     for _ in 0..ATTEMPTS {
-        temporary = create_locked(directory, key)
+        temporary = create_locked(directory, key, mode)
             .map_err(|e| failed("creating a temporary file for", e))?;
         if temporary.is_some() {
             break;

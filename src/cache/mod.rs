@@ -10,6 +10,7 @@ pub(crate) mod actor;
 mod external;
 mod file;
 mod guarded;
+mod quiet;
 #[cfg(feature = "redis")]
 mod redis;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
+use super::external::entry_text;
 use super::{CacheError, CacheFuture, ConfigCache};
 
 /// How long a connection attempt or a command may take: a Redis that is down costs this much at
@@ -133,7 +134,10 @@ impl ConfigCache for RedisCache {
     fn get(&self, key: &str) -> CacheFuture<Option<String>> {
         let mut command = redis::cmd("GET");
         command.arg(key);
-        self.run(command)
+        // Read as bytes: an entry that is not UTF-8 is an invalid entry in a working cache,
+        // not a failing Redis.
+        let read = self.run::<Option<Vec<u8>>>(command);
+        Box::pin(async move { read.await?.map(entry_text).transpose() })
     }
 
     fn set(&self, key: &str, value: String) -> CacheFuture<()> {

@@ -127,7 +127,7 @@ impl Default for FetchOptions {
             proxy: None,
             proxy_from_env: false,
             extra_root_certificates: Vec::new(),
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: crate::options::DEFAULT_MAX_BODY_BYTES,
             #[cfg(test)]
             data_governance_url: None,
         }
