@@ -54,7 +54,7 @@ const WATCHED: &str = "flag_0000";
 
 /// Comparison values per flag: with them a flag is about 1,200 bytes of JSON, so 2,000 flags
 /// make the 2.4 MB config of the fleet issue.
-const VALUES_PER_FLAG: usize = 34;
+const VALUES_PER_FLAG: usize = 37;
 
 /// A child outlives the run by at most this much, should the parent fail to end it.
 const CHILD_GRACE: Duration = Duration::from_secs(30);
@@ -606,6 +606,19 @@ struct Timeline {
     served: Vec<Vec<Option<u64>>>,
 }
 
+impl Timeline {
+    /// A child serves `generation` from `at_ms`: it serves every earlier change from then on
+    /// too (one it skipped, when two changes came within one of its polls, is served late, not
+    /// never).
+    fn serve(&mut self, child: usize, generation: usize, at_ms: u64) {
+        for by_child in self.served.iter_mut().take(generation) {
+            if let Some(slot @ None) = by_child.get_mut(child) {
+                *slot = Some(at_ms);
+            }
+        }
+    }
+}
+
 /// Runs the schedule of changes until the end of the run, collecting the children's lines.
 fn follow(
     args: &Args,
@@ -635,14 +648,8 @@ fn follow(
         match reports.recv_timeout(next - now) {
             Ok((child, line)) => match parse_report(&line) {
                 Some(Report::Ready) => timeline.ready += 1,
-                Some(Report::Serve { generation, at_ms }) if generation >= 1 => {
-                    if let Some(slot) = timeline
-                        .served
-                        .get_mut(generation - 1)
-                        .and_then(|by_child| by_child.get_mut(child))
-                    {
-                        *slot = Some(at_ms);
-                    }
+                Some(Report::Serve { generation, at_ms }) => {
+                    timeline.serve(child, generation, at_ms);
                 }
                 _ => {}
             },
@@ -971,6 +978,26 @@ mod tests {
         ));
         assert_eq!(calls.get("get"), Some(&12));
         assert_eq!(calls.get("set"), Some(&3));
+    }
+
+    #[test]
+    fn a_skipped_change_counts_as_served_with_the_next_one() {
+        let mut timeline = Timeline {
+            served: vec![vec![None; 2]; 3],
+            ..Timeline::default()
+        };
+        timeline.serve(0, 1, 100);
+        timeline.serve(0, 3, 300);
+        timeline.serve(1, 2, 250);
+        timeline.serve(1, 0, 50);
+        assert_eq!(
+            timeline.served,
+            [
+                [Some(100), Some(250)],
+                [Some(300), Some(250)],
+                [Some(300), None]
+            ]
+        );
     }
 
     #[test]
