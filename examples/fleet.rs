@@ -19,7 +19,8 @@
 //!   --flags F               text flags in the generated config, one rule each; 2000 make
 //!                           about 2.4 MB (default 2000)
 //!   --redis URL             the Redis to share (default redis://127.0.0.1:6379)
-//!   --change-at SECS        the first change at the CDN, SECS after start (default 10)
+//!   --change-at SECS        the first change at the CDN, SECS after start (default 11: mid-way
+//!                           between two 2 s polls, as a change made at any moment is on average)
 //!   --changes K             how many changes (default 1)
 //!   --change-every SECS     seconds between changes (default 5)
 //! ```
@@ -121,7 +122,7 @@ impl Default for Args {
             eval_every_ms: 10,
             flags: 2000,
             redis: "redis://127.0.0.1:6379".to_owned(),
-            change_at: 10,
+            change_at: 11,
             changes: 1,
             change_every: 5,
         }
@@ -696,15 +697,15 @@ impl Run {
             self.timeline.ready,
             a.processes
         );
-        let (first, last) = self.first_and_last();
+        let (first, last, follow) = self.first_and_last();
         let get = self.calls.get("get").copied().unwrap_or(0);
         let commands = self.calls.values().sum();
         out.push_str(
-            "| processes | CDN requests (200 / 304) | Redis KB sent /process/s | Redis KB received /process/s | Redis commands /process/s | Redis GETs /process/s | change → first serves | change → last serves |\n\
-             |---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| processes | CDN requests (200 / 304) | Redis KB sent /process/s | Redis KB received /process/s | Redis commands /process/s | Redis GETs /process/s | change → first serves | change → last serves | first → last serves |\n\
+             |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         out.push_str(&format!(
-            "| {} | {} ({} / {}) | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |\n\n",
+            "| {} | {} ({} / {}) | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} |\n\n",
             a.processes,
             self.cdn.0,
             self.cdn.1,
@@ -714,7 +715,8 @@ impl Run {
             self.rate(commands),
             self.rate(get),
             first,
-            last
+            last,
+            follow
         ));
         let per_command: Vec<String> = self
             .calls
@@ -729,27 +731,28 @@ impl Run {
         out
     }
 
-    /// Change to first and to last process, for the first change (ms), or what was missed.
-    fn first_and_last(&self) -> (String, String) {
+    /// For the first change: from the change to the first and to the last process serving it,
+    /// and from the first to the last (how fast the fleet follows the one that fetched).
+    fn first_and_last(&self) -> (String, String, String) {
+        let none = || "no change".to_owned();
         let Some(served) = self.timeline.served.first() else {
-            return ("no change".to_owned(), "no change".to_owned());
+            return (none(), none(), none());
         };
         let changed = self.timeline.changed_at.first().copied().unwrap_or(0);
-        let times: Vec<u64> = served
-            .iter()
-            .flatten()
-            .map(|at| at.saturating_sub(changed))
-            .collect();
-        let first = times
-            .iter()
-            .min()
-            .map_or("none".to_owned(), |ms| format!("{ms} ms"));
-        let last = if times.len() == served.len() {
-            format!("{} ms", times.iter().max().copied().unwrap_or(0))
-        } else {
-            format!("{} of {} never", served.len() - times.len(), served.len())
+        let times: Vec<u64> = served.iter().flatten().copied().collect();
+        let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+            return ("never".to_owned(), "never".to_owned(), "never".to_owned());
         };
-        (first, last)
+        let ms = |ms: u64| format!("{ms} ms");
+        if times.len() < served.len() {
+            let never = format!("{} of {} never", served.len() - times.len(), served.len());
+            return (ms(first.saturating_sub(changed)), never.clone(), never);
+        }
+        (
+            ms(first.saturating_sub(changed)),
+            ms(last.saturating_sub(changed)),
+            ms(last - first),
+        )
     }
 
     /// Change-to-serve times over every change and process, and of the last process per change.
@@ -934,7 +937,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (args.processes, args.changes, args.change_time(3)),
-            (1, 3, 14)
+            (1, 3, 15)
         );
         for bad in [
             &["--processes"][..],
