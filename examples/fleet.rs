@@ -28,7 +28,8 @@
 //! Use a disposable Redis: the bench counts every command and byte the server handles while it
 //! runs, so other clients of it would be counted too. It deletes only the keys it uses (the cache
 //! entry of an SDK key made up for the run, and any key starting with that entry's name) before
-//! and after the run. Everything stays on loopback, and the children exit with the parent: they
+//! and after the run (a run killed before its end leaves its entry, under a key no later run
+//! uses). Everything stays on loopback, and the children exit with the parent: they
 //! are killed when it finishes, and each one exits by itself when its stdin closes (the parent
 //! ended, however it ended) or when the run's time is well over.
 //!
@@ -171,6 +172,8 @@ struct ChildArgs {
     poll_interval_secs: u64,
     eval_every_ms: u64,
     lifetime_secs: u64,
+    /// Room for the generated config, which may be larger than the default limit.
+    max_body_bytes: usize,
 }
 
 impl ChildArgs {
@@ -182,6 +185,7 @@ impl ChildArgs {
             poll_interval_secs: 2,
             eval_every_ms: 10,
             lifetime_secs: 60,
+            max_body_bytes: 16 << 20,
         };
         for (name, value) in pairs(args)? {
             match name {
@@ -191,6 +195,7 @@ impl ChildArgs {
                 "--poll-interval-secs" => parsed.poll_interval_secs = number(name, value, 1, 3600)?,
                 "--eval-every-ms" => parsed.eval_every_ms = number(name, value, 1, 60_000)?,
                 "--lifetime-secs" => parsed.lifetime_secs = number(name, value, 1, 100_000)?,
+                "--max-body-bytes" => parsed.max_body_bytes = number(name, value, 1, 1 << 30)?,
                 _ => return Err(format!("unknown child flag {name}")),
             }
         }
@@ -205,6 +210,7 @@ impl ChildArgs {
             ("--poll-interval-secs", self.poll_interval_secs.to_string()),
             ("--eval-every-ms", self.eval_every_ms.to_string()),
             ("--lifetime-secs", self.lifetime_secs.to_string()),
+            ("--max-body-bytes", self.max_body_bytes.to_string()),
         ];
         let mut args = vec!["--child".to_owned()];
         for (name, value) in pairs {
@@ -468,6 +474,16 @@ fn delete_keys(connection: &mut redis::Connection, entry: &str) -> Result<(), St
 /// The children, killed when dropped however the parent leaves.
 struct Children(Vec<Child>);
 
+impl Children {
+    fn running(&mut self) -> usize {
+        self.0
+            .iter_mut()
+            .filter_map(|child| child.try_wait().ok())
+            .filter(Option::is_none)
+            .count()
+    }
+}
+
 impl Drop for Children {
     fn drop(&mut self) {
         for child in &mut self.0 {
@@ -538,15 +554,17 @@ fn run_parent(args: &Args) -> Result<(), String> {
         poll_interval_secs: args.poll_interval_secs,
         eval_every_ms: args.eval_every_ms,
         lifetime_secs: args.seconds + CHILD_GRACE.as_secs(),
+        max_body_bytes: (config_bytes * 2).max(16 << 20),
     };
     let before = RedisCounters::read(&mut redis)?;
     let cdn_before = cdn.counts();
-    let (children, reports) = spawn_children(args.processes, &child)?;
+    let (mut children, reports) = spawn_children(args.processes, &child)?;
     let started = Instant::now();
     let timeline = follow(args, &cdn, &reports, started);
     let elapsed = started.elapsed();
     let after = RedisCounters::read(&mut redis)?;
     let cdn_after = cdn.counts();
+    let running = children.running();
     drop(children);
     delete_keys(&mut redis, &entry)?;
 
@@ -562,6 +580,7 @@ fn run_parent(args: &Args) -> Result<(), String> {
         redis_sent: after.sent.saturating_sub(before.sent),
         redis_received: after.received.saturating_sub(before.received),
         calls: after.calls_since(&before),
+        running,
         timeline,
     };
     print!("{}", run.report());
@@ -671,6 +690,8 @@ struct Run {
     redis_sent: u64,
     redis_received: u64,
     calls: BTreeMap<String, u64>,
+    /// Children still running at the end (one that failed says why on stderr).
+    running: usize,
     timeline: Timeline,
 }
 
@@ -684,7 +705,7 @@ impl Run {
         let a = &self.args;
         let mut out = format!(
             "fleet: {} processes, {:.1} s, auto poll every {} s, GetValue every {} ms, {} flags \
-             ({} bytes of config), {} change(s) from {} s every {} s; {} of {} ready\n\n",
+             ({} bytes of config), {} change(s) from {} s every {} s; {} of {} ready, {} running at the end\n\n",
             a.processes,
             self.seconds,
             a.poll_interval_secs,
@@ -695,7 +716,8 @@ impl Run {
             a.change_at,
             a.change_every,
             self.timeline.ready,
-            a.processes
+            a.processes,
+            self.running
         );
         let (first, last, follow) = self.first_and_last();
         let get = self.calls.get("get").copied().unwrap_or(0);
@@ -837,6 +859,7 @@ async fn child_loop(args: ChildArgs) -> Result<(), String> {
             args.poll_interval_secs,
         )))
         .default_user(User::new("fleet-user").email("someone@example.org"))
+        .max_body_size(args.max_body_bytes)
         .start()
         .map_err(|e| e.to_string())?;
     let _ = client.send(WaitForReady(Duration::from_secs(30))).await;
@@ -960,6 +983,7 @@ mod tests {
             poll_interval_secs: 3,
             eval_every_ms: 4,
             lifetime_secs: 5,
+            max_body_bytes: 6,
         };
         let args = child.to_args();
         assert_eq!(args[0], "--child");
