@@ -17,8 +17,8 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue,
-    IntoConnectionInfo, RedisError, RedisResult, TlsCertificates, TlsMode,
+    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
+    RedisError, RedisResult, TlsCertificates, TlsMode,
 };
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
@@ -126,10 +126,7 @@ impl Topology {
                 Topology::Node(info) => node(info, settings).await.map(Connection::Node),
                 Topology::Cluster(client) => {
                     ensure_crypto_provider();
-                    client
-                        .get_async_connection()
-                        .await
-                        .map(Connection::Cluster)
+                    client.get_async_connection().await.map(Connection::Cluster)
                 }
                 Topology::Sentinel {
                     service,

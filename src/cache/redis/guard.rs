@@ -259,8 +259,8 @@ mod tests {
     #[test]
     fn replies_within_the_limit_pass_and_reset_the_count() {
         // Many small replies, in one chunk and split at every byte: each is counted alone.
-        let stream: Vec<u8> = b"+OK\r\n$5\r\nhello\r\n:1\r\n$-1\r\n*2\r\n$3\r\nabc\r\n*-1\r\n"
-            .repeat(50);
+        let stream: Vec<u8> =
+            b"+OK\r\n$5\r\nhello\r\n:1\r\n$-1\r\n*2\r\n$3\r\nabc\r\n*-1\r\n".repeat(50);
         let scanner = feed_all(20, &[&stream]).unwrap();
         assert_eq!((scanner.reply, scanner.open.len()), (0, 0));
         let mut scanner = Scanner::new(20);
@@ -306,7 +306,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for junk in [&b"?\r\n"[..], b"$abc\r\n", b"\r\n", b"*99999999999999999999\r\n"] {
+        for junk in [
+            &b"?\r\n"[..],
+            b"$abc\r\n",
+            b"\r\n",
+            b"*99999999999999999999\r\n",
+        ] {
             assert!(feed_all(1000, &[junk]).is_err(), "{junk:?}");
         }
     }

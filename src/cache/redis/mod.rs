@@ -324,16 +324,15 @@ impl RedisCache {
             let mut retried = false;
             loop {
                 let (mut connection, reused) = RedisCache::connection(&inner).await?;
-                let error = match tokio::time::timeout(timeout, connection.query::<T>(&command))
-                    .await
-                {
-                    Ok(Ok(value)) => return Ok(value),
-                    Ok(Err(error)) => error,
-                    Err(_) => {
-                        RedisCache::forget(&inner);
-                        return Err(CacheError::new("the Redis command timed out"));
-                    }
-                };
+                let error =
+                    match tokio::time::timeout(timeout, connection.query::<T>(&command)).await {
+                        Ok(Ok(value)) => return Ok(value),
+                        Ok(Err(error)) => error,
+                        Err(_) => {
+                            RedisCache::forget(&inner);
+                            return Err(CacheError::new("the Redis command timed out"));
+                        }
+                    };
                 // A server error (a wrong type, a missing permission) leaves the connection
                 // usable; a demoted master (READONLY) is left for the new one.
                 let broken = error.is_io_error()
