@@ -32,8 +32,8 @@ use crate::cache::CacheError;
 pub(super) enum Topology {
     /// One node (`redis://`, `rediss://`, `unix://`).
     Node(ConnectionInfo),
-    /// A Redis Cluster, found from its seed nodes.
-    Cluster(ClusterClient),
+    /// A Redis Cluster, found from its seed nodes; `tls` for `rediss://` ones.
+    Cluster { client: ClusterClient, tls: bool },
     /// The master of `service`, as the sentinels name it.
     Sentinel {
         service: String,
@@ -93,7 +93,10 @@ impl Topology {
         if tls {
             builder = builder.certs(certificates(settings));
         }
-        Ok(Topology::Cluster(builder.build()?))
+        Ok(Topology::Cluster {
+            client: builder.build()?,
+            tls,
+        })
     }
 
     /// The master of `service`, found through `sentinels`, spoken to as `master` says.
@@ -124,8 +127,10 @@ impl Topology {
         let connecting = async {
             match self {
                 Topology::Node(info) => node(info, settings).await.map(Connection::Node),
-                Topology::Cluster(client) => {
-                    ensure_crypto_provider();
+                Topology::Cluster { client, tls } => {
+                    if *tls {
+                        ensure_crypto_provider();
+                    }
                     client.get_async_connection().await.map(Connection::Cluster)
                 }
                 Topology::Sentinel {
@@ -153,7 +158,6 @@ async fn master_of(
     master: &ConnectionInfo,
     settings: &Settings,
 ) -> RedisResult<ConnectionInfo> {
-    ensure_crypto_provider();
     let addresses = sentinels.iter().map(|s| s.addr().clone());
     let mut builder = SentinelClientBuilder::new(addresses, service, SentinelServerType::Master)?;
     // The sentinels' own credentials are those of the first sentinel URL.
@@ -165,6 +169,7 @@ async fn master_of(
         builder = builder.set_client_to_sentinel_password(password);
     }
     if matches!(sentinels[0].addr(), ConnectionAddr::TcpTls { .. }) {
+        ensure_crypto_provider();
         builder = builder
             .set_client_to_sentinel_tls_mode(TlsMode::Secure)
             .set_client_to_sentinel_certificates(certificates(settings));
@@ -178,6 +183,7 @@ async fn master_of(
     }
     builder = builder.set_client_to_redis_db(data.db());
     if matches!(master.addr(), ConnectionAddr::TcpTls { .. }) {
+        ensure_crypto_provider();
         builder = builder
             .set_client_to_redis_tls_mode(TlsMode::Secure)
             .set_client_to_redis_certificates(certificates(settings));
@@ -272,7 +278,9 @@ fn certificates(settings: &Settings) -> TlsCertificates {
 
 /// The `redis` crate builds its rustls configuration with the process's default crypto
 /// provider, which rustls cannot choose (and panics) when an application enables two; this
-/// crate's is ring, installed unless the application installed one.
+/// crate's is ring, installed unless the application installed one. Only for the `redis`
+/// crate's TLS connections (a Cluster's or a Sentinel's with `rediss://`): the ones made here
+/// name their provider.
 fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err: another thread installed one meanwhile, which is as good.
