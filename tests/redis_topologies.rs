@@ -197,6 +197,53 @@ async fn a_cluster_entry_is_written_read_and_followed_after_moved() {
 }
 
 #[actix_rt::test]
+async fn a_tls_cluster_with_a_private_ca_and_an_acl_user() {
+    if !redis_binaries() {
+        return;
+    }
+    let certificates = TestCertificates::generate();
+    let cluster = RedisCluster::start_tls(&certificates);
+    // An ACL user on every node (a cluster does not share users).
+    for node in &cluster.nodes {
+        let out = cluster
+            .cli()
+            .args(["-p", &node.port.to_string()])
+            .args(["ACL", "SETUSER", "app", "on", ">s3cret-pass", "~*", "+@all"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+    }
+    let key = cache_key("configcat-sdk-1/TLS_CLUSTER_KEY_012345/1234567890123456789012");
+    let seed = format!(
+        "rediss://app:s3cret-pass@127.0.0.1:{}",
+        cluster.nodes[0].port
+    );
+    let cache = RedisCache::cluster_builder([seed.as_str()])
+        .root_certificate(certificates.ca_der.clone())
+        .build()
+        .unwrap();
+    cache.set(&key, ENTRY.to_owned()).await.unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(ENTRY));
+    // Stored on the node owning the key's slot, whichever the seed was.
+    let stored = cluster.nodes.iter().any(|node| {
+        let out = cluster
+            .cli()
+            .args(["-p", &node.port.to_string(), "GET", &key])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("etag-1")
+    });
+    assert!(stored);
+
+    // The webpki roots alone do not trust the private CA.
+    let untrusted = RedisCache::cluster_builder([seed.as_str()])
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert!(untrusted.get(&key).await.is_err());
+}
+
+#[actix_rt::test]
 async fn a_sentinel_failover_is_followed() {
     if !redis_binaries() {
         return;

@@ -205,21 +205,49 @@ pub fn tls_arguments(certificates: &TestCertificates, dir: &Path) -> Vec<String>
 pub struct RedisCluster {
     /// The nodes, in the order they were started.
     pub nodes: Vec<RedisProcess>,
+    /// For a TLS cluster, the CA file `redis-cli` trusts (the directory holds the certificates).
+    tls: Option<(TempDir, std::path::PathBuf)>,
 }
 
 impl RedisCluster {
-    /// Starts three nodes and joins them with `redis-cli --cluster create`.
+    /// Starts three plain nodes and joins them with `redis-cli --cluster create`.
     pub fn start() -> RedisCluster {
+        RedisCluster::start_with(None)
+    }
+
+    /// Starts three nodes speaking only TLS (clients and the cluster bus) with
+    /// `certificates`' server certificate, and joins them.
+    pub fn start_tls(certificates: &TestCertificates) -> RedisCluster {
+        RedisCluster::start_with(Some(certificates))
+    }
+
+    fn start_with(certificates: Option<&TestCertificates>) -> RedisCluster {
+        let tls = certificates.map(|certificates| {
+            let dir = TempDir::new("redis-cluster-tls-files");
+            let args = tls_arguments(certificates, dir.path());
+            let ca = dir.file("ca.pem");
+            (dir, ca, args)
+        });
         let nodes: Vec<RedisProcess> = (0..3)
             .map(|_| {
-                let args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
-                    .map(str::to_owned);
-                RedisProcess::start("cluster-node", &args, false)
+                let mut args: Vec<String> =
+                    ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+                        .map(str::to_owned)
+                        .to_vec();
+                if let Some((_, _, tls_args)) = &tls {
+                    args.extend(tls_args.iter().cloned());
+                    args.extend(["--tls-cluster", "yes"].map(str::to_owned));
+                }
+                RedisProcess::start("cluster-node", &args, tls.is_some())
             })
             .collect();
-        let mut create = Command::new("redis-cli");
+        let cluster = RedisCluster {
+            nodes,
+            tls: tls.map(|(dir, ca, _)| (dir, ca)),
+        };
+        let mut create = cluster.cli();
         create.arg("--cluster").arg("create");
-        for node in &nodes {
+        for node in &cluster.nodes {
             create.arg(format!("127.0.0.1:{}", node.port));
         }
         let output = create
@@ -232,17 +260,27 @@ impl RedisCluster {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let cluster = RedisCluster { nodes };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !cluster.nodes.iter().all(|node| {
-            redis::cmd("CLUSTER")
-                .arg("INFO")
-                .query::<String>(&mut node.connection())
-                .is_ok_and(|info| info.contains("cluster_state:ok"))
+            cluster
+                .cli()
+                .args(["-p", &node.port.to_string(), "CLUSTER", "INFO"])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
         }) {
             assert!(Instant::now() < deadline, "the cluster did not become ok");
             std::thread::sleep(Duration::from_millis(100));
         }
         cluster
+    }
+
+    /// `redis-cli`, with the TLS options for a TLS cluster.
+    pub fn cli(&self) -> Command {
+        let mut cli = Command::new("redis-cli");
+        cli.stdin(Stdio::null());
+        if let Some((_, ca)) = &self.tls {
+            cli.arg("--tls").arg("--cacert").arg(ca);
+        }
+        cli
     }
 }
