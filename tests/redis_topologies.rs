@@ -332,3 +332,27 @@ async fn a_sentinel_failover_is_followed() {
         "written to the new master"
     );
 }
+
+#[cfg(unix)]
+#[actix_rt::test]
+async fn a_unix_socket_is_still_a_node() {
+    if !redis_binaries() {
+        return;
+    }
+    let sockets = support::TempDir::new("redis-unix-socket");
+    let socket = sockets.file("redis.sock");
+    let server = RedisProcess::start(
+        "redis-unix",
+        &["--unixsocket".into(), socket.display().to_string()],
+        false,
+    );
+    let key = cache_key("configcat-sdk-1/UNIX_SOCKET_KEY_012345/1234567890123456789012");
+    let cache = RedisCache::new(&format!("unix://{}", socket.display())).unwrap();
+    cache.set(&key, ENTRY.to_owned()).await.unwrap();
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(ENTRY));
+    let stored: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(ENTRY));
+}
