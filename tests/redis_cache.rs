@@ -462,3 +462,15 @@ async fn the_timeout_setting_bounds_connecting_instead_of_a_fixed_two_seconds() 
     );
     drop(silent);
 }
+
+#[test]
+fn tls_without_verification_is_refused_when_the_cache_is_built() {
+    let error = RedisCache::new("rediss://127.0.0.1:6380/#insecure").unwrap_err();
+    assert!(error.to_string().contains("#insecure"), "{error}");
+    let error = RedisCache::cluster_builder(["rediss://127.0.0.1:7000/#insecure"])
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("#insecure"), "{error}");
+    // Verified TLS is accepted (nothing connects yet).
+    RedisCache::new("rediss://user:password@cache.invalid:6380/0").unwrap();
+}

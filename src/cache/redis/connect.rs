@@ -75,14 +75,14 @@ impl Connection {
 impl Topology {
     /// One node at `url`.
     pub(super) fn node(url: &str) -> RedisResult<Topology> {
-        Ok(Topology::Node(url.into_connection_info()?))
+        Ok(Topology::Node(verified(url.into_connection_info()?)?))
     }
 
     /// A cluster reached through `urls` (credentials, TLS and database from the first).
     pub(super) fn cluster(urls: &[String], settings: &Settings) -> RedisResult<Topology> {
         let nodes = urls
             .iter()
-            .map(|url| url.as_str().into_connection_info())
+            .map(|url| verified(url.as_str().into_connection_info()?))
             .collect::<RedisResult<Vec<_>>>()?;
         let tls = nodes
             .first()
@@ -107,7 +107,7 @@ impl Topology {
     ) -> RedisResult<Topology> {
         let sentinels = sentinels
             .iter()
-            .map(|url| url.as_str().into_connection_info())
+            .map(|url| verified(url.as_str().into_connection_info()?))
             .collect::<RedisResult<Vec<_>>>()?;
         if sentinels.is_empty() {
             return Err(RedisError::from((
@@ -118,7 +118,7 @@ impl Topology {
         Ok(Topology::Sentinel {
             service: service.to_owned(),
             sentinels,
-            master: master.into_connection_info()?,
+            master: verified(master.into_connection_info()?)?,
         })
     }
 
@@ -192,23 +192,25 @@ async fn master_of(
     Ok(client.get_connection_info().clone())
 }
 
+/// `info`, unless it asks for TLS without verifying the server (`rediss://…/#insecure`).
+fn verified(info: ConnectionInfo) -> RedisResult<ConnectionInfo> {
+    if let ConnectionAddr::TcpTls { insecure: true, .. } = info.addr() {
+        return Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "TLS without verification (#insecure) is not supported; trust the server's CA \
+             with RedisCacheBuilder::root_certificate",
+        )));
+    }
+    Ok(info)
+}
+
 /// A connection to one node on a guarded stream of our own.
 async fn node(info: &ConnectionInfo, settings: &Settings) -> RedisResult<MultiplexedConnection> {
     let stream: Pin<Box<dyn AsyncStream + Send + Sync>> = match info.addr() {
         ConnectionAddr::Tcp(host, port) => Box::pin(tcp(host, *port).await?),
-        ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure,
-            ..
-        } => {
-            if *insecure {
-                return Err(RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "TLS without verification (#insecure) is not supported; trust the \
-                     server's CA with RedisCacheBuilder::root_certificate",
-                )));
-            }
+        // `#insecure` was refused when the cache was built (a Sentinel's master is made
+        // from the master URL's TLS mode, always verified).
+        ConnectionAddr::TcpTls { host, port, .. } => {
             let name = ServerName::try_from(host.clone()).map_err(|e| {
                 RedisError::from((
                     redis::ErrorKind::InvalidClientConfig,
