@@ -42,7 +42,10 @@ pub(super) struct Scanner {
 fn too_large(limit: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("a Redis reply exceeded the limit of {limit} bytes; the connection was dropped"),
+        format!(
+            "a reply over the limit of {limit} bytes (the largest entry plus framing); \
+             the connection was dropped"
+        ),
     )
 }
 
