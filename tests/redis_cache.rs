@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use configcat_actix::cache::{ConfigCache, RedisCache, cache_key};
+use configcat_actix::cache::{ConfigCache, EntryTooLarge, RedisCache, cache_key};
 use configcat_actix::{Config, ConfigEntry};
 use support::{redis_connection as other_client, redis_url};
 
@@ -278,4 +278,199 @@ fn an_invalid_url_is_an_error_without_io() {
     // Valid URLs are accepted without connecting (nothing listens there).
     RedisCache::new("redis://127.0.0.1:1/3").unwrap();
     RedisCache::new("redis://user:password@cache.invalid:6379").unwrap();
+}
+
+#[actix_rt::test]
+async fn an_entry_over_the_limit_is_a_typed_error_without_its_content() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    let key = unique("too-large");
+    let _cleanup = Cleanup {
+        keys: vec![key.clone()],
+        user: None,
+    };
+    let cache = RedisCache::builder(&redis_url())
+        .max_entry_size(1024)
+        .build()
+        .unwrap();
+    assert_eq!(cache.get(&key).await, Ok(None), "a missing key is None");
+    set(&mut other, &key, "");
+    assert_eq!(
+        cache.get(&key).await,
+        Ok(Some(String::new())),
+        "empty is kept"
+    );
+
+    // Exactly the limit is read; one byte more is an error naming the limit, not the entry.
+    let exact = format!("1\n\n{}", "x".repeat(1020));
+    set(&mut other, &key, &exact);
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some(&*exact));
+    let larger = format!("1\n\n{}SECRET-CONTENT{}", "y".repeat(600), "z".repeat(600));
+    set(&mut other, &key, &larger);
+    let error = cache.get(&key).await.unwrap_err();
+    let source = std::error::Error::source(&error).expect("a source");
+    assert_eq!(
+        source.downcast_ref::<EntryTooLarge>(),
+        Some(&EntryTooLarge { limit: 1024 })
+    );
+    assert!(error.to_string().contains("1024 bytes"), "{error}");
+    for shown in [error.to_string(), format!("{error:?}")] {
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("yyy"),
+            "{shown}"
+        );
+    }
+    // The connection is still good: the refusal was the cache's, not the server's.
+    set(&mut other, &key, "2\n\n{}");
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some("2\n\n{}"));
+
+    // By default the limit is the HTTP body limit's default, 16 MiB: a 17 MiB entry is
+    // refused, a 1 MiB one read.
+    let default = RedisCache::new(&redis_url()).unwrap();
+    set(&mut other, &key, &"a".repeat(17 << 20));
+    let error = default.get(&key).await.unwrap_err();
+    let source = std::error::Error::source(&error).expect("a source");
+    assert_eq!(
+        source.downcast_ref::<EntryTooLarge>(),
+        Some(&EntryTooLarge { limit: 16 << 20 })
+    );
+    set(&mut other, &key, &"b".repeat(1 << 20));
+    assert_eq!(
+        default.get(&key).await.unwrap().map(|v| v.len()),
+        Some(1 << 20)
+    );
+}
+
+#[actix_rt::test]
+async fn an_entry_that_is_not_utf8_is_an_error_without_its_content() {
+    let Some(mut other) = other_client() else {
+        return;
+    };
+    let key = unique("not-utf8");
+    let _cleanup = Cleanup {
+        keys: vec![key.clone()],
+        user: None,
+    };
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(b"1\n\nSECRET\xff\xfe{}".as_slice())
+        .query::<()>(&mut other)
+        .unwrap();
+    let cache = RedisCache::new(&redis_url()).unwrap();
+    let error = cache.get(&key).await.unwrap_err().to_string();
+    assert!(error.contains("UTF-8"), "{error}");
+    assert!(!error.contains("SECRET"), "{error}");
+}
+
+/// A fake Redis on loopback: answers `+OK` to every command but `GETRANGE`/`GET`, to which it
+/// announces a 1 GB bulk string and streams it until the client goes away. Returns its port
+/// and, once the client is gone, how many bytes of the string it could send.
+fn streaming_fake_redis() -> (u16, std::sync::mpsc::Receiver<u64>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sent, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        loop {
+            // One command: `*N`, then N times `$len` and the argument.
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let count: usize = line.trim()[1..].parse().unwrap();
+            let mut name = Vec::new();
+            for i in 0..count {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let length: usize = line.trim()[1..].parse().unwrap();
+                let mut argument = vec![0; length + 2];
+                reader.read_exact(&mut argument).unwrap();
+                if i == 0 {
+                    name = argument[..length].to_ascii_uppercase();
+                }
+            }
+            if name != b"GETRANGE" && name != b"GET" {
+                writer.write_all(b"+OK\r\n").unwrap();
+                continue;
+            }
+            let total: u64 = 1 << 30;
+            writer
+                .write_all(format!("${total}\r\n").as_bytes())
+                .unwrap();
+            let chunk = vec![b'a'; 64 * 1024];
+            let mut written = 0u64;
+            while written < total {
+                match writer.write(&chunk) {
+                    Ok(n) => written += n as u64,
+                    Err(_) => break,
+                }
+            }
+            let _ = sent.send(written);
+            return;
+        }
+    });
+    (port, receiver)
+}
+
+#[actix_rt::test]
+async fn a_server_streaming_a_huge_reply_is_dropped_within_the_limit() {
+    let (port, sent) = streaming_fake_redis();
+    let cache = RedisCache::builder(&format!("redis://127.0.0.1:{port}"))
+        .max_entry_size(1 << 20)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(30), cache.get("key"))
+        .await
+        .expect("get does not hang");
+    let error = got.unwrap_err().to_string();
+    assert!(error.contains("limit"), "{error}");
+    // The client hung up long before the gigabyte: what the server could send is what the
+    // kernel's socket buffers took, not the reply (the old code read all of it).
+    let written = sent
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server saw the client go");
+    assert!(
+        written < 64 << 20,
+        "{written} bytes were sent before the hang-up"
+    );
+}
+
+#[actix_rt::test]
+async fn the_timeout_setting_bounds_connecting_instead_of_a_fixed_two_seconds() {
+    // A "Redis" that never answers: the kernel accepts the connections into the backlog.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let cache = RedisCache::builder(&format!("redis://127.0.0.1:{port}"))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let got = tokio::time::timeout(Duration::from_secs(20), cache.get("key"))
+        .await
+        .expect("get does not hang");
+    assert!(got.is_err(), "{got:?}");
+    // Not before the 3 s given (the old fixed bound was 2 s).
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn tls_without_verification_is_refused_when_the_cache_is_built() {
+    let error = RedisCache::new("rediss://127.0.0.1:6380/#insecure").unwrap_err();
+    assert!(error.to_string().contains("#insecure"), "{error}");
+    let error = RedisCache::cluster_builder(["rediss://127.0.0.1:7000/#insecure"])
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("#insecure"), "{error}");
+    // Verified TLS is accepted (nothing connects yet).
+    RedisCache::new("rediss://user:password@cache.invalid:6380/0").unwrap();
 }

@@ -17,4 +17,4 @@ mod redis;
 pub use external::{CacheError, CacheFuture, ConfigCache, EntryError, InMemoryCache, cache_key};
 pub use file::FileCache;
 #[cfg(feature = "redis")]
-pub use redis::RedisCache;
+pub use redis::{EntryTooLarge, RedisCache, RedisCacheBuilder};

@@ -18,7 +18,7 @@
 mod env_proxy;
 mod error;
 mod proxy;
-mod tls;
+pub(crate) mod tls;
 
 use std::cell::RefCell;
 use std::fmt;

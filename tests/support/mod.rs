@@ -16,6 +16,8 @@ mod http;
 mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_servers;
 mod server;
 mod temp;
 mod tls;
@@ -26,6 +28,8 @@ pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
 #[cfg(feature = "redis")]
 pub use redis::{redis_connection, redis_url};
+#[cfg(feature = "redis")]
+pub use redis_servers::{RedisCluster, RedisProcess, free_port, redis_binaries, tls_arguments};
 pub use server::refused_base_url;
 pub use temp::TempDir;
 pub use tls::TestCertificates;
