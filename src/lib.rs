@@ -62,6 +62,8 @@
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
 //!   a readiness handler for actix-web apps.
+//! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
+//!   client and a fake CDN.
 //! * [`guide`]: the guides, one page each.
 #![deny(missing_docs)]
 
@@ -86,6 +88,8 @@ mod poller;
 mod protocol;
 mod snapshot;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
