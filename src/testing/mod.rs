@@ -6,7 +6,7 @@
 //!   prerequisite flags ([`prerequisite`]) and percentage options; [`TestConfig::build`] gives
 //!   the [`Config`](crate::Config), [`TestConfig::to_json`] its config_v6 text.
 //! * [`TestConfig::start_client`] starts a client that serves those flags with no network and
-//!   no log output (local-only [flag overrides](crate::overrides), the [`NoLog`](crate::NoLog)
+//!   no log output (local-only [flag overrides](crate::overrides), the [`NoLog`]
 //!   sink, a fresh SDK key so that every call starts its own client);
 //!   [`TestConfig::client_builder`] is the same builder, for adding options first.
 //! * [`FakeCdn`] serves configs over HTTP on 127.0.0.1, with ETags and 304s, injected
@@ -51,7 +51,7 @@ pub use flags::{
 use crate::builder::ConfigCatBuilder;
 use crate::error::Error;
 use crate::evaluator::ConfigCat;
-use crate::log::NoLog;
+use crate::NoLog;
 use crate::overrides::OverrideBehaviour;
 
 /// A new SDK key of the valid form (`configcat-sdk-1/<22>/<22>`), different at each call: one
