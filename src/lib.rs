@@ -96,7 +96,7 @@ mod user;
 pub mod web;
 
 pub use builder::ConfigCatBuilder;
-pub use error::{Error, RefreshError};
+pub use error::{Error, RefreshError, RefreshErrorKind};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
