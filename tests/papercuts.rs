@@ -49,8 +49,7 @@ mod changed_keys {
         while seen.lock().unwrap().len() < 2 && Instant::now() < deadline {
             actix_rt::time::sleep(Duration::from_millis(10)).await;
         }
-        let seen = seen.lock().unwrap().clone();
-        seen
+        seen.lock().unwrap().clone()
     }
 
     #[actix_rt::test]
