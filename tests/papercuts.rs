@@ -3,16 +3,34 @@
 //! changed, the strict readiness probe, a `ForceRefresh` admin endpoint answering a
 //! `RefreshError` by itself, and OpenFeature contexts built from a `User`.
 
+/// A fake CDN serving `flags`, and a manual-poll client of it (nothing downloaded yet).
+#[cfg(feature = "testing")]
+fn manual_client(
+    flags: &configcat_actix::testing::TestConfig,
+    options: impl FnOnce(configcat_actix::ConfigCatBuilder) -> configcat_actix::ConfigCatBuilder,
+) -> (
+    configcat_actix::testing::FakeCdn,
+    String,
+    actix::Addr<configcat_actix::ConfigCat>,
+) {
+    let cdn = configcat_actix::testing::FakeCdn::start().unwrap();
+    let key = configcat_actix::testing::sdk_key();
+    cdn.set_flags(&key, flags);
+    let builder = cdn
+        .client_builder(&key)
+        .polling_mode(configcat_actix::PollingMode::manual_poll());
+    let client = options(builder).start().unwrap();
+    (cdn, key, client)
+}
+
 #[cfg(feature = "testing")]
 mod changed_keys {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
     use actix::prelude::*;
-    use configcat_actix::testing::{
-        FakeCdn, Flag, TestConfig, in_segment, prerequisite, sdk_key, when,
-    };
-    use configcat_actix::{ConfigChanged, ForceRefresh, PollingMode};
+    use configcat_actix::testing::{Flag, TestConfig, in_segment, prerequisite, when};
+    use configcat_actix::{ConfigChanged, ForceRefresh};
 
     type Seen = Arc<Mutex<Vec<Vec<String>>>>;
 
@@ -31,17 +49,9 @@ mod changed_keys {
 
     /// The changed keys of each change after serving `first`, then `second`.
     async fn changes(first: &TestConfig, second: &TestConfig) -> Vec<Vec<String>> {
-        let cdn = FakeCdn::start().unwrap();
-        let key = sdk_key();
         let seen = Seen::default();
         let recorder = Recorder(seen.clone()).start();
-        let client = cdn
-            .client_builder(&key)
-            .polling_mode(PollingMode::manual_poll())
-            .subscribe(recorder.recipient())
-            .start()
-            .unwrap();
-        cdn.set_flags(&key, first);
+        let (cdn, key, client) = super::manual_client(first, |b| b.subscribe(recorder.recipient()));
         client.send(ForceRefresh).await.unwrap().unwrap();
         cdn.set_flags(&key, second);
         client.send(ForceRefresh).await.unwrap().unwrap();
@@ -167,14 +177,7 @@ mod web {
 
     #[actix_rt::test]
     async fn the_strict_probe_passes_once_flag_data_arrives_after_readiness() {
-        let cdn = FakeCdn::start().unwrap();
-        let key = sdk_key();
-        cdn.set_flags(&key, &TestConfig::new().flag("on", true));
-        let manual = cdn
-            .client_builder(&key)
-            .polling_mode(PollingMode::manual_poll())
-            .start()
-            .unwrap();
+        let (_cdn, _, manual) = super::manual_client(&TestConfig::new().flag("on", true), |b| b);
         manual
             .send(GetHandle)
             .await
@@ -198,14 +201,7 @@ mod web {
 
     #[actix_rt::test]
     async fn an_admin_refresh_endpoint_answers_refresh_errors_by_itself() {
-        let cdn = FakeCdn::start().unwrap();
-        let key = sdk_key();
-        cdn.set_flags(&key, &TestConfig::new().flag("on", true));
-        let client = cdn
-            .client_builder(&key)
-            .polling_mode(PollingMode::manual_poll())
-            .start()
-            .unwrap();
+        let (cdn, _, client) = super::manual_client(&TestConfig::new().flag("on", true), |b| b);
         let app = test::init_service(
             App::new()
                 .app_data(web::Data::new(client))

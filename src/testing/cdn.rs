@@ -13,7 +13,7 @@ use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use sha1::{Digest, Sha1};
 
-use super::TestConfig;
+use super::{TestConfig, hex};
 use crate::builder::ConfigCatBuilder;
 use crate::evaluator::ConfigCat;
 use crate::log::NoLog;
@@ -333,8 +333,4 @@ fn status(code: u16) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(code)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).finish()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -605,11 +605,7 @@ fn salted_sha256(text: &str, salt: &str, context: &str) -> String {
     hasher.update(text.as_bytes());
     hasher.update(salt.as_bytes());
     hasher.update(context.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::hex(&hasher.finalize())
 }
 
 fn unix_seconds(time: SystemTime) -> f64 {

@@ -68,6 +68,11 @@ pub fn sdk_key() -> String {
     format!("configcat-sdk-1/testkit-{:014}/{n:022}", std::process::id())
 }
 
+/// Lower-case hex, as ETags and hashed comparison values are written.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl TestConfig {
     /// A builder for a client serving these flags and nothing else: local-only overrides (no
     /// network, ready at once), the [`NoLog`] sink, a fresh [`sdk_key`]. Add options (a
