@@ -23,7 +23,7 @@ use crate::log::NoLog;
 #[non_exhaustive]
 pub enum Failure {
     /// This HTTP status with an empty body (`403`/`404`: a wrong SDK key, logged 1100 by the
-    /// client; `500`, `503`…: logged 1101).
+    /// client; `500`, `503`…: logged 1101). A code outside 100–999 answers 500.
     Status(u16),
     /// Waits this long, then answers as usual: longer than the client's read timeout, a hung
     /// CDN (logged 1102).
@@ -95,12 +95,29 @@ struct State {
     configs: HashMap<String, Served>,
     failure: Option<Failure>,
     next_failures: VecDeque<Failure>,
-    requests: Vec<CdnRequest>,
+    /// The latest [`MAX_RECORDED`] requests.
+    requests: VecDeque<CdnRequest>,
+    answered: usize,
 }
+
+/// How many requests [`FakeCdn::requests`] keeps: a long test polling fast must not grow
+/// without bound.
+const MAX_RECORDED: usize = 10_000;
 
 struct Served {
     body: String,
     etag: String,
+}
+
+impl State {
+    /// Counts an answered request and keeps it, dropping the oldest beyond [`MAX_RECORDED`].
+    fn record(&mut self, request: CdnRequest) {
+        if self.requests.len() == MAX_RECORDED {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(request);
+        self.answered += 1;
+    }
 }
 
 /// The running server: its handle and the thread whose System runs it.
@@ -201,12 +218,12 @@ impl FakeCdn {
 
     /// How many requests were answered (injected failures included, refused connections not).
     pub fn request_count(&self) -> usize {
-        self.state().requests.len()
+        self.state().answered
     }
 
-    /// The requests answered so far, oldest first.
+    /// The requests answered so far, oldest first (the latest 10,000).
     pub fn requests(&self) -> Vec<CdnRequest> {
-        self.state().requests.clone()
+        self.state().requests.iter().cloned().collect()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -302,7 +319,7 @@ async fn answer(req: HttpRequest, state: web::Data<Mutex<State>>) -> HttpRespons
             Some(Failure::Delay(delay)) => (Some(delay), served(&state, &request)),
             None => (None, served(&state, &request)),
         };
-        state.requests.push(CdnRequest {
+        state.record(CdnRequest {
             status: response.status().as_u16(),
             ..request
         });
@@ -333,4 +350,25 @@ fn status(code: u16) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(code)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CdnRequest, MAX_RECORDED, State};
+
+    #[test]
+    fn the_request_record_keeps_the_latest_and_counts_all() {
+        let mut state = State::default();
+        for status in 0..=MAX_RECORDED as u16 {
+            state.record(CdnRequest {
+                sdk_key: String::new(),
+                if_none_match: None,
+                user_agent: None,
+                status,
+            });
+        }
+        assert_eq!(state.answered, MAX_RECORDED + 1);
+        assert_eq!(state.requests.len(), MAX_RECORDED);
+        assert_eq!(state.requests.front().map(|r| r.status), Some(1));
+    }
 }
