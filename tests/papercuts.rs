@@ -137,12 +137,12 @@ mod web {
         let key = sdk_key();
         cdn.set_flags(&key, &TestConfig::new().flag("on", true));
         // Held back: the first download takes longer than the probes below.
-        cdn.fail_next(Failure::Delay(Duration::from_secs(3)));
+        cdn.fail_next(Failure::Delay(Duration::from_secs(30)));
         let auto = cdn
             .client_builder(&key)
             .polling_mode(
                 PollingMode::auto_poll(Duration::from_secs(60))
-                    .max_init_wait(Duration::from_secs(10)),
+                    .max_init_wait(Duration::from_secs(60)),
             )
             .start()
             .unwrap();

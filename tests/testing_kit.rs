@@ -134,12 +134,7 @@ fn every_comparator_family_evaluates_as_its_words_say() {
             version("2.0.0"),
             version("1.9.9"),
         ),
-        (
-            "number =",
-            when("Age").number_equals(30.0),
-            age(30),
-            age(31),
-        ),
+        ("number =", when("Age").number_equals(30), age(30), age(31)),
         (
             "number !=",
             when("Age").number_not_equals(30.0),
@@ -607,7 +602,7 @@ async fn the_fake_cdn_fails_on_demand_and_recovers() {
     let client = cdn
         .client_builder(&key)
         .polling_mode(PollingMode::manual_poll())
-        .read_timeout(Duration::from_millis(300))
+        .read_timeout(Duration::from_secs(2))
         .start()
         .unwrap();
     let refresh = || async { client.send(ForceRefresh).await.unwrap() };
@@ -626,7 +621,7 @@ async fn the_fake_cdn_fails_on_demand_and_recovers() {
         refresh().await,
         Err(RefreshError::Fetch(FetchError::InvalidBody(_)))
     ));
-    cdn.fail(Failure::Delay(Duration::from_secs(5)));
+    cdn.fail(Failure::Delay(Duration::from_secs(60)));
     assert!(matches!(
         refresh().await,
         Err(RefreshError::Fetch(FetchError::Timeout { .. }))

@@ -466,17 +466,17 @@ impl Attribute {
         /// Semantic version: `>=`.
         version_greater_than_or_equal(version: impl Into<String>) => SemVerGreaterOrEquals, Operand::Text(version.into());
         /// Number: `=`.
-        number_equals(number: f64) => NumberEquals, Operand::Number(number);
+        number_equals(number: impl Into<f64>) => NumberEquals, Operand::Number(number.into());
         /// Number: `!=`.
-        number_not_equals(number: f64) => NumberNotEquals, Operand::Number(number);
+        number_not_equals(number: impl Into<f64>) => NumberNotEquals, Operand::Number(number.into());
         /// Number: `<`.
-        number_less_than(number: f64) => NumberLess, Operand::Number(number);
+        number_less_than(number: impl Into<f64>) => NumberLess, Operand::Number(number.into());
         /// Number: `<=`.
-        number_less_than_or_equal(number: f64) => NumberLessOrEquals, Operand::Number(number);
+        number_less_than_or_equal(number: impl Into<f64>) => NumberLessOrEquals, Operand::Number(number.into());
         /// Number: `>`.
-        number_greater_than(number: f64) => NumberGreater, Operand::Number(number);
+        number_greater_than(number: impl Into<f64>) => NumberGreater, Operand::Number(number.into());
         /// Number: `>=`.
-        number_greater_than_or_equal(number: f64) => NumberGreaterOrEquals, Operand::Number(number);
+        number_greater_than_or_equal(number: impl Into<f64>) => NumberGreaterOrEquals, Operand::Number(number.into());
         /// Date: BEFORE (the attribute is a `SystemTime` or Unix seconds).
         before(time: SystemTime) => DateBefore, Operand::Number(unix_seconds(time));
         /// Date: AFTER.
