@@ -473,6 +473,23 @@ fn segments_prerequisites_and_percentage_options_evaluate_as_written() {
         eval::evaluate_value(&config, "split", 0_i64, Some(&staff_at), &NoLog),
         2
     );
+    // Each value has one variation id: `<key>:<value>`.
+    let id = |key: &str, user: Option<&User>| {
+        eval::evaluate_details(
+            &config,
+            key,
+            configcat_actix::Value::from(0),
+            user,
+            None,
+            &NoLog,
+        )
+        .variation_id
+        .map(|id| id.to_string())
+    };
+    assert_eq!(id("beta", Some(&other_hu)).as_deref(), Some("beta:dark"));
+    assert_eq!(id("beta", Some(&staff_at)).as_deref(), Some("beta:all"));
+    assert_eq!(id("split", None).as_deref(), Some("split:0"));
+    assert_eq!(id("split", Some(&staff_at)).as_deref(), Some("split:2"));
     // A segment the config does not define fails the evaluation: the caller's default.
     let broken = TestConfig::new()
         .flag("f", Flag::new(false).rule(in_segment("Nobody").then(true)))

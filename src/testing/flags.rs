@@ -145,7 +145,8 @@ impl TestConfig {
 /// A flag or setting: its default value, targeting rules, percentage options.
 ///
 /// Its type is its default value's: `bool`, text, whole number (`i64`, `i32`) or decimal
-/// (`f64`). Every value a rule or an option serves should be of that type; one that is not is
+/// (`f64`). Each value served gets the variation id `<key>:<value>` (`beta:true`,
+/// `plan:premium`), as the dashboard gives each value of a flag one id. Every value a rule or an option serves should be of that type; one that is not is
 /// written as it is and fails to evaluate (error 1002), as it would from the CDN.
 ///
 /// ```
@@ -212,8 +213,9 @@ impl Flag {
         let mut flag = json!({
             "t": self.default.setting_type() as i64,
             "v": value_json(&self.default),
+            "i": variation_id(key, &self.default),
             "r": rules,
-            "p": options_json(&self.percentage_options),
+            "p": options_json(key, &self.percentage_options),
         });
         if let Some(attribute) = &self.percentage_attribute {
             flag["a"] = json!(attribute);
@@ -257,9 +259,12 @@ impl Rule {
             .map(|c| c.to_json(key, config))
             .collect();
         match &self.then {
-            Then::Value(value) => json!({ "c": conditions, "s": { "v": value_json(value) } }),
+            Then::Value(value) => json!({
+                "c": conditions,
+                "s": { "v": value_json(value), "i": variation_id(key, value) }
+            }),
             Then::PercentageOptions(options) => {
-                json!({ "c": conditions, "p": options_json(options) })
+                json!({ "c": conditions, "p": options_json(key, options) })
             }
         }
     }
@@ -624,9 +629,17 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
-fn options_json(options: &[(i64, Value)]) -> Json {
+fn options_json(key: &str, options: &[(i64, Value)]) -> Json {
     options
         .iter()
-        .map(|(percentage, value)| json!({ "p": percentage, "v": value_json(value) }))
+        .map(|(percentage, value)| {
+            json!({ "p": percentage, "v": value_json(value), "i": variation_id(key, value) })
+        })
         .collect()
+}
+
+/// The variation id of a value: `<key>:<value>`, one per value of a flag, as the dashboard
+/// gives one id to each value.
+fn variation_id(key: &str, value: &Value) -> String {
+    format!("{key}:{value}")
 }
