@@ -64,6 +64,8 @@
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
 //!   a readiness handler for actix-web apps.
+//! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
+//!   client and a fake CDN.
 //! * [`guide`]: the guides, one page each.
 #![deny(missing_docs)]
 
@@ -89,13 +91,15 @@ mod poller;
 mod protocol;
 mod snapshot;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
 pub mod web;
 
 pub use builder::ConfigCatBuilder;
-pub use error::{Error, RefreshError};
+pub use error::{Error, RefreshError, RefreshErrorKind};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};

@@ -206,8 +206,9 @@ impl LogSink for SlogSink {
     }
 }
 
-/// The target of the events of [`LogCrateSink`] and [`TracingSink`], for filters such as
-/// `RUST_LOG=configcat=info`.
+/// The target of the events of `LogCrateSink` (feature `log`) and `TracingSink` (feature
+/// `tracing`), for filters such as `RUST_LOG=configcat=info`. (Not links: either feature may
+/// be off.)
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub const TARGET: &str = "configcat";
 

@@ -502,26 +502,10 @@ fn deliver(
     }
 }
 
-/// The keys whose settings differ between two configs (added, removed or changed), sorted.
+/// The keys whose values may differ between two configs, sorted: settings added, removed or
+/// changed, and the flags depending on them through prerequisites (`model::changed_keys`).
 fn changed_keys(old: Option<&Config>, new: &Config) -> Arc<[String]> {
-    let mut keys: Vec<String> = match old {
-        None => new.settings().keys().map(|key| key.to_string()).collect(),
-        Some(old) => {
-            let changed_or_added = new
-                .settings()
-                .iter()
-                .filter(|(key, setting)| old.settings().get(key) != Some(*setting))
-                .map(|(key, _)| key.to_string());
-            let removed = old
-                .settings()
-                .keys()
-                .filter(|key| !new.settings().contains_key(key))
-                .map(|key| key.to_string());
-            changed_or_added.chain(removed).collect()
-        }
-    };
-    keys.sort_unstable();
-    keys.into()
+    crate::model::changed_keys(old, new).into()
 }
 
 /// The config evaluations use, for a remote entry and the current local overrides.
