@@ -84,6 +84,7 @@ pub mod overrides;
 mod policy;
 mod poller;
 mod protocol;
+mod redact;
 mod snapshot;
 mod state;
 mod text;
