@@ -262,6 +262,13 @@ impl Cache {
         if let Some(external) = self.external.as_mut() {
             external.failing = result.is_err();
         }
+        if result.is_ok() {
+            self.sink.log(
+                LogLevel::Debug,
+                event::CACHE_WRITTEN,
+                format_args!("Wrote the config to the external cache."),
+            );
+        }
         if let Err(error) = result {
             self.sink.log(
                 LogLevel::Error,
@@ -296,6 +303,9 @@ impl Cache {
                 external.failing = result.is_err();
                 external.reading.take().unwrap_or_default()
             });
+            if let Ok(entry) = &result {
+                log_cache_read(&*act.sink, entry.as_deref());
+            }
             match result {
                 // A store since the read began is newer than what the read saw.
                 Ok(Some(text)) if act.generation == generation => act.take_external(&text),
@@ -346,6 +356,11 @@ impl Cache {
             ready: Some(state),
             ..(*current).clone()
         });
+        self.sink.log(
+            LogLevel::Debug,
+            event::CLIENT_READY,
+            format_args!("The client is ready: {state:?}."),
+        );
         self.hooks.ready(state, &*self.sink);
     }
 
@@ -397,6 +412,23 @@ impl Cache {
             state => state,
         };
         self.ready(state, ctx);
+    }
+}
+
+/// DEBUG: what a read of the external cache found (its content is never quoted: another
+/// party may have written it).
+fn log_cache_read(sink: &dyn LogSink, entry: Option<&str>) {
+    match entry {
+        Some(text) => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: an entry of {} bytes.", text.len()),
+        ),
+        None => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: no entry."),
+        ),
     }
 }
 
