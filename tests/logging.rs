@@ -193,7 +193,7 @@ async fn one_message_is_capped_with_a_note_and_on_error_gets_the_capped_text() {
             .ends_with(&format!("(cut: longer than {MAX_MESSAGE_BYTES} bytes)"))
     );
     let errors = errors.lock().unwrap();
-    assert_eq!(errors.as_slice(), [missing.message.clone()]);
+    assert_eq!(errors.as_slice(), std::slice::from_ref(&missing.message));
 }
 
 /// The global `tracing` subscriber: its events of target `configcat`, behind a reloadable level.

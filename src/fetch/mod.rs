@@ -3,8 +3,9 @@
 //! A [`Fetcher`] performs one *refresh* per [`Fetcher::fetch`] call: a conditional GET
 //! (`If-None-Match`) of `<base URL>/configuration-files/<SDK key>/config_v6.json`, followed by
 //! up to two more requests when the downloaded config's preferences redirect it to another
-//! base URL (data governance). Every failure is logged once, with its standard event id, through
-//! the [`LogSink`] the fetcher was built with, and returned as a [`FetchOutcome::Failed`].
+//! base URL (data governance), never from https to plain http. Every failure is logged once,
+//! with its standard event id, through the [`LogSink`] the fetcher was built with, and returned
+//! as a [`FetchOutcome::Failed`]; error texts never carry the SDK key (the URL holds it).
 //!
 //! Connections go through awc over rustls (ring provider, webpki roots plus any
 //! [extra roots](FetchOptions::extra_root_certificates)), optionally tunnelled through an HTTP
@@ -349,6 +350,10 @@ impl Fetcher {
     ///   no mode) by fetching again at once, mode 1 logging WARNING 3002. A custom base URL is
     ///   left only for mode 2. After the third request ERROR 1104 is logged and the last config
     ///   fetched is returned.
+    /// * A redirect from an `https` URL to anything else (plain `http`) is refused: the SDK key
+    ///   would travel in clear. WARNING 9110 is logged once per target, the config that asked
+    ///   for it is returned, and the current URL stays.
+    /// * Each request is logged at DEBUG: 9100 (200), 9101 (304), 9102 (failed).
     /// * Every failure is logged once at ERROR with its event id (1100–1105) and returned as
     ///   [`FetchOutcome::Failed`]; only 403 and 404 are not transient.
     pub fn fetch(&self, etag: Option<String>) -> impl Future<Output = FetchOutcome> + 'static {
