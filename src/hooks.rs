@@ -155,6 +155,13 @@ impl HookedSink {
         self
     }
 
+    /// Whether the user's sink wants `level`; a sink whose `enabled` panics wants nothing (it
+    /// is asked from the actors, which must not die of it).
+    #[inline]
+    fn sink_enabled(&self, level: LogLevel) -> bool {
+        catch_unwind(AssertUnwindSafe(|| self.inner.enabled(level))).unwrap_or(false)
+    }
+
     /// Whether the filter lets the event through; a filter that panics lets it through, so
     /// that a bug in it loses no event.
     fn accepts(&self, level: LogLevel, event_id: u32, text: &str) -> bool {
@@ -169,7 +176,7 @@ impl LogSink for HookedSink {
     /// the application's logger, whose level may change at any moment.
     #[inline]
     fn enabled(&self, level: LogLevel) -> bool {
-        self.inner.enabled(level) || (level == LogLevel::Error && !self.hooks.on_error.is_empty())
+        self.sink_enabled(level) || (level == LogLevel::Error && !self.hooks.on_error.is_empty())
     }
 
     fn log(&self, level: LogLevel, event_id: u32, message: std::fmt::Arguments<'_>) {
@@ -181,7 +188,7 @@ impl LogSink for HookedSink {
             self.mask.apply(text);
             // The sink is user code: a panic in it loses the line, never the actor that
             // logged (a panicking sink cannot be told about its own panic).
-            if self.inner.enabled(level) && self.accepts(level, event_id, text) {
+            if self.sink_enabled(level) && self.accepts(level, event_id, text) {
                 let _ = catch_unwind(AssertUnwindSafe(|| {
                     self.inner.log(level, event_id, format_args!("{text}"))
                 }));
@@ -211,4 +218,85 @@ fn with_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
         }
         Err(_) => f(&mut String::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::log::MemoryLog;
+
+    /// Wants DEBUG only while `on` is set; panics in `enabled` when `panics` is.
+    struct Switch {
+        on: AtomicBool,
+        panics: AtomicBool,
+        log: MemoryLog,
+    }
+
+    impl LogSink for Switch {
+        fn enabled(&self, level: LogLevel) -> bool {
+            assert!(!self.panics.load(Ordering::SeqCst), "a bug in the sink");
+            self.on.load(Ordering::SeqCst) && self.log.enabled(level)
+        }
+        fn log(&self, level: LogLevel, event_id: u32, message: fmt::Arguments<'_>) {
+            self.log.log(level, event_id, message);
+        }
+    }
+
+    #[test]
+    fn the_level_is_asked_at_each_event_and_a_panicking_sink_or_filter_costs_nothing_else() {
+        let switch = Arc::new(Switch {
+            on: AtomicBool::new(false),
+            panics: AtomicBool::new(false),
+            log: MemoryLog::new(LogLevel::Debug),
+        });
+        let filter: LogFilter = Arc::new(|_, event_id, _| {
+            assert!(event_id != 2, "a bug in the filter");
+            event_id != 3
+        });
+        let sink = HookedSink::new(Box::new(switch.clone()), Arc::default())
+            .masking("configcat-sdk-1/PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA")
+            .filtered(Some(filter));
+        assert!(!sink.enabled(LogLevel::Error));
+        sink.log(LogLevel::Debug, 1, format_args!("off"));
+        switch.on.store(true, Ordering::SeqCst);
+        assert!(
+            sink.enabled(LogLevel::Debug),
+            "a level raised later is followed"
+        );
+        sink.log(LogLevel::Debug, 1, format_args!("on"));
+        sink.log(
+            LogLevel::Debug,
+            2,
+            format_args!("the filter panicked: kept"),
+        );
+        sink.log(LogLevel::Debug, 3, format_args!("filtered out"));
+        sink.log(
+            LogLevel::Debug,
+            4,
+            format_args!("key PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA"),
+        );
+        switch.panics.store(true, Ordering::SeqCst);
+        assert!(
+            !sink.enabled(LogLevel::Error),
+            "a panicking `enabled` wants nothing"
+        );
+        sink.log(LogLevel::Error, 5, format_args!("lost"));
+        let events: Vec<String> = switch
+            .log
+            .take()
+            .iter()
+            .map(|e| e.message.clone())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "on",
+                "the filter panicked: kept",
+                "key **********************/****************ZlMSeA"
+            ]
+        );
+    }
 }
