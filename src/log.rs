@@ -10,6 +10,11 @@
 //! Every sink gives the event id once, as a structured `event_id` field (slog key, `log`
 //! key-value, `tracing` field), not inside the message; the `log` and `tracing` sinks use the
 //! target `configcat`.
+//!
+//! A client hands its sink only what passed one wrapper: the level asked of the sink at that
+//! event, the message capped at [`MAX_MESSAGE_BYTES`], the SDK key masked
+//! ([`mask_sdk_key`]), and the builder's
+//! [`log_filter`](crate::ConfigCatBuilder::log_filter) applied.
 
 use std::fmt;
 use std::sync::Mutex;
