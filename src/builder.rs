@@ -18,7 +18,7 @@ use crate::eval::EvaluationDetails;
 use crate::evaluator::{ConfigCat, Peers};
 use crate::fetch::{DataGovernance, Fetcher, Proxy};
 use crate::handle::{AccessSync, Shared};
-use crate::hooks::{ClientCacheState, HookedSink, Hooks};
+use crate::hooks::{ClientCacheState, HookedSink, Hooks, LogFilter};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::messages::ConfigChanged;
 use crate::model::{Config, Value};
@@ -52,6 +52,7 @@ pub struct ConfigCatBuilder {
     options: Options,
     logger: Option<slog::Logger>,
     sink: Option<Box<dyn LogSink>>,
+    log_filter: Option<LogFilter>,
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
     subscribers: Vec<Recipient<ConfigChanged>>,
@@ -63,6 +64,7 @@ impl ConfigCatBuilder {
             options: Options::new(sdk_key),
             logger: None,
             sink: None,
+            log_filter: None,
             hooks: Hooks::default(),
             cache: None,
             subscribers: Vec::new(),
@@ -231,6 +233,31 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Logs only the events `filter` accepts: it gets each event's level, event id and
+    /// message (formatted, at most [`MAX_MESSAGE_BYTES`](crate::log::MAX_MESSAGE_BYTES), the
+    /// SDK key masked) after the level check and before the sink, as the JavaScript and .NET
+    /// SDKs' log filter. The `on_error` hooks still see every ERROR event. A filter that panics
+    /// lets the event through.
+    ///
+    /// ```no_run
+    /// use configcat_actix::{ConfigCat, LogLevel};
+    /// # fn start() -> Result<(), configcat_actix::Error> {
+    /// // Drop the warnings about missing user attributes (3003), keep everything else.
+    /// let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .log_level(LogLevel::Info)
+    ///     .log_filter(|_level, event_id, _message| event_id != 3003)
+    ///     .start()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn log_filter(
+        mut self,
+        filter: impl Fn(LogLevel, u32, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.log_filter = Some(Arc::new(filter));
+        self
+    }
+
     /// The user evaluations use when none is given.
     #[must_use]
     pub fn default_user(mut self, user: User) -> Self {
@@ -312,23 +339,29 @@ impl ConfigCatBuilder {
         Ok(addr)
     }
 
-    fn warn_already_created(&self) {
-        let default_sink;
-        let sink: &dyn LogSink = match &self.sink {
-            Some(sink) => &**sink,
-            None => {
-                default_sink = self.default_sink();
-                &*default_sink
-            }
-        };
+    fn warn_already_created(mut self) {
+        // Through the same wrapper as the client's own events: masked, bounded, filtered.
+        let sink = self.client_sink(Arc::default());
         sink.log(
             LogLevel::Warn,
             event::CLIENT_ALREADY_CREATED,
             format_args!(
                 "There is an existing client instance for the specified SDK Key. No new client instance will be created and the specified options are ignored. Returning the existing client instance. SDK Key: '{}'.",
-                self.options.sdk_key
+                crate::log::mask_sdk_key(&self.options.sdk_key)
             ),
         );
+    }
+
+    /// The sink every event of the client goes through: the user's (or the default) wrapped
+    /// in the hooks, the SDK key mask and the log filter.
+    fn client_sink(&mut self, hooks: Arc<Hooks>) -> HookedSink {
+        let inner = match self.sink.take() {
+            Some(sink) => sink,
+            None => self.default_sink(),
+        };
+        HookedSink::new(inner, hooks)
+            .masking(&self.options.sdk_key)
+            .filtered(self.log_filter.take())
     }
 
     fn default_sink(&self) -> Box<dyn LogSink> {
@@ -342,12 +375,8 @@ impl ConfigCatBuilder {
     }
 
     fn launch(mut self, registry_key: RegistryKey) -> Result<Addr<ConfigCat>, Error> {
-        let inner = match self.sink.take() {
-            Some(sink) => sink,
-            None => self.default_sink(),
-        };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
-        let sink: Arc<dyn LogSink> = Arc::new(HookedSink::new(inner, hooks.clone()));
+        let sink: Arc<dyn LogSink> = Arc::new(self.client_sink(hooks.clone()));
         let options = self.options;
         let local_only = options.local_only();
         let fetch_options = options.fetch_options();

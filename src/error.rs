@@ -8,7 +8,10 @@ use crate::fetch::FetchError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The SDK key is empty or malformed (spec §6.3).
+    /// The SDK key is empty or malformed (spec §6.3). It holds the key masked as the logs
+    /// show it ([`mask_sdk_key`](crate::log::mask_sdk_key): all but `/` and the last six
+    /// characters replaced by `*`), at most 256 characters of it: a malformed key may still be
+    /// a real one with a typo.
     InvalidSdkKey(String),
     /// `start()` was called outside a running actix `System`.
     NoRunningSystem,
@@ -284,6 +287,14 @@ impl From<actix::MailboxError> for RefreshError {
     }
 }
 
+/// The longest (masked) SDK key an error quotes.
+const MAX_QUOTED_KEY: usize = 256;
+
+/// `key` masked, and cut when it is longer than any key.
+fn masked_key(key: &str) -> String {
+    crate::redact::bounded(crate::redact::mask_sdk_key(key), MAX_QUOTED_KEY)
+}
+
 /// Checks an SDK key as spec §6.3 says: `<22>/<22>`, `configcat-sdk-1/<22>/<22>`, or, with a
 /// custom base URL, `configcat-proxy/<anything>`.
 pub(crate) fn validate_sdk_key(key: &str, custom_base_url: bool) -> Result<(), Error> {
@@ -302,7 +313,7 @@ pub(crate) fn validate_sdk_key(key: &str, custom_base_url: bool) -> Result<(), E
     if valid {
         Ok(())
     } else {
-        Err(Error::InvalidSdkKey(key.to_owned()))
+        Err(Error::InvalidSdkKey(masked_key(key)))
     }
 }
 
@@ -409,7 +420,27 @@ mod refresh_error_tests {
 
 #[cfg(test)]
 mod tests {
-    use super::validate_sdk_key;
+    use super::{Error, validate_sdk_key};
+
+    #[test]
+    fn an_invalid_sdk_key_is_quoted_masked_and_bounded() {
+        let key = "configcat-sdk-1/PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeAx";
+        let error = validate_sdk_key(key, false).unwrap_err();
+        let masked = "***************/**********************/*****************lMSeAx";
+        assert_eq!(error, Error::InvalidSdkKey(masked.to_owned()));
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(!text.contains("PKDVCLf-Hq-h-kCzMp-L7Q"), "{text}");
+            assert!(!text.contains("y_ZB7o-Xb0Swxth"), "{text}");
+        }
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("SDK Key '{masked}' is invalid."))
+        );
+        let huge = "k".repeat(1_000_000);
+        let text = validate_sdk_key(&huge, false).unwrap_err().to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+    }
 
     #[test]
     fn sdk_keys_are_validated_as_the_official_sdks_do() {

@@ -2,12 +2,14 @@
 //!
 //! A hook that panics is caught and reported as an error; it never takes the client down.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::eval::{EvaluationDetails, FlagValue};
-use crate::log::{LogLevel, LogSink};
+use crate::log::{LogLevel, LogSink, MAX_MESSAGE_BYTES};
 use crate::model::{Config, Value};
+use crate::redact::{SecretMask, format_bounded};
 
 /// How much flag data the client had when it became ready.
 ///
@@ -116,58 +118,185 @@ fn guarded(sink: &dyn LogSink, name: &str, hook: impl FnOnce()) {
     }
 }
 
-/// The client's log sink: the user's sink, with every ERROR event also passed to the
-/// `on_error` hooks.
+/// A log filter: whether an event (level, event id, message) reaches the sink.
+pub(crate) type LogFilter = Arc<dyn Fn(LogLevel, u32, &str) -> bool + Send + Sync>;
+
+/// The client's log sink, the one place every event of a client passes through: it asks the
+/// user's sink for the level at each event (so a logger or subscriber installed or reloaded
+/// later is followed), formats the message once, at most [`MAX_MESSAGE_BYTES`], masks the SDK
+/// key in it, applies the log filter, and passes every ERROR event to the `on_error` hooks.
 pub(crate) struct HookedSink {
     inner: Box<dyn LogSink>,
     hooks: Arc<Hooks>,
-    /// The most detailed level anyone listens to, worked out once: every evaluation asks, and a
-    /// comparison is cheaper than two virtual calls.
-    max_level: Option<LogLevel>,
+    filter: Option<LogFilter>,
+    mask: SecretMask,
 }
 
 impl HookedSink {
     pub(crate) fn new(inner: Box<dyn LogSink>, hooks: Arc<Hooks>) -> HookedSink {
-        let levels = [
-            LogLevel::Debug,
-            LogLevel::Info,
-            LogLevel::Warn,
-            LogLevel::Error,
-        ];
-        let mut max_level = levels.into_iter().find(|l| inner.enabled(*l));
-        if max_level.is_none() && !hooks.on_error.is_empty() {
-            max_level = Some(LogLevel::Error);
-        }
         HookedSink {
             inner,
             hooks,
-            max_level,
+            filter: None,
+            mask: SecretMask::default(),
         }
+    }
+
+    /// Masks `sdk_key` (and its secret parts) in every message.
+    pub(crate) fn masking(mut self, sdk_key: &str) -> HookedSink {
+        self.mask = SecretMask::for_sdk_key(sdk_key);
+        self
+    }
+
+    /// Lets only the events `filter` accepts reach the sink (the `on_error` hooks see every
+    /// ERROR event all the same).
+    pub(crate) fn filtered(mut self, filter: Option<LogFilter>) -> HookedSink {
+        self.filter = filter;
+        self
+    }
+
+    /// Whether the user's sink wants `level`; a sink whose `enabled` panics wants nothing (it
+    /// is asked from the actors, which must not die of it).
+    #[inline]
+    fn sink_enabled(&self, level: LogLevel) -> bool {
+        catch_unwind(AssertUnwindSafe(|| self.inner.enabled(level))).unwrap_or(false)
+    }
+
+    /// Whether the filter lets the event through; a filter that panics lets it through, so
+    /// that a bug in it loses no event.
+    fn accepts(&self, level: LogLevel, event_id: u32, text: &str) -> bool {
+        self.filter.as_ref().is_none_or(|filter| {
+            catch_unwind(AssertUnwindSafe(|| filter(level, event_id, text))).unwrap_or(true)
+        })
     }
 }
 
 impl LogSink for HookedSink {
+    /// Asked of the user's sink each time (one virtual call): the `log` and `tracing` sinks ask
+    /// the application's logger, whose level may change at any moment.
     #[inline]
     fn enabled(&self, level: LogLevel) -> bool {
-        self.max_level.is_some_and(|max| level <= max)
+        self.sink_enabled(level) || (level == LogLevel::Error && !self.hooks.on_error.is_empty())
     }
 
     fn log(&self, level: LogLevel, event_id: u32, message: std::fmt::Arguments<'_>) {
         if !self.enabled(level) {
             return;
         }
-        // The sink is user code: a panic in it loses the line, never the actor that logged
-        // (a panicking sink cannot be told about its own panic).
-        if level == LogLevel::Error && !self.hooks.on_error.is_empty() {
-            let text = message.to_string();
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                self.inner.log(level, event_id, format_args!("{text}"))
-            }));
-            self.hooks.error(&text);
-        } else {
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                self.inner.log(level, event_id, message)
-            }));
+        with_buffer(|text| {
+            format_bounded(text, message, MAX_MESSAGE_BYTES);
+            self.mask.apply(text);
+            // The sink is user code: a panic in it loses the line, never the actor that
+            // logged (a panicking sink cannot be told about its own panic).
+            if self.sink_enabled(level) && self.accepts(level, event_id, text) {
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    self.inner.log(level, event_id, format_args!("{text}"))
+                }));
+            }
+            if level == LogLevel::Error {
+                self.hooks.error(text);
+            }
+        });
+    }
+}
+
+/// Runs `f` with this thread's message buffer (a fresh one if it is in use: a sink that logs
+/// again from inside `log`), so that logging allocates only while messages grow.
+fn with_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    /// A buffer grown by a long message is given back rather than kept.
+    const KEPT_CAPACITY: usize = 16 * 1024;
+    thread_local! {
+        static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut text) => {
+            let result = f(&mut text);
+            if text.capacity() > KEPT_CAPACITY {
+                *text = String::new();
+            }
+            result
         }
+        Err(_) => f(&mut String::new()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::log::MemoryLog;
+
+    /// Wants DEBUG only while `on` is set; panics in `enabled` when `panics` is.
+    struct Switch {
+        on: AtomicBool,
+        panics: AtomicBool,
+        log: MemoryLog,
+    }
+
+    impl LogSink for Switch {
+        fn enabled(&self, level: LogLevel) -> bool {
+            assert!(!self.panics.load(Ordering::SeqCst), "a bug in the sink");
+            self.on.load(Ordering::SeqCst) && self.log.enabled(level)
+        }
+        fn log(&self, level: LogLevel, event_id: u32, message: fmt::Arguments<'_>) {
+            self.log.log(level, event_id, message);
+        }
+    }
+
+    #[test]
+    fn the_level_is_asked_at_each_event_and_a_panicking_sink_or_filter_costs_nothing_else() {
+        let switch = Arc::new(Switch {
+            on: AtomicBool::new(false),
+            panics: AtomicBool::new(false),
+            log: MemoryLog::new(LogLevel::Debug),
+        });
+        let filter: LogFilter = Arc::new(|_, event_id, _| {
+            assert!(event_id != 2, "a bug in the filter");
+            event_id != 3
+        });
+        let sink = HookedSink::new(Box::new(switch.clone()), Arc::default())
+            .masking("configcat-sdk-1/PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA")
+            .filtered(Some(filter));
+        assert!(!sink.enabled(LogLevel::Error));
+        sink.log(LogLevel::Debug, 1, format_args!("off"));
+        switch.on.store(true, Ordering::SeqCst);
+        assert!(
+            sink.enabled(LogLevel::Debug),
+            "a level raised later is followed"
+        );
+        sink.log(LogLevel::Debug, 1, format_args!("on"));
+        sink.log(
+            LogLevel::Debug,
+            2,
+            format_args!("the filter panicked: kept"),
+        );
+        sink.log(LogLevel::Debug, 3, format_args!("filtered out"));
+        sink.log(
+            LogLevel::Debug,
+            4,
+            format_args!("key PKDVCLf-Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA"),
+        );
+        switch.panics.store(true, Ordering::SeqCst);
+        assert!(
+            !sink.enabled(LogLevel::Error),
+            "a panicking `enabled` wants nothing"
+        );
+        sink.log(LogLevel::Error, 5, format_args!("lost"));
+        let events: Vec<String> = switch
+            .log
+            .take()
+            .iter()
+            .map(|e| e.message.clone())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "on",
+                "the filter panicked: kept",
+                "key **********************/****************ZlMSeA"
+            ]
+        );
     }
 }

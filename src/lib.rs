@@ -89,6 +89,7 @@ pub mod overrides;
 mod policy;
 mod poller;
 mod protocol;
+mod redact;
 mod snapshot;
 mod state;
 #[cfg(feature = "testing")]

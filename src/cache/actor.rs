@@ -273,6 +273,11 @@ impl Cache {
         external.failing = result.is_err();
         match result {
             Ok(()) => {
+                self.sink.log(
+                    LogLevel::Debug,
+                    event::CACHE_WRITTEN,
+                    format_args!("Wrote the config to the external cache."),
+                );
                 if let Some(failures) = external.write_failures.succeeded() {
                     self.sink.log(
                         LogLevel::Info,
@@ -361,6 +366,9 @@ impl Cache {
                 external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
+            if let Ok(entry) = &result {
+                log_cache_read(&*act.sink, entry.as_deref());
+            }
             act.note_read(result.as_ref().map(drop));
             match result {
                 // A store since the read began is newer than what the read saw.
@@ -411,6 +419,11 @@ impl Cache {
             ready: Some(state),
             ..(*current).clone()
         });
+        self.sink.log(
+            LogLevel::Debug,
+            event::CLIENT_READY,
+            format_args!("The client is ready: {state:?}."),
+        );
         self.hooks.ready(state, &*self.sink);
     }
 
@@ -476,6 +489,23 @@ impl Cache {
             state => state,
         };
         self.ready(state, ctx);
+    }
+}
+
+/// DEBUG: what a read of the external cache found (its content is never quoted: another
+/// party may have written it).
+fn log_cache_read(sink: &dyn LogSink, entry: Option<&str>) {
+    match entry {
+        Some(text) => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: an entry of {} bytes.", text.len()),
+        ),
+        None => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: no entry."),
+        ),
     }
 }
 
