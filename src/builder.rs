@@ -210,6 +210,35 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Sends this header with every config request, e.g. the credentials of a gateway in front
+    /// of a ConfigCat Proxy. Several calls add several headers (the same name twice sends it
+    /// twice). Checked by [`start`](Self::start): a name or value that is not valid HTTP, or a
+    /// header the SDK sets itself (`X-ConfigCat-UserAgent`, `User-Agent`, `If-None-Match`,
+    /// `Host`, and the framing headers `Content-Length`, `Transfer-Encoding`, `Connection`...),
+    /// is [`Error::InvalidRequestHeader`]. Values are never logged nor put in an error: they may
+    /// be tokens.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, Error};
+    ///
+    /// #[actix::main]
+    /// async fn main() {
+    ///     let error = ConfigCat::builder("configcat-proxy/my-sdk")
+    ///         .base_url("http://configcat-proxy.internal:8050")
+    ///         .request_header("Authorization", "Bearer my-gateway-token")
+    ///         .request_header("User-Agent", "not-allowed")
+    ///         .start()
+    ///         .unwrap_err();
+    ///     assert!(matches!(error, Error::InvalidRequestHeader { ref name, .. } if name == "User-Agent"));
+    ///     assert!(!error.to_string().contains("my-gateway-token"));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn request_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.request_headers.push(name.into(), value.into());
+        self
+    }
+
     /// Logs to this slog logger (default: standard output through slog-term).
     #[must_use]
     pub fn logger(mut self, logger: slog::Logger) -> Self {
@@ -280,10 +309,17 @@ impl ConfigCatBuilder {
     ///
     /// # Errors
     /// [`Error::NoRunningSystem`] outside a running actix System, [`Error::InvalidSdkKey`] for
-    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate.
+    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate,
+    /// [`Error::InvalidRequestHeader`] for a custom header that cannot be sent.
     pub fn start(self) -> Result<Addr<ConfigCat>, Error> {
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
             return Err(Error::NoRunningSystem);
+        }
+        if let Err((name, why)) = self.options.request_headers.parse() {
+            return Err(Error::InvalidRequestHeader {
+                name,
+                reason: why.to_string(),
+            });
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
         if !self.options.local_only() {

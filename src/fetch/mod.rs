@@ -17,6 +17,7 @@
 
 mod env_proxy;
 mod error;
+mod headers;
 mod proxy;
 mod tls;
 
@@ -32,6 +33,7 @@ use awc::http::header;
 
 use error::DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE;
 pub use error::{FetchConfigError, FetchError};
+pub(crate) use headers::RequestHeaders;
 pub use proxy::Proxy;
 
 use crate::log::{LogLevel, LogSink, event};
@@ -105,6 +107,9 @@ pub(crate) struct FetchOptions {
     /// refused before reading, and a body without one is read only up to the limit; both are
     /// ERROR 1105.
     pub max_body_bytes: usize,
+    /// Custom headers sent with every config request (validated by the builder at start; one
+    /// that does not parse is not sent).
+    pub request_headers: RequestHeaders,
     /// Replaces the URL of the [data governance](FetchOptions::data_governance) setting.
     /// Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects are
     /// followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
@@ -128,6 +133,7 @@ impl Default for FetchOptions {
             proxy_from_env: false,
             extra_root_certificates: Vec::new(),
             max_body_bytes: 16 * 1024 * 1024,
+            request_headers: RequestHeaders::default(),
             #[cfg(test)]
             data_governance_url: None,
         }
@@ -149,7 +155,8 @@ impl fmt::Debug for FetchOptions {
                 "extra_root_certificates",
                 &format_args!("[{} certificates]", self.extra_root_certificates.len()),
             )
-            .field("max_body_bytes", &self.max_body_bytes);
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_headers", &self.request_headers);
         #[cfg(test)]
         f.field("data_governance_url", &self.data_governance_url);
         f.finish()
@@ -228,6 +235,8 @@ struct Inner {
     connect_timeout: Duration,
     read_timeout: Duration,
     max_body_bytes: usize,
+    /// The custom headers, sent before the SDK's own (which they cannot replace).
+    request_headers: Vec<(header::HeaderName, header::HeaderValue)>,
     sink: Arc<dyn LogSink>,
 }
 
@@ -320,6 +329,7 @@ impl Fetcher {
                 connect_timeout: options.connect_timeout,
                 read_timeout: options.read_timeout,
                 max_body_bytes: options.max_body_bytes,
+                request_headers: options.request_headers.parse().unwrap_or_default(),
                 sink,
             }),
         })
@@ -421,9 +431,11 @@ impl Inner {
     /// One GET of the config, bounded as a whole by the read timeout.
     async fn request(&self, base_url: &str, etag: Option<&str>) -> Result<Response, FetchError> {
         let url = config_url(base_url, &self.sdk_key);
-        let mut request = self
-            .client
-            .get(url)
+        let mut request = self.client.get(url);
+        for (name, value) in &self.request_headers {
+            request = request.append_header((name.clone(), value.clone()));
+        }
+        let mut request = request
             .insert_header((header::USER_AGENT, self.user_agent.as_str()))
             .insert_header(("X-ConfigCat-UserAgent", self.user_agent.as_str()));
         if let Some(etag) = etag {
