@@ -281,6 +281,31 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Called after every fetch attempt, once its outcome is stored, with what it brought
+    /// (a changed or unchanged config, a 304, an error) and what started it (the polling mode,
+    /// a `ForceRefresh`, a webhook, a change stream). As the official SDKs' `configFetched`.
+    /// Runs on the poller's thread: keep it short.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, FetchResult};
+    ///
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .on_config_fetched(|fetched| {
+    ///         if let FetchResult::Failed(error) = &fetched.result {
+    ///             eprintln!("fetch failed (asked by the user: {}): {error}", fetched.is_initiated_by_user());
+    ///         }
+    ///     });
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn on_config_fetched(
+        mut self,
+        hook: impl Fn(&crate::hooks::ConfigFetched) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_config_fetched.push(Box::new(hook));
+        self
+    }
+
     /// Called with each new config (not on a 304).
     #[must_use]
     pub fn on_config_changed(mut self, hook: impl Fn(&Config) + Send + Sync + 'static) -> Self {
@@ -443,6 +468,7 @@ impl ConfigCatBuilder {
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
             sink: sink.clone(),
+            hooks: hooks.clone(),
         };
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
         let access_sync = has_external.then(|| AccessSync {

@@ -98,6 +98,7 @@ pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
+pub use hooks::{ConfigFetched, FetchResult, FetchTrigger};
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;
 #[cfg(feature = "tracing")]
