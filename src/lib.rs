@@ -90,6 +90,8 @@ mod text;
 mod user;
 #[cfg(feature = "actix-web")]
 pub mod web;
+#[cfg(feature = "actix-web")]
+mod webhook;
 
 pub use builder::ConfigCatBuilder;
 pub use error::{Error, RefreshError};

@@ -113,6 +113,16 @@ pub mod event {
     /// A proxy environment variable (`HTTPS_PROXY`, `NO_PROXY`...) could not be read and is
     /// ignored (this crate's own id).
     pub const PROXY_ENV_INVALID: u32 = 9003;
+
+    /// WARNING: a webhook request was refused (missing or malformed headers, a timestamp
+    /// outside the replay window, a body over the limit, no valid signature); nothing was
+    /// refreshed (this crate's own id).
+    pub const WEBHOOK_REJECTED: u32 = 9100;
+    /// The ConfigCat Proxy change stream could not connect or was lost: WARNING once per streak
+    /// of failures, while the client backs off and reconnects (this crate's own id).
+    pub const CHANGE_STREAM_FAILED: u32 = 9101;
+    /// INFO: the ConfigCat Proxy change stream connected (again) (this crate's own id).
+    pub const CHANGE_STREAM_CONNECTED: u32 = 9102;
 }
 
 /// Where log events go.
