@@ -27,6 +27,7 @@ use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, Poller, PollerParts};
 use crate::state::Published;
+use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -239,6 +240,29 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Fetches as soon as a ConfigCat Proxy reports a change, through its change stream
+    /// (server-sent events), besides the polling mode, which stays the backstop at its own
+    /// interval. Each change costs one conditional GET, coalesced with any fetch in flight; see
+    /// [`ProxyStream`]. Not used with local-only flag overrides nor while offline. A base URL
+    /// that does not make a valid URL is [`Error::InvalidOption`] from [`start`](Self::start).
+    #[must_use]
+    pub fn change_stream(mut self, stream: ProxyStream) -> Self {
+        self.options.change_stream = Some(stream);
+        self
+    }
+
+    /// Called with each state of the [change stream](Self::change_stream): connecting,
+    /// connected, backing off (with the failures in a row and the delay), offline, closed. Runs
+    /// on the client's thread: keep it short (store the state, count, alert).
+    #[must_use]
+    pub fn on_change_stream_state(
+        mut self,
+        hook: impl Fn(StreamState) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_change_stream_state.push(Box::new(hook));
+        self
+    }
+
     /// Logs to this slog logger (default: standard output through slog-term).
     #[must_use]
     pub fn logger(mut self, logger: slog::Logger) -> Self {
@@ -345,6 +369,9 @@ impl ConfigCatBuilder {
                 name,
                 reason: why.to_string(),
             });
+        }
+        if let Some(stream) = &self.options.change_stream {
+            stream.validate().map_err(Error::InvalidOption)?;
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
         if !self.options.local_only() {
@@ -470,7 +497,23 @@ impl ConfigCatBuilder {
             sink: sink.clone(),
             hooks: hooks.clone(),
         };
+        let stream_fetch_options = options.fetch_options();
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
+        let change_stream = options
+            .change_stream
+            .clone()
+            .filter(|_| !local_only)
+            .map(|stream| {
+                ChangeStream::new(StreamParts {
+                    stream,
+                    fetch_options: stream_fetch_options,
+                    refresh: poller.clone().recipient(),
+                    offline: offline.clone(),
+                    sink: sink.clone(),
+                    hooks: hooks.clone(),
+                })
+                .start()
+            });
         let access_sync = has_external.then(|| AccessSync {
             recipient: cache.clone().recipient(),
             interval: options.cache_sync_interval,
@@ -501,6 +544,9 @@ impl ConfigCatBuilder {
             sabotage: poller.recipient(),
         };
         let on_stop = Box::new(move || {
+            if let Some(change_stream) = change_stream {
+                change_stream.do_send(crate::protocol::Shutdown);
+            }
             registry()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -10,6 +10,7 @@ use crate::eval::{EvaluationDetails, FlagValue};
 use crate::fetch::FetchError;
 use crate::log::{LogLevel, LogSink};
 use crate::model::{Config, Value};
+use crate::stream::StreamState;
 
 /// How much flag data the client had when it became ready.
 ///
@@ -87,6 +88,7 @@ impl ConfigFetched {
 
 type ReadyHook = Box<dyn Fn(ClientCacheState) + Send + Sync>;
 type FetchedHook = Box<dyn Fn(&ConfigFetched) + Send + Sync>;
+type StreamStateHook = Box<dyn Fn(StreamState) + Send + Sync>;
 type ChangedHook = Box<dyn Fn(&Config) + Send + Sync>;
 type EvaluatedHook = Box<dyn Fn(&EvaluationDetails<Value>) + Send + Sync>;
 type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
@@ -96,6 +98,7 @@ type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
 pub struct Hooks {
     pub(crate) on_ready: Vec<ReadyHook>,
     pub(crate) on_config_fetched: Vec<FetchedHook>,
+    pub(crate) on_change_stream_state: Vec<StreamStateHook>,
     pub(crate) on_config_changed: Vec<ChangedHook>,
     pub(crate) on_flag_evaluated: Vec<EvaluatedHook>,
     pub(crate) on_error: Vec<ErrorHook>,
@@ -106,6 +109,7 @@ impl std::fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("on_ready", &self.on_ready.len())
             .field("on_config_fetched", &self.on_config_fetched.len())
+            .field("on_change_stream_state", &self.on_change_stream_state.len())
             .field("on_config_changed", &self.on_config_changed.len())
             .field("on_flag_evaluated", &self.on_flag_evaluated.len())
             .field("on_error", &self.on_error.len())
@@ -127,6 +131,12 @@ impl Hooks {
     pub(crate) fn config_fetched(&self, fetched: &ConfigFetched, sink: &dyn LogSink) {
         for hook in &self.on_config_fetched {
             guarded(sink, "on_config_fetched", || hook(fetched));
+        }
+    }
+
+    pub(crate) fn change_stream_state(&self, state: StreamState, sink: &dyn LogSink) {
+        for hook in &self.on_change_stream_state {
+            guarded(sink, "on_change_stream_state", || hook(state));
         }
     }
 

@@ -54,6 +54,8 @@
 //!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
 //!   client.
 //! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS, HTTP/2 where offered).
+//! * `stream`: an actor that turns a ConfigCat Proxy's change stream ([`ProxyStream`]) into
+//!   refresh requests to the poller.
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
@@ -86,6 +88,7 @@ mod poller;
 mod protocol;
 mod snapshot;
 mod state;
+mod stream;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
@@ -116,4 +119,5 @@ pub use policy::PollingMode;
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
+pub use stream::{ProxyStream, StreamState};
 pub use user::{User, UserValue};

@@ -10,6 +10,7 @@ use crate::fetch::{DataGovernance, FetchOptions, Proxy, RequestHeaders};
 use crate::log::LogLevel;
 use crate::overrides::{FlagOverrides, OverrideBehaviour};
 use crate::policy::PollingMode;
+use crate::stream::ProxyStream;
 use crate::user::User;
 
 /// The default connect timeout (the Python SDK's).
@@ -46,6 +47,8 @@ pub(crate) struct Options {
     pub cache_sync_interval: Duration,
     /// Custom headers of the config request (their `Debug` hides the values).
     pub request_headers: RequestHeaders,
+    /// A ConfigCat Proxy change stream that triggers fetches.
+    pub change_stream: Option<ProxyStream>,
 }
 
 impl Options {
@@ -69,6 +72,7 @@ impl Options {
             cache_timeout: DEFAULT_CACHE_TIMEOUT,
             cache_sync_interval: DEFAULT_CACHE_SYNC_INTERVAL,
             request_headers: RequestHeaders::default(),
+            change_stream: None,
         }
     }
 

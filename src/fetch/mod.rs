@@ -286,38 +286,7 @@ impl Fetcher {
         validate_url(&base_url)?;
         validate_url(&config_url(&base_url, &options.sdk_key))?;
 
-        let tls = tls::client_config(&options.extra_root_certificates)?;
-        let connector = awc::Connector::new()
-            .timeout(options.connect_timeout)
-            .handshake_timeout(options.connect_timeout)
-            .rustls_0_23(tls);
-        // The whole-request deadline is applied around each request (see `request`), so awc's
-        // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
-        // config's preferences, and following a 3xx could hand the SDK key to another host.
-        let builder = awc::Client::builder().disable_timeout().disable_redirects();
-        let route = match &options.proxy {
-            Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
-            None if options.proxy_from_env => {
-                let (env, errors) = env_proxy::EnvProxy::read(env);
-                for error in errors {
-                    if sink.enabled(LogLevel::Error) {
-                        sink.log(
-                            LogLevel::Error,
-                            event::PROXY_ENV_INVALID,
-                            format_args!("{error}; the variable is ignored"),
-                        );
-                    }
-                }
-                Some(proxy::Route::Env(env))
-            }
-            None => None,
-        };
-        let client = match route {
-            Some(route) => builder
-                .connector(connector.connector(proxy::ProxyConnector::new(route)))
-                .finish(),
-            None => builder.connector(connector).finish(),
-        };
+        let client = http_client(&options, &*sink, env)?;
 
         Ok(Fetcher {
             inner: Rc::new(Inner {
@@ -535,6 +504,49 @@ impl Inner {
             other => FetchError::Network(format!("reading the response body failed: {other}")),
         }
     }
+}
+
+/// The awc client the options describe: the TLS roots, the connect timeout, the proxy (given, or
+/// chosen from the environment per target URL); no whole-request timeout (callers bound their
+/// requests themselves) and no redirects. The fetcher and the change stream make theirs here.
+pub(crate) fn http_client(
+    options: &FetchOptions,
+    sink: &dyn LogSink,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<awc::Client, FetchConfigError> {
+    let tls = tls::client_config(&options.extra_root_certificates)?;
+    let connector = awc::Connector::new()
+        .timeout(options.connect_timeout)
+        .handshake_timeout(options.connect_timeout)
+        .rustls_0_23(tls);
+    // The whole-request deadline is applied around each request (see `request`), so awc's
+    // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
+    // config's preferences, and following a 3xx could hand the SDK key to another host.
+    let builder = awc::Client::builder().disable_timeout().disable_redirects();
+    let route = match &options.proxy {
+        Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
+        None if options.proxy_from_env => {
+            let (env, errors) = env_proxy::EnvProxy::read(env);
+            for error in errors {
+                if sink.enabled(LogLevel::Error) {
+                    sink.log(
+                        LogLevel::Error,
+                        event::PROXY_ENV_INVALID,
+                        format_args!("{error}; the variable is ignored"),
+                    );
+                }
+            }
+            Some(proxy::Route::Env(env))
+        }
+        None => None,
+    };
+    let client = match route {
+        Some(route) => builder
+            .connector(connector.connector(proxy::ProxyConnector::new(route)))
+            .finish(),
+        None => builder.connector(connector).finish(),
+    };
+    Ok(client)
 }
 
 fn millis(duration: Duration) -> u64 {

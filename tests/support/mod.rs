@@ -17,6 +17,7 @@ mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
 mod server;
+mod sse;
 mod temp;
 mod tls;
 
@@ -27,5 +28,6 @@ pub use proxy::ForwardProxy;
 #[cfg(feature = "redis")]
 pub use redis::{redis_connection, redis_url};
 pub use server::refused_base_url;
+pub use sse::MockProxyStream;
 pub use temp::TempDir;
 pub use tls::TestCertificates;
