@@ -37,6 +37,7 @@ fn setup(test: &str, proxy: MockProxyStream, stream: impl Fn(ProxyStream) -> Pro
                 .backoff(Duration::from_millis(20), Duration::from_millis(100)),
         ))
         .on_change_stream_state(move |state| seen.lock().unwrap().push(state))
+        .request_header("Authorization", "Bearer gateway-token")
         .log_sink(log.clone())
         .start()
         .unwrap();
@@ -70,6 +71,11 @@ async fn each_message_after_the_first_triggers_one_conditional_get() {
     let s = setup("stream-message", MockProxyStream::start(), |p| p);
     assert!(s.proxy.wait_for_open(1, Duration::from_secs(10)).await);
     assert_eq!(s.proxy.requests()[0].path, "/sse/my-sdk/eval-all");
+    // The custom headers reach the Proxy's gateway on the stream too.
+    assert_eq!(
+        s.proxy.requests()[0].header("authorization"),
+        Some("Bearer gateway-token")
+    );
     // One fetch after connecting; the first message (the values at connection time) costs none.
     eventually("the fetch after connecting", || s.cdn.request_count() == 1).await;
     eventually("the config", || {
@@ -210,4 +216,42 @@ async fn an_invalid_proxy_url_is_refused_at_start() {
         .start()
         .unwrap_err();
     assert!(matches!(error, Error::InvalidOption(_)), "{error:?}");
+}
+
+#[actix_rt::test]
+async fn an_offline_client_holds_no_stream_open() {
+    let proxy = MockProxyStream::start();
+    let cdn = MockCdn::start();
+    let key = sdk_key("stream-offline");
+    cdn.set_config(&key, simple_config("greeting", "hello"));
+    let states = States::default();
+    let seen = states.clone();
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .offline(true)
+        .change_stream(ProxyStream::new(proxy.base_url(), "my-sdk"))
+        .on_change_stream_state(move |state| seen.lock().unwrap().push(state))
+        .log_sink(NoLog)
+        .start()
+        .unwrap();
+    eventually("the offline state", || {
+        states.lock().unwrap().contains(&StreamState::Offline)
+    })
+    .await;
+    sleep(300).await;
+    assert!(proxy.requests().is_empty(), "no connection while offline");
+
+    client.send(SetOnline).await.unwrap();
+    assert!(proxy.wait_for_open(1, Duration::from_secs(10)).await);
+    eventually("the fetch after connecting", || cdn.request_count() == 1).await;
+
+    client.send(SetOffline).await.unwrap();
+    eventually("the stream to close", || proxy.open_connections() == 0).await;
+    eventually("the offline state again", || {
+        states.lock().unwrap().last() == Some(&StreamState::Offline)
+    })
+    .await;
+    assert_eq!(proxy.requests().len(), 1);
+    client.send(Close).await.unwrap();
 }

@@ -327,7 +327,8 @@ async fn change_notices_during_a_fetch_coalesce_into_one_fetch_after_it() {
     let started = start(
         PollingMode::manual_poll(),
         fetched(),
-        Duration::from_millis(300),
+        // Long enough for the notices to arrive during the first fetch on a loaded machine.
+        Duration::from_millis(1000),
     );
     let forced = started.poller.send(Refresh(Need::Always));
     assert!(wait_for(&started.count, 1).await, "the forced fetch runs");
