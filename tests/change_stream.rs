@@ -20,6 +20,7 @@ struct Setup {
     client: Addr<ConfigCat>,
     states: States,
     log: Arc<MemoryLog>,
+    triggers: Arc<Mutex<Vec<FetchTrigger>>>,
 }
 
 fn setup(test: &str, proxy: MockProxyStream, stream: impl Fn(ProxyStream) -> ProxyStream) -> Setup {
@@ -29,9 +30,12 @@ fn setup(test: &str, proxy: MockProxyStream, stream: impl Fn(ProxyStream) -> Pro
     let states = States::default();
     let log = Arc::new(MemoryLog::new(LogLevel::Warn));
     let seen = states.clone();
+    let triggers = Arc::new(Mutex::new(Vec::new()));
+    let fetched = triggers.clone();
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::manual_poll())
+        .on_config_fetched(move |f| fetched.lock().unwrap().push(f.trigger))
         .change_stream(stream(
             ProxyStream::new(proxy.base_url(), "my-sdk")
                 .backoff(Duration::from_millis(20), Duration::from_millis(100)),
@@ -48,6 +52,7 @@ fn setup(test: &str, proxy: MockProxyStream, stream: impl Fn(ProxyStream) -> Pro
         client,
         states,
         log,
+        triggers,
     }
 }
 
@@ -102,6 +107,11 @@ async fn each_message_after_the_first_triggers_one_conditional_get() {
     assert_eq!(value, "changed");
     sleep(300).await;
     assert_eq!(s.cdn.request_count(), 2, "one fetch per message");
+    assert_eq!(
+        *s.triggers.lock().unwrap(),
+        vec![FetchTrigger::ChangeStream; 2],
+        "on_config_fetched names the stream"
+    );
     assert_eq!(stream_warnings(&s.log), 0);
 
     s.client.send(Close).await.unwrap();

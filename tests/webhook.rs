@@ -43,6 +43,7 @@ struct Setup {
     client: Addr<ConfigCat>,
     log: Arc<MemoryLog>,
     webhook: Webhook,
+    triggers: Arc<std::sync::Mutex<Vec<FetchTrigger>>>,
 }
 
 /// A manual-polling client with its first config, the CDN's requests forgotten.
@@ -51,9 +52,12 @@ async fn setup(test: &str) -> Setup {
     let key = sdk_key(test);
     cdn.set_config(&key, simple_config("greeting", "hello"));
     let log = Arc::new(MemoryLog::new(LogLevel::Warn));
+    let triggers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fetched = triggers.clone();
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::manual_poll())
+        .on_config_fetched(move |f| fetched.lock().unwrap().push(f.trigger))
         .log_sink(log.clone())
         .start()
         .unwrap();
@@ -66,6 +70,7 @@ async fn setup(test: &str) -> Setup {
         client,
         log,
         webhook,
+        triggers,
     }
 }
 
@@ -145,6 +150,17 @@ async fn a_signed_get_refreshes_the_client() {
     }
     assert_eq!(text(&s.client, "greeting").await, "changed");
     assert!(rejections(&s.log).is_empty());
+    // The setup's ForceRefresh, then the webhook's fetch (its hook runs just after the store).
+    for _ in 0..500 {
+        if s.triggers.lock().unwrap().len() >= 2 {
+            break;
+        }
+        sleep(10).await;
+    }
+    assert_eq!(
+        *s.triggers.lock().unwrap(),
+        vec![FetchTrigger::ForceRefresh, FetchTrigger::Webhook]
+    );
     s.client.send(Close).await.unwrap();
 }
 
