@@ -27,6 +27,7 @@ use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, Poller, PollerParts};
 use crate::state::Published;
+use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -212,6 +213,58 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Sends this header with every config request, e.g. the credentials of a gateway in front
+    /// of a ConfigCat Proxy. Several calls add several headers (the same name twice sends it
+    /// twice). Checked by [`start`](Self::start): a name or value that is not valid HTTP, or a
+    /// header the SDK sets itself (`X-ConfigCat-UserAgent`, `User-Agent`, `If-None-Match`,
+    /// `Host`, and the framing headers `Content-Length`, `Transfer-Encoding`, `Connection`...),
+    /// is [`Error::InvalidRequestHeader`]. Values are never logged nor put in an error: they may
+    /// be tokens.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, Error};
+    ///
+    /// #[actix::main]
+    /// async fn main() {
+    ///     let error = ConfigCat::builder("configcat-proxy/my-sdk")
+    ///         .base_url("http://configcat-proxy.internal:8050")
+    ///         .request_header("Authorization", "Bearer my-gateway-token")
+    ///         .request_header("User-Agent", "not-allowed")
+    ///         .start()
+    ///         .unwrap_err();
+    ///     assert!(matches!(error, Error::InvalidRequestHeader { ref name, .. } if name == "User-Agent"));
+    ///     assert!(!error.to_string().contains("my-gateway-token"));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn request_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.request_headers.push(name.into(), value.into());
+        self
+    }
+
+    /// Fetches as soon as a ConfigCat Proxy reports a change, through its change stream
+    /// (server-sent events), besides the polling mode, which stays the backstop at its own
+    /// interval. Each change costs one conditional GET, coalesced with any fetch in flight; see
+    /// [`ProxyStream`]. Not used with local-only flag overrides nor while offline. A base URL
+    /// that does not make a valid URL is [`Error::InvalidOption`] from [`start`](Self::start).
+    #[must_use]
+    pub fn change_stream(mut self, stream: ProxyStream) -> Self {
+        self.options.change_stream = Some(stream);
+        self
+    }
+
+    /// Called with each state of the [change stream](Self::change_stream): connecting,
+    /// connected, backing off (with the failures in a row and the delay), offline, closed. Runs
+    /// on the client's thread: keep it short (store the state, count, alert).
+    #[must_use]
+    pub fn on_change_stream_state(
+        mut self,
+        hook: impl Fn(StreamState) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_change_stream_state.push(Box::new(hook));
+        self
+    }
+
     /// Logs to this slog logger (default: standard output through slog-term).
     #[must_use]
     pub fn logger(mut self, logger: slog::Logger) -> Self {
@@ -279,6 +332,31 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Called after every fetch attempt, once its outcome is stored, with what it brought
+    /// (a changed or unchanged config, a 304, an error) and what started it (the polling mode,
+    /// a `ForceRefresh`, a webhook, a change stream). As the official SDKs' `configFetched`.
+    /// Runs on the poller's thread: keep it short.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, FetchResult};
+    ///
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .on_config_fetched(|fetched| {
+    ///         if let FetchResult::Failed(error) = &fetched.result {
+    ///             eprintln!("fetch failed (asked by the user: {}): {error}", fetched.is_initiated_by_user());
+    ///         }
+    ///     });
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn on_config_fetched(
+        mut self,
+        hook: impl Fn(&crate::hooks::ConfigFetched) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_config_fetched.push(Box::new(hook));
+        self
+    }
+
     /// Called with each new config (not on a 304).
     #[must_use]
     pub fn on_config_changed(mut self, hook: impl Fn(&Config) + Send + Sync + 'static) -> Self {
@@ -307,10 +385,20 @@ impl ConfigCatBuilder {
     ///
     /// # Errors
     /// [`Error::NoRunningSystem`] outside a running actix System, [`Error::InvalidSdkKey`] for
-    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate.
+    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate,
+    /// [`Error::InvalidRequestHeader`] for a custom header that cannot be sent.
     pub fn start(self) -> Result<Addr<ConfigCat>, Error> {
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
             return Err(Error::NoRunningSystem);
+        }
+        if let Err((name, why)) = self.options.request_headers.parse() {
+            return Err(Error::InvalidRequestHeader {
+                name,
+                reason: why.to_string(),
+            });
+        }
+        if let Some(stream) = &self.options.change_stream {
+            stream.validate().map_err(Error::InvalidOption)?;
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
         if !self.options.local_only() {
@@ -444,8 +532,25 @@ impl ConfigCatBuilder {
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
             sink: sink.clone(),
+            hooks: hooks.clone(),
         };
+        let stream_fetch_options = options.fetch_options();
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
+        let change_stream = options
+            .change_stream
+            .clone()
+            .filter(|_| !local_only)
+            .map(|stream| {
+                ChangeStream::new(StreamParts {
+                    stream,
+                    fetch_options: stream_fetch_options,
+                    refresh: poller.clone().recipient(),
+                    offline: offline.clone(),
+                    sink: sink.clone(),
+                    hooks: hooks.clone(),
+                })
+                .start()
+            });
         let access_sync = has_external.then(|| AccessSync {
             recipient: cache.clone().recipient(),
             interval: options.cache_sync_interval,
@@ -476,6 +581,9 @@ impl ConfigCatBuilder {
             sabotage: poller.recipient(),
         };
         let on_stop = Box::new(move || {
+            if let Some(change_stream) = change_stream {
+                change_stream.do_send(crate::protocol::Shutdown);
+            }
             registry()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

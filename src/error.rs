@@ -22,6 +22,15 @@ pub enum Error {
     /// The client did not answer in time (a `send(…).timeout(…)` that expired): it is still
     /// running.
     Timeout,
+    /// A custom request header ([`request_header`](crate::ConfigCatBuilder::request_header))
+    /// cannot be sent: its name or value is not valid HTTP, or it names one of the SDK's own
+    /// headers. The value is never part of the error (it may be a token).
+    InvalidRequestHeader {
+        /// The header's name, as given.
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -40,6 +49,9 @@ impl fmt::Display for Error {
             Error::InvalidOption(why) => write!(f, "invalid option: {why}"),
             Error::Closed => f.write_str("the ConfigCat client is closed"),
             Error::Timeout => f.write_str("the ConfigCat client did not answer in time"),
+            Error::InvalidRequestHeader { name, reason } => {
+                write!(f, "invalid request header `{name}`: {reason}")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Closures called on client events: ready, config changed, flag evaluated, error.
+//! Closures called on client events: ready, config fetched, config changed, flag evaluated,
+//! error.
 //!
 //! A hook that panics is caught and reported as an error; it never takes the client down.
 
@@ -7,9 +8,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use crate::eval::{EvaluationDetails, FlagValue};
+use crate::fetch::FetchError;
 use crate::log::{LogLevel, LogSink, MAX_MESSAGE_BYTES};
 use crate::model::{Config, Value};
 use crate::redact::{SecretMask, format_bounded};
+use crate::stream::StreamState;
 
 /// How much flag data the client had when it became ready.
 ///
@@ -34,7 +37,60 @@ pub enum ClientCacheState {
     HasUpToDateFlagData,
 }
 
+/// What started a fetch: the polling mode's own schedule, or a request from outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FetchTrigger {
+    /// The polling mode: a tick, the first fetch, a lazy-load access to an expired config.
+    Policy,
+    /// A [`ForceRefresh`](crate::ForceRefresh).
+    ForceRefresh,
+    /// A verified ConfigCat webhook (the `web` module's receiver).
+    Webhook,
+    /// A message (or a reconnection) of a ConfigCat Proxy's change stream.
+    ChangeStream,
+}
+
+/// What a fetch attempt brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchResult {
+    /// A 200 with a config other than the one served before: it is served now.
+    Changed,
+    /// A 200 with the same config as before (byte for byte).
+    Unchanged,
+    /// A 304: the config of our ETag is still current.
+    NotModified,
+    /// The fetch failed (already logged with its event id); the last good config stays.
+    Failed(FetchError),
+}
+
+/// The argument of [`on_config_fetched`](crate::ConfigCatBuilder::on_config_fetched): one fetch
+/// attempt, once its outcome is stored (evaluations see it).
+///
+/// As the official SDKs' `configFetched` event: the result, and whether the user asked for the
+/// fetch ([`is_initiated_by_user`](Self::is_initiated_by_user)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigFetched {
+    /// What the fetch brought.
+    pub result: FetchResult,
+    /// What started the refresh cycle that fetched. Requests that arrive while a cycle runs
+    /// join it: a `ForceRefresh` served by a tick's fetch sees [`FetchTrigger::Policy`].
+    pub trigger: FetchTrigger,
+}
+
+impl ConfigFetched {
+    /// Whether something other than the polling mode's schedule started the fetch: a
+    /// `ForceRefresh`, a webhook, a change stream.
+    pub fn is_initiated_by_user(&self) -> bool {
+        self.trigger != FetchTrigger::Policy
+    }
+}
+
 type ReadyHook = Box<dyn Fn(ClientCacheState) + Send + Sync>;
+type FetchedHook = Box<dyn Fn(&ConfigFetched) + Send + Sync>;
+type StreamStateHook = Box<dyn Fn(StreamState) + Send + Sync>;
 type ChangedHook = Box<dyn Fn(&Config) + Send + Sync>;
 type EvaluatedHook = Box<dyn Fn(&EvaluationDetails<Value>) + Send + Sync>;
 type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
@@ -43,6 +99,8 @@ type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
 #[derive(Default)]
 pub struct Hooks {
     pub(crate) on_ready: Vec<ReadyHook>,
+    pub(crate) on_config_fetched: Vec<FetchedHook>,
+    pub(crate) on_change_stream_state: Vec<StreamStateHook>,
     pub(crate) on_config_changed: Vec<ChangedHook>,
     pub(crate) on_flag_evaluated: Vec<EvaluatedHook>,
     pub(crate) on_error: Vec<ErrorHook>,
@@ -52,6 +110,8 @@ impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
             .field("on_ready", &self.on_ready.len())
+            .field("on_config_fetched", &self.on_config_fetched.len())
+            .field("on_change_stream_state", &self.on_change_stream_state.len())
             .field("on_config_changed", &self.on_config_changed.len())
             .field("on_flag_evaluated", &self.on_flag_evaluated.len())
             .field("on_error", &self.on_error.len())
@@ -67,6 +127,18 @@ impl Hooks {
     pub(crate) fn ready(&self, state: ClientCacheState, sink: &dyn LogSink) {
         for hook in &self.on_ready {
             guarded(sink, "on_ready", || hook(state));
+        }
+    }
+
+    pub(crate) fn config_fetched(&self, fetched: &ConfigFetched, sink: &dyn LogSink) {
+        for hook in &self.on_config_fetched {
+            guarded(sink, "on_config_fetched", || hook(fetched));
+        }
+    }
+
+    pub(crate) fn change_stream_state(&self, state: StreamState, sink: &dyn LogSink) {
+        for hook in &self.on_change_stream_state {
+            guarded(sink, "on_change_stream_state", || hook(state));
         }
     }
 

@@ -54,6 +54,8 @@
 //!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
 //!   client.
 //! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS, HTTP/2 where offered).
+//! * `stream`: an actor that turns a ConfigCat Proxy's change stream ([`ProxyStream`]) into
+//!   refresh requests to the poller.
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
@@ -94,10 +96,13 @@ mod snapshot;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod stream;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
 pub mod web;
+#[cfg(feature = "actix-web")]
+mod webhook;
 
 pub use builder::ConfigCatBuilder;
 pub use error::{Error, RefreshError, RefreshErrorKind};
@@ -106,6 +111,7 @@ pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
+pub use hooks::{ConfigFetched, FetchResult, FetchTrigger};
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;
 #[cfg(feature = "tracing")]
@@ -121,4 +127,5 @@ pub use policy::PollingMode;
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
+pub use stream::{ProxyStream, StreamState};
 pub use user::{User, UserValue};

@@ -138,6 +138,16 @@ pub mod event {
     /// WARNING: a config redirect from `https` to plain `http` was refused; the current URL
     /// stays (this crate's own id).
     pub const REDIRECT_DOWNGRADE_REFUSED: u32 = 9110;
+
+    /// WARNING: a webhook request was refused (missing or malformed headers, a timestamp
+    /// outside the replay window, a body over the limit, no valid signature); nothing was
+    /// refreshed (this crate's own id).
+    pub const WEBHOOK_REJECTED: u32 = 9120;
+    /// The ConfigCat Proxy change stream could not connect or was lost: WARNING once per streak
+    /// of failures, while the client backs off and reconnects (this crate's own id).
+    pub const CHANGE_STREAM_FAILED: u32 = 9121;
+    /// INFO: the ConfigCat Proxy change stream connected (again) (this crate's own id).
+    pub const CHANGE_STREAM_CONNECTED: u32 = 9122;
 }
 
 /// The longest message a client hands its sink, in bytes: a longer one is cut (on a character

@@ -60,6 +60,7 @@ use crate::handle::ConfigCatHandle;
 use crate::hooks::ClientCacheState;
 use crate::model::Value;
 use crate::user::User;
+pub use crate::webhook::Webhook;
 
 /// The function that builds a request's user.
 type UserFn = dyn Fn(&HttpRequest) -> Option<User> + Send + Sync;

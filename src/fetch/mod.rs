@@ -18,6 +18,7 @@
 
 mod env_proxy;
 mod error;
+mod headers;
 mod proxy;
 pub(crate) mod tls;
 
@@ -33,6 +34,7 @@ use awc::http::header;
 
 use error::DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE;
 pub use error::{FetchConfigError, FetchError};
+pub(crate) use headers::RequestHeaders;
 pub use proxy::Proxy;
 
 use crate::log::{LogLevel, LogSink, event};
@@ -107,6 +109,9 @@ pub(crate) struct FetchOptions {
     /// refused before reading, and a body without one is read only up to the limit; both are
     /// ERROR 1105.
     pub max_body_bytes: usize,
+    /// Custom headers sent with every config request (validated by the builder at start; one
+    /// that does not parse is not sent).
+    pub request_headers: RequestHeaders,
     /// Replaces the URL of the [data governance](FetchOptions::data_governance) setting.
     /// Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects are
     /// followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
@@ -130,6 +135,7 @@ impl Default for FetchOptions {
             proxy_from_env: false,
             extra_root_certificates: Vec::new(),
             max_body_bytes: crate::options::DEFAULT_MAX_BODY_BYTES,
+            request_headers: RequestHeaders::default(),
             #[cfg(test)]
             data_governance_url: None,
         }
@@ -151,7 +157,8 @@ impl fmt::Debug for FetchOptions {
                 "extra_root_certificates",
                 &format_args!("[{} certificates]", self.extra_root_certificates.len()),
             )
-            .field("max_body_bytes", &self.max_body_bytes);
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_headers", &self.request_headers);
         #[cfg(test)]
         f.field("data_governance_url", &self.data_governance_url);
         f.finish()
@@ -219,6 +226,8 @@ struct Inner {
     connect_timeout: Duration,
     read_timeout: Duration,
     max_body_bytes: usize,
+    /// The custom headers, sent before the SDK's own (which they cannot replace).
+    request_headers: Vec<(header::HeaderName, header::HeaderValue)>,
     sink: Arc<dyn LogSink>,
     /// Masks the SDK key in error texts: they may quote the URL, which contains it.
     mask: SecretMask,
@@ -276,38 +285,7 @@ impl Fetcher {
             other => other,
         })?;
 
-        let tls = tls::client_config(&options.extra_root_certificates)?;
-        let connector = awc::Connector::new()
-            .timeout(options.connect_timeout)
-            .handshake_timeout(options.connect_timeout)
-            .rustls_0_23(tls);
-        // The whole-request deadline is applied around each request (see `request`), so awc's
-        // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
-        // config's preferences, and following a 3xx could hand the SDK key to another host.
-        let builder = awc::Client::builder().disable_timeout().disable_redirects();
-        let route = match &options.proxy {
-            Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
-            None if options.proxy_from_env => {
-                let (env, errors) = env_proxy::EnvProxy::read(env);
-                for error in errors {
-                    if sink.enabled(LogLevel::Error) {
-                        sink.log(
-                            LogLevel::Error,
-                            event::PROXY_ENV_INVALID,
-                            format_args!("{error}; the variable is ignored"),
-                        );
-                    }
-                }
-                Some(proxy::Route::Env(env))
-            }
-            None => None,
-        };
-        let client = match route {
-            Some(route) => builder
-                .connector(connector.connector(proxy::ProxyConnector::new(route)))
-                .finish(),
-            None => builder.connector(connector).finish(),
-        };
+        let client = http_client(&options, &*sink, env)?;
 
         Ok(Fetcher {
             inner: Rc::new(Inner {
@@ -319,6 +297,7 @@ impl Fetcher {
                 connect_timeout: options.connect_timeout,
                 read_timeout: options.read_timeout,
                 max_body_bytes: options.max_body_bytes,
+                request_headers: options.request_headers.parse().unwrap_or_default(),
                 sink,
                 mask,
                 refused_downgrade: RefCell::new(None),
@@ -487,9 +466,11 @@ impl Inner {
     /// One GET of the config, bounded as a whole by the read timeout.
     async fn request(&self, base_url: &str, etag: Option<&str>) -> Result<Response, FetchError> {
         let url = config_url(base_url, &self.sdk_key);
-        let mut request = self
-            .client
-            .get(url)
+        let mut request = self.client.get(url);
+        for (name, value) in &self.request_headers {
+            request = request.append_header((name.clone(), value.clone()));
+        }
+        let mut request = request
             .insert_header((header::USER_AGENT, self.user_agent.as_str()))
             .insert_header(("X-ConfigCat-UserAgent", self.user_agent.as_str()));
         if let Some(etag) = etag {
@@ -604,6 +585,49 @@ fn is_downgrade(from: &str, to: &str) -> bool {
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
     };
     https(from) && !https(to)
+}
+
+/// The awc client the options describe: the TLS roots, the connect timeout, the proxy (given, or
+/// chosen from the environment per target URL); no whole-request timeout (callers bound their
+/// requests themselves) and no redirects. The fetcher and the change stream make theirs here.
+pub(crate) fn http_client(
+    options: &FetchOptions,
+    sink: &dyn LogSink,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<awc::Client, FetchConfigError> {
+    let tls = tls::client_config(&options.extra_root_certificates)?;
+    let connector = awc::Connector::new()
+        .timeout(options.connect_timeout)
+        .handshake_timeout(options.connect_timeout)
+        .rustls_0_23(tls);
+    // The whole-request deadline is applied around each request (see `request`), so awc's
+    // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
+    // config's preferences, and following a 3xx could hand the SDK key to another host.
+    let builder = awc::Client::builder().disable_timeout().disable_redirects();
+    let route = match &options.proxy {
+        Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
+        None if options.proxy_from_env => {
+            let (env, errors) = env_proxy::EnvProxy::read(env);
+            for error in errors {
+                if sink.enabled(LogLevel::Error) {
+                    sink.log(
+                        LogLevel::Error,
+                        event::PROXY_ENV_INVALID,
+                        format_args!("{error}; the variable is ignored"),
+                    );
+                }
+            }
+            Some(proxy::Route::Env(env))
+        }
+        None => None,
+    };
+    let client = match route {
+        Some(route) => builder
+            .connector(connector.connector(proxy::ProxyConnector::new(route)))
+            .finish(),
+        None => builder.connector(connector).finish(),
+    };
+    Ok(client)
 }
 
 fn millis(duration: Duration) -> u64 {
