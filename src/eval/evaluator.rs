@@ -10,8 +10,8 @@ use smallvec::SmallVec;
 
 use super::convert;
 use super::log_builder::{
-    AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowPrerequisiteValue,
-    ShowSegmentCondition, ShowUserCondition,
+    AsCondition, ConditionView, LogBuilder, LogSpan, ShowPrerequisiteCondition,
+    ShowPrerequisiteValue, ShowSegmentCondition, ShowUserCondition,
 };
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
@@ -19,7 +19,20 @@ use crate::model::{
     RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
     UserCondition, Value,
 };
+use crate::text::Shortened;
 use crate::user::{Attr, AttributeRef, Attributes, User};
+
+/// How deep prerequisite flags may nest: a flag whose evaluation would go deeper is error 1002
+/// ("nested more than ... levels"). Evaluation recurses once per level, so this bounds its stack
+/// use: about 5 KiB a level in a debug build (measured; far less optimised), so at most some
+/// 170 KiB, within the stack of an actix arbiter (2 MiB) or even of a 256 KiB thread. Real
+/// configs nest a few levels.
+pub const MAX_PREREQUISITE_DEPTH: usize = 32;
+
+/// How many warnings of memoized prerequisite flags one evaluation prints again (see
+/// [`Evaluator`]): the official SDKs evaluate a prerequisite again wherever it appears and so
+/// repeat its warnings, which for "diamond" dependencies is exponential.
+pub const MAX_REPLAYED_WARNINGS: usize = 256;
 
 /// What a setting evaluated to, borrowed from the config.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +77,7 @@ impl fmt::Display for Invalid<'_> {
         write!(
             f,
             "'{}' is not a valid {}",
-            convert::canonical_text(self.value),
+            Shortened(convert::canonical_text(self.value)),
             self.expected
         )
     }
@@ -140,6 +153,152 @@ pub(crate) struct Evaluator<'a, 's> {
     /// (attribute bytes, config salt, context salt) is never hashed twice: several
     /// confidential conditions on one attribute of one flag or segment are common.
     hashes: HashMemo,
+    /// The prerequisite flags evaluated so far: each is evaluated once per evaluation, so
+    /// that "diamond" dependencies cost linear, not exponential, time.
+    memo: PrerequisiteMemo<'a>,
+    /// The warnings written while evaluating prerequisites, which a memoized prerequisite
+    /// writes again (as re-evaluating it would); empty unless WARN is on and a prerequisite
+    /// warns.
+    journal: Vec<Warning<'a>>,
+    /// How many warnings were written again from the journal, up to
+    /// [`MAX_REPLAYED_WARNINGS`].
+    replayed: usize,
+}
+
+/// A warning, kept as references into the config and the user so that it can be written
+/// again without having been formatted.
+#[derive(Clone, Copy)]
+enum Warning<'a> {
+    /// 3001.
+    UserMissing { key: &'a str },
+    /// 3003, for a condition.
+    AttributeMissing {
+        key: &'a str,
+        condition: &'a UserCondition,
+    },
+    /// 3003, for percentage options.
+    OptionsAttributeMissing { key: &'a str, attribute: &'a str },
+    /// 3004.
+    AttributeInvalid {
+        key: &'a str,
+        condition: &'a UserCondition,
+        reason: Invalid<'a>,
+    },
+    /// 3005.
+    Converted {
+        key: &'a str,
+        condition: &'a UserCondition,
+        text: &'a str,
+    },
+}
+
+impl Warning<'_> {
+    fn write(&self, sink: &dyn LogSink) {
+        let log = |id, message: fmt::Arguments<'_>| sink.log(LogLevel::Warn, id, message);
+        match *self {
+            Warning::UserMissing { key } => log(
+                event::USER_OBJECT_MISSING,
+                format_args!(
+                    "Cannot evaluate targeting rules and % options for setting '{key}' (User Object is missing). You should pass a User Object to the evaluation methods like `get_value()`/`get_value_details()` in order to make targeting work properly. {USER_OBJECT_DOCS}"
+                ),
+            ),
+            Warning::AttributeMissing { key, condition } => {
+                let attribute = &condition.attribute;
+                log(
+                    event::USER_ATTRIBUTE_MISSING,
+                    format_args!(
+                        "Cannot evaluate condition ({}) for setting '{key}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
+                        ShowUserCondition(condition),
+                    ),
+                );
+            }
+            Warning::OptionsAttributeMissing { key, attribute } => log(
+                event::USER_ATTRIBUTE_MISSING,
+                format_args!(
+                    "Cannot evaluate % options for setting '{key}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}"
+                ),
+            ),
+            Warning::AttributeInvalid {
+                key,
+                condition,
+                reason,
+            } => log(
+                event::USER_ATTRIBUTE_INVALID,
+                format_args!(
+                    "Cannot evaluate condition ({}) for setting '{key}' ({reason}). Please check the User.{} attribute and make sure that its value corresponds to the comparison operator.",
+                    ShowUserCondition(condition),
+                    condition.attribute
+                ),
+            ),
+            Warning::Converted {
+                key,
+                condition,
+                text,
+            } => log(
+                event::USER_ATTRIBUTE_CONVERTED,
+                format_args!(
+                    "Evaluation of condition ({}) for setting '{key}' may not produce the expected result (the User.{} attribute is not a string value, thus it was automatically converted to the string value '{}'). Please make sure that using a non-string value was intended.",
+                    ShowUserCondition(condition),
+                    condition.attribute,
+                    Shortened(text)
+                ),
+            ),
+        }
+    }
+}
+
+/// A prerequisite flag's evaluation: its result, the log lines and the warnings it wrote.
+#[derive(Clone, Copy)]
+struct Memoized<'a> {
+    setting: &'a Setting,
+    selection: Selection<'a>,
+    log: Option<LogSpan>,
+    journal: (usize, usize),
+}
+
+/// The prerequisite flags evaluated in one evaluation, by setting. Inline for the few a flag
+/// usually has (nothing touches the heap); a hash index beyond, so that a flag with thousands of
+/// prerequisites is not quadratic.
+#[derive(Default)]
+struct PrerequisiteMemo<'a> {
+    entries: SmallVec<[Memoized<'a>; 4]>,
+    index: Option<std::collections::HashMap<usize, usize, foldhash::fast::RandomState>>,
+}
+
+impl<'a> PrerequisiteMemo<'a> {
+    /// Past this many entries lookups go through the index.
+    const SCAN: usize = 16;
+
+    fn address(setting: &Setting) -> usize {
+        std::ptr::from_ref(setting) as usize
+    }
+
+    fn get(&self, setting: &Setting) -> Option<Memoized<'a>> {
+        match &self.index {
+            Some(index) => index.get(&Self::address(setting)).map(|&i| self.entries[i]),
+            None => self
+                .entries
+                .iter()
+                .find(|m| std::ptr::eq(m.setting, setting))
+                .copied(),
+        }
+    }
+
+    fn insert(&mut self, memoized: Memoized<'a>) {
+        self.entries.push(memoized);
+        if let Some(index) = &mut self.index {
+            index.insert(Self::address(memoized.setting), self.entries.len() - 1);
+        } else if self.entries.len() > Self::SCAN {
+            let entries = &self.entries;
+            self.index = Some(
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (Self::address(m.setting), i))
+                    .collect(),
+            );
+        }
+    }
 }
 
 /// Digests by the identity of their inputs: the attribute bytes are borrowed from the user and
@@ -196,6 +355,9 @@ impl<'a, 's> Evaluator<'a, 's> {
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
             visited: SmallVec::new(),
             hashes: HashMemo::default(),
+            memo: PrerequisiteMemo::default(),
+            journal: Vec::new(),
+            replayed: 0,
         }
     }
 
@@ -235,9 +397,32 @@ impl<'a, 's> Evaluator<'a, 's> {
         }
     }
 
-    fn warning(&self, event_id: u32, message: fmt::Arguments<'_>) {
+    /// Writes a warning, and keeps it while a prerequisite is evaluated, whose warnings are
+    /// written again wherever it appears again.
+    fn warning(&mut self, warning: Warning<'a>) {
         if self.warn {
-            self.sink.log(LogLevel::Warn, event_id, message);
+            warning.write(self.sink);
+            if !self.visited.is_empty() {
+                self.journal.push(warning);
+            }
+        }
+    }
+
+    /// Writes again what a memoized prerequisite's evaluation wrote: its log lines (within
+    /// the log's cap) and its warnings (within [`MAX_REPLAYED_WARNINGS`]).
+    fn replay(&mut self, memoized: &Memoized<'a>) {
+        if let (Some(log), Some(span)) = (self.log.as_mut(), memoized.log) {
+            log.replay(span);
+        }
+        let (from, to) = memoized.journal;
+        for i in from..to {
+            if self.replayed >= MAX_REPLAYED_WARNINGS {
+                break;
+            }
+            self.replayed += 1;
+            let warning = self.journal[i];
+            warning.write(self.sink);
+            self.journal.push(warning);
         }
     }
 
@@ -359,13 +544,7 @@ impl<'a, 's> Evaluator<'a, 's> {
     fn user_missing(&mut self, ctx: &mut FlagContext<'a>) -> Outcome<'a> {
         if !ctx.user_missing_logged {
             ctx.user_missing_logged = true;
-            self.warning(
-                event::USER_OBJECT_MISSING,
-                format_args!(
-                    "Cannot evaluate targeting rules and % options for setting '{}' (User Object is missing). You should pass a User Object to the evaluation methods like `get_value()`/`get_value_details()` in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                    ctx.key
-                ),
-            );
+            self.warning(Warning::UserMissing { key: ctx.key });
         }
         Outcome::Error(CannotEvaluate::UserMissing)
     }
@@ -389,14 +568,10 @@ impl<'a, 's> Evaluator<'a, 's> {
                 value: AttributeRef::Text(""),
                 ..
             }) => {
-                self.warning(
-                    event::USER_ATTRIBUTE_MISSING,
-                    format_args!(
-                        "Cannot evaluate condition ({}) for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                        ShowUserCondition(condition),
-                        ctx.key
-                    ),
-                );
+                self.warning(Warning::AttributeMissing {
+                    key: ctx.key,
+                    condition,
+                });
                 return Ok(Outcome::Error(CannotEvaluate::AttributeMissing(attribute)));
             }
             Some(value) => value,
@@ -406,14 +581,11 @@ impl<'a, 's> Evaluator<'a, 's> {
             .ok_or_else(|| Fatal::new("Comparison operator is invalid."))?;
         let outcome = self.compare(condition, comparator, value, context_salt, ctx)?;
         if let Outcome::Error(CannotEvaluate::AttributeInvalid(_, reason)) = outcome {
-            self.warning(
-                event::USER_ATTRIBUTE_INVALID,
-                format_args!(
-                    "Cannot evaluate condition ({}) for setting '{}' ({reason}). Please check the User.{attribute} attribute and make sure that its value corresponds to the comparison operator.",
-                    ShowUserCondition(condition),
-                    ctx.key
-                ),
-            );
+            self.warning(Warning::AttributeInvalid {
+                key: ctx.key,
+                condition,
+                reason,
+            });
         }
         Ok(outcome)
     }
@@ -493,15 +665,11 @@ impl<'a, 's> Evaluator<'a, 's> {
             _ => {
                 let (text, converted) = convert::as_text(value);
                 if converted {
-                    self.warning(
-                        event::USER_ATTRIBUTE_CONVERTED,
-                        format_args!(
-                            "Evaluation of condition ({}) for setting '{}' may not produce the expected result (the User.{} attribute is not a string value, thus it was automatically converted to the string value '{text}'). Please make sure that using a non-string value was intended.",
-                            ShowUserCondition(condition),
-                            ctx.key,
-                            condition.attribute
-                        ),
-                    );
+                    self.warning(Warning::Converted {
+                        key: ctx.key,
+                        condition,
+                        text,
+                    });
                 }
                 self.compare_text(comparator, text, operand, salts(ctx, context_salt))?
             }
@@ -717,7 +885,13 @@ impl<'a, 's> Evaluator<'a, 's> {
                 .indent()
                 .line(format_args!("Evaluating prerequisite flag '{key}':"));
         });
-        let selection = self.evaluate_setting(&mut FlagContext::new(key, prerequisite))?;
+        let selection = match self.memo.get(prerequisite) {
+            Some(memoized) => {
+                self.replay(&memoized);
+                memoized.selection
+            }
+            None => self.evaluate_prerequisite(key, prerequisite)?,
+        };
         self.visited.pop();
 
         let equal = condition.value.equals(selection.value);
@@ -735,6 +909,30 @@ impl<'a, 's> Evaluator<'a, 's> {
             .line(")");
         });
         Ok(Outcome::Match(result))
+    }
+
+    /// Evaluates a prerequisite flag for the first time in this evaluation, within the depth
+    /// limit, and remembers what it selected, logged and warned.
+    fn evaluate_prerequisite(
+        &mut self,
+        key: &'a str,
+        prerequisite: &'a Setting,
+    ) -> Result<Selection<'a>, Fatal> {
+        if self.visited.len() > MAX_PREREQUISITE_DEPTH {
+            return Err(Fatal(format!(
+                "Prerequisite flags are nested more than {MAX_PREREQUISITE_DEPTH} levels deep (at '{key}'), which this SDK does not evaluate."
+            )));
+        }
+        let mark = self.log.as_ref().map(LogBuilder::mark);
+        let journal_start = self.journal.len();
+        let selection = self.evaluate_setting(&mut FlagContext::new(key, prerequisite))?;
+        self.memo.insert(Memoized {
+            setting: prerequisite,
+            selection,
+            log: self.log.as_ref().zip(mark).map(|(l, m)| l.span_since(m)),
+            journal: (journal_start, self.journal.len()),
+        });
+        Ok(selection)
     }
 
     fn evaluate_percentage_options(
@@ -763,13 +961,10 @@ impl<'a, 's> Evaluator<'a, 's> {
             });
             if !ctx.attribute_missing_logged {
                 ctx.attribute_missing_logged = true;
-                self.warning(
-                    event::USER_ATTRIBUTE_MISSING,
-                    format_args!(
-                        "Cannot evaluate % options for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                        ctx.key
-                    ),
-                );
+                self.warning(Warning::OptionsAttributeMissing {
+                    key: ctx.key,
+                    attribute,
+                });
             }
             return Ok(None);
         };
@@ -782,9 +977,12 @@ impl<'a, 's> Evaluator<'a, 's> {
                 "- Computing hash in the [0..99] range from User.{attribute} => {hash} (this value is sticky and consistent across all SDKs)"
             ));
         });
-        let mut bucket = 0;
+        let mut bucket: i64 = 0;
         for (i, option) in options.iter().enumerate() {
-            bucket += option.percentage;
+            // Percentages come from the config: a sum that overflows is a broken config.
+            bucket = bucket.checked_add(option.percentage).ok_or_else(|| {
+                Fatal::new("Sum of percentage option percentages is out of range.")
+            })?;
             if hash >= bucket {
                 continue;
             }
