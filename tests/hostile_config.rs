@@ -392,3 +392,78 @@ fn a_huge_evaluation_log_is_capped() {
         assert!(message.ends_with(eval::LOG_TRUNCATED_NOTE));
     }
 }
+
+/// The lowercase hex SHA-256 of `value ++ salt ++ key`, as confidential comparison values are.
+fn confidential(value: &str, salt: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("{value}{salt}{key}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Long comparison lists (looked up through their index) give the answers short ones (scanned)
+/// give, for each comparator that looks whole values up.
+#[test]
+fn long_comparison_lists_match_as_short_ones() {
+    let salt = "salt";
+    for len in [3, 10_000] {
+        let texts: Vec<String> = (0..len).map(|i| format!("v{i}")).collect();
+        let list = |key: &str, hashed: bool| -> String {
+            let items: Vec<String> = texts
+                .iter()
+                .map(|t| {
+                    if hashed {
+                        confidential(t, salt, key)
+                    } else {
+                        t.clone()
+                    }
+                })
+                .collect();
+            serde_json::to_string(&items).unwrap()
+        };
+        let flag = |key: &str, attribute: &str, comparator: u32, hashed: bool| {
+            format!(
+                r#""{key}":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{{"u":{{"a":"{attribute}","c":{comparator},"l":{}}}}}],"s":{{"v":{{"b":true}}}}}}]}}"#,
+                list(key, hashed)
+            )
+        };
+        let json = format!(
+            r#"{{"p":{{"s":"{salt}"}},"f":{{{},{},{},{},{},{},{},{}}}}}"#,
+            flag("oneOf", "Email", 0, false),
+            flag("notOneOf", "Email", 1, false),
+            flag("arrayAny", "Roles", 34, false),
+            flag("arrayNone", "Roles", 35, false),
+            flag("hashedOneOf", "Email", 16, true),
+            flag("hashedNotOneOf", "Email", 17, true),
+            flag("hashedArrayAny", "Roles", 26, true),
+            flag("hashedArrayNone", "Roles", 27, true),
+        );
+        let config = Config::parse(&json).expect("parses");
+        let last = texts.last().unwrap().clone();
+        let member = User::new("u")
+            .email(last.as_str())
+            .custom("Roles", vec!["nobody".to_owned(), last.clone()]);
+        let stranger = User::new("u")
+            .email("nobody")
+            .custom("Roles", vec!["nobody".to_owned(), "else".to_owned()]);
+        for (key, member_gets) in [
+            ("oneOf", true),
+            ("notOneOf", false),
+            ("arrayAny", true),
+            ("arrayNone", false),
+            ("hashedOneOf", true),
+            ("hashedNotOneOf", false),
+            ("hashedArrayAny", true),
+            ("hashedArrayNone", false),
+        ] {
+            let value = |user: &User| eval::evaluate_value(&config, key, false, Some(user), &NoLog);
+            assert_eq!(value(&member), member_gets, "{key}, {len} items, member");
+            assert_eq!(
+                value(&stranger),
+                !member_gets,
+                "{key}, {len} items, stranger"
+            );
+        }
+    }
+}

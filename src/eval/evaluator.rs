@@ -690,8 +690,8 @@ impl<'a, 's> Evaluator<'a, 's> {
             Ok(Some(memo.digest(bytes, require(salts)?)))
         };
         Ok(match (comparator, operand) {
-            (IsOneOf, Operand::TextList(list)) => list.iter().any(|i| i == text),
-            (IsNotOneOf, Operand::TextList(list)) => !list.iter().any(|i| i == text),
+            (IsOneOf, Operand::TextList(list)) => list.contains(text),
+            (IsNotOneOf, Operand::TextList(list)) => !list.contains(text),
             (ContainsAnyOf, Operand::TextList(list)) => {
                 list.iter().any(|i| text.contains(i.as_str()))
             }
@@ -712,9 +712,9 @@ impl<'a, 's> Evaluator<'a, 's> {
             }
             (TextEquals, Operand::Text(expected)) => text == expected,
             (TextNotEquals, Operand::Text(expected)) => text != expected,
-            (SensitiveIsOneOf, Operand::HashList(list)) => list.contains(&hashed(text.as_bytes())?),
-            (SensitiveIsNotOneOf, Operand::HashList(list)) => {
-                !list.contains(&hashed(text.as_bytes())?)
+            (SensitiveIsOneOf | SensitiveIsNotOneOf, Operand::HashList(list)) => {
+                let digest = hashed(text.as_bytes())?.unwrap_or_default();
+                list.contains(&digest) == (comparator == SensitiveIsOneOf)
             }
             (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
             (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
@@ -777,7 +777,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 let salts = require(salts(ctx, context_salt))?;
                 let found = items
                     .iter()
-                    .any(|i| list.contains(&Some(self.hashes.digest(i.as_bytes(), salts))));
+                    .any(|i| list.contains(&self.hashes.digest(i.as_bytes(), salts)));
                 found == (comparator == SensitiveArrayContainsAnyOf)
             }
             _ => return Err(invalid_operand()),

@@ -7,6 +7,7 @@
 //! is kept and reported when that flag is evaluated, so one bad flag never hides the others.
 
 mod condition;
+mod list;
 pub(crate) mod raw;
 mod value;
 
