@@ -22,16 +22,36 @@ use crate::model::{
 use crate::text::Shortened;
 use crate::user::{Attr, AttributeRef, Attributes, User};
 
-/// How deep prerequisite flags may nest: a flag whose evaluation would go deeper is error 1002
-/// ("nested more than ... levels"). Evaluation recurses once per level, so this bounds its stack
-/// use: about 5 KiB a level in a debug build (measured; far less optimised), so at most some
-/// 170 KiB, within the stack of an actix arbiter (2 MiB) or even of a 256 KiB thread. Real
-/// configs nest a few levels.
+/// How deep prerequisite flags may nest: a flag whose evaluation would go deeper returns the
+/// default with error 1002 ("Prerequisite flags are nested more than 32 levels deep").
+///
+/// Evaluation recurses once per level, so this bounds its stack use: about 5 KiB a level in a
+/// debug build (measured), some 170 KiB in all, within the stack of an actix arbiter (2 MiB)
+/// or even of a 256 KiB thread. Real configs nest a few levels. Each prerequisite flag is
+/// evaluated once per evaluation, however many flags depend on it.
+///
+/// ```
+/// use configcat_actix::{Config, EvaluationError, NoLog, eval};
+/// // f0 depends on f1, which depends on f2, ... down to f40.
+/// let mut flags = Vec::new();
+/// for i in 0..40 {
+///     flags.push(format!(r#""f{i}":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{{"p":{{"f":"f{}","c":0,"v":{{"b":true}}}}}}],"s":{{"v":{{"b":true}}}}}}]}}"#, i + 1));
+/// }
+/// flags.push(r#""f40":{"t":0,"v":{"b":true}}"#.to_owned());
+/// let config = Config::parse(&format!(r#"{{"f":{{{}}}}}"#, flags.join(",")))?;
+/// let too_deep = eval::evaluate_details(&config, "f0", false, None, None, &NoLog);
+/// assert!(matches!(too_deep.error, Some(EvaluationError::InvalidConfig(_))));
+/// // 40 - 8 = 32 levels below f8: within the limit.
+/// assert!(eval::evaluate_value(&config, "f8", false, None, &NoLog));
+/// assert_eq!(eval::MAX_PREREQUISITE_DEPTH, 32);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
 pub const MAX_PREREQUISITE_DEPTH: usize = 32;
 
-/// How many warnings of memoized prerequisite flags one evaluation prints again (see
-/// [`Evaluator`]): the official SDKs evaluate a prerequisite again wherever it appears and so
-/// repeat its warnings, which for "diamond" dependencies is exponential.
+/// How many warnings of prerequisite flags one evaluation writes again. The official SDKs
+/// evaluate a prerequisite again wherever it appears, repeating its warnings; this crate
+/// evaluates it once and writes its warnings again from memory, which for "diamond"
+/// dependencies (each flag depending on two that depend on the next two) would be exponential.
 pub const MAX_REPLAYED_WARNINGS: usize = 256;
 
 /// What a setting evaluated to, borrowed from the config.

@@ -10,9 +10,21 @@ use crate::model::{
 };
 use crate::text::{JsNumber, iso8601_checked};
 
-/// The most text one evaluation log holds; beyond it the log is cut and
-/// [`LOG_TRUNCATED_NOTE`] appended. Nothing past the cap is ever written, so a config or a user
-/// built to make a huge log costs at most this much memory.
+/// The most text one INFO evaluation log (event 5000) holds; beyond it the log is cut and
+/// [`LOG_TRUNCATED_NOTE`] appended. Nothing past the cap is ever formatted, so a config or a
+/// user built to make a huge log costs at most this much memory.
+///
+/// ```
+/// use configcat_actix::{Config, LogLevel, MemoryLog, User, eval};
+/// let config = Config::parse(r#"{"f":{"f":{"t":0,"v":{"b":false}}}}"#)?;
+/// let log = MemoryLog::new(LogLevel::Info);
+/// let user = User::new("x".repeat(1 << 20));
+/// eval::evaluate_value(&config, "f", false, Some(&user), &log);
+/// let message = &log.take()[0].message;
+/// assert!(message.len() <= eval::MAX_EVALUATION_LOG_BYTES + eval::LOG_TRUNCATED_NOTE.len());
+/// assert!(message.ends_with(eval::LOG_TRUNCATED_NOTE));
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
 pub const MAX_EVALUATION_LOG_BYTES: usize = 64 * 1024;
 
 /// The last line of an evaluation log cut at [`MAX_EVALUATION_LOG_BYTES`].
