@@ -467,3 +467,56 @@ fn long_comparison_lists_match_as_short_ones() {
         }
     }
 }
+
+/// A segment with two conditions, the second on an attribute the users lack, tested by
+/// `rules` rules of one flag.
+fn segment_tested_by(rules: usize) -> Config {
+    let rule = r#"{"c":[{"s":{"s":0,"c":0}}],"s":{"v":{"b":true}}}"#;
+    let json = format!(
+        r#"{{"s":[{{"n":"beta","r":[{{"a":"Email","c":2,"l":["example"]}},{{"a":"Missing","c":28,"s":"x"}}]}}],
+            "f":{{"f":{{"t":0,"v":{{"b":false}},"r":[{}]}}}}}}"#,
+        vec![rule; rules].join(",")
+    );
+    Config::parse(&json).expect("parses")
+}
+
+/// A segment that many rules test is evaluated once per flag and evaluation: its warning is
+/// written once plus at most the replay budget, where re-evaluation wrote one per rule.
+#[test]
+fn a_segment_tested_by_many_rules_is_evaluated_once() {
+    let config = segment_tested_by(1_000);
+    let user = User::new("u").email("jane@example.com");
+    let log = MemoryLog::new(LogLevel::Warn);
+    assert!(!eval::evaluate_value(
+        &config,
+        "f",
+        false,
+        Some(&user),
+        &log
+    ));
+    let warnings = log.take();
+    assert!(warnings.iter().all(|w| w.event_id == 3003));
+    assert!(
+        (1..=1 + eval::MAX_REPLAYED_WARNINGS).contains(&warnings.len()),
+        "{} warnings",
+        warnings.len()
+    );
+}
+
+/// Its log reads as if it were evaluated for each rule.
+#[test]
+fn a_memoized_segment_logs_as_if_evaluated_again() {
+    let config = segment_tested_by(20);
+    let user = User::new("u").email("jane@example.com");
+    let log = MemoryLog::new(LogLevel::Info);
+    assert!(!eval::evaluate_value(
+        &config,
+        "f",
+        false,
+        Some(&user),
+        &log
+    ));
+    let logs = evaluation_logs(&log);
+    let block = "      Evaluating segment 'beta':\n      - IF User.Email CONTAINS ANY OF ['example'] => true\n        AND User.Missing EQUALS 'x' => false, skipping the remaining AND conditions\n      Segment evaluation result: cannot evaluate, the User.Missing attribute is missing.\n";
+    assert_eq!(logs[0].matches(block).count(), 20, "{}", logs[0]);
+}

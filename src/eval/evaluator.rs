@@ -16,7 +16,7 @@ use super::log_builder::{
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
     Comparator, Operand, PercentageOption, PrerequisiteComparator, PrerequisiteCondition,
-    RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
+    RuleOutcome, Segment, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
     UserCondition, Value,
 };
 use crate::text::Shortened;
@@ -173,12 +173,14 @@ pub(crate) struct Evaluator<'a, 's> {
     /// (attribute bytes, config salt, context salt) is never hashed twice: several
     /// confidential conditions on one attribute of one flag or segment are common.
     hashes: HashMemo,
-    /// The prerequisite flags evaluated so far: each is evaluated once per evaluation, so
-    /// that "diamond" dependencies cost linear, not exponential, time.
-    memo: PrerequisiteMemo<'a>,
-    /// The warnings written while evaluating prerequisites, which a memoized prerequisite
-    /// writes again (as re-evaluating it would); empty unless WARN is on and a prerequisite
-    /// warns.
+    /// The prerequisite flags and segments evaluated so far: each is evaluated once per
+    /// evaluation, so that "diamond" dependencies cost linear, not exponential, time, and a
+    /// segment that many rules test costs one evaluation, not one per rule.
+    memo: Memo<'a>,
+    /// How many memoized evaluations are in progress: their warnings go to the journal.
+    recording: usize,
+    /// The warnings written while evaluating prerequisites and segments, which a memoized one
+    /// writes again (as re-evaluating it would); empty unless WARN is on and one warns.
     journal: Vec<Warning<'a>>,
     /// How many warnings were written again from the journal, up to
     /// [`MAX_REPLAYED_WARNINGS`].
@@ -267,54 +269,71 @@ impl Warning<'_> {
     }
 }
 
-/// A prerequisite flag's evaluation: its result, the log lines and the warnings it wrote.
+/// What a memo entry is the evaluation of: a prerequisite flag (by the address of its
+/// setting), or a segment (by its address) within a flag (by its key, which its warnings name).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum MemoKey<'a> {
+    Prerequisite(usize),
+    Segment(usize, &'a str),
+}
+
+impl<'a> MemoKey<'a> {
+    fn prerequisite(setting: &Setting) -> MemoKey<'a> {
+        MemoKey::Prerequisite(std::ptr::from_ref(setting) as usize)
+    }
+
+    fn segment(segment: &Segment, key: &'a str) -> MemoKey<'a> {
+        MemoKey::Segment(std::ptr::from_ref(segment) as usize, key)
+    }
+}
+
+/// A prerequisite flag's selection or a segment's verdict.
+#[derive(Clone, Copy)]
+enum MemoValue<'a> {
+    Selection(Selection<'a>),
+    Segment(Outcome<'a>),
+}
+
+/// One memoized evaluation: its result, the log lines and the warnings it wrote.
 #[derive(Clone, Copy)]
 struct Memoized<'a> {
-    setting: &'a Setting,
-    selection: Selection<'a>,
+    key: MemoKey<'a>,
+    value: MemoValue<'a>,
     log: Option<LogSpan>,
     journal: (usize, usize),
 }
 
-/// The prerequisite flags evaluated in one evaluation, by setting. Inline for the few a flag
-/// usually has (nothing touches the heap); a hash index beyond, so that a flag with thousands of
-/// prerequisites is not quadratic.
+/// The prerequisite flags and segments evaluated in one evaluation. Inline for the few a flag
+/// usually has (nothing touches the heap); a hash index beyond, so that a flag with thousands
+/// of them is not quadratic.
 #[derive(Default)]
-struct PrerequisiteMemo<'a> {
+struct Memo<'a> {
     entries: SmallVec<[Memoized<'a>; 4]>,
-    index: Option<std::collections::HashMap<usize, usize, foldhash::fast::RandomState>>,
+    index: Option<std::collections::HashMap<MemoKey<'a>, usize, foldhash::fast::RandomState>>,
 }
 
-impl<'a> PrerequisiteMemo<'a> {
+impl<'a> Memo<'a> {
     /// Past this many entries lookups go through the index.
     const SCAN: usize = 16;
 
-    fn address(setting: &Setting) -> usize {
-        std::ptr::from_ref(setting) as usize
-    }
-
-    fn get(&self, setting: &Setting) -> Option<Memoized<'a>> {
+    fn get(&self, key: MemoKey<'a>) -> Option<Memoized<'a>> {
         match &self.index {
-            Some(index) => index.get(&Self::address(setting)).map(|&i| self.entries[i]),
-            None => self
-                .entries
-                .iter()
-                .find(|m| std::ptr::eq(m.setting, setting))
-                .copied(),
+            Some(index) => index.get(&key).map(|&i| self.entries[i]),
+            None => self.entries.iter().find(|m| m.key == key).copied(),
         }
     }
 
     fn insert(&mut self, memoized: Memoized<'a>) {
         self.entries.push(memoized);
         if let Some(index) = &mut self.index {
-            index.insert(Self::address(memoized.setting), self.entries.len() - 1);
+            index.insert(memoized.key, self.entries.len() - 1);
         } else if self.entries.len() > Self::SCAN {
             let entries = &self.entries;
             self.index = Some(
                 entries
                     .iter()
                     .enumerate()
-                    .map(|(i, m)| (Self::address(m.setting), i))
+                    .map(|(i, m)| (m.key, i))
                     .collect(),
             );
         }
@@ -375,7 +394,8 @@ impl<'a, 's> Evaluator<'a, 's> {
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
             visited: SmallVec::new(),
             hashes: HashMemo::default(),
-            memo: PrerequisiteMemo::default(),
+            memo: Memo::default(),
+            recording: 0,
             journal: Vec::new(),
             replayed: 0,
         }
@@ -417,19 +437,46 @@ impl<'a, 's> Evaluator<'a, 's> {
         }
     }
 
-    /// Writes a warning, and keeps it while a prerequisite is evaluated, whose warnings are
-    /// written again wherever it appears again.
+    /// Writes a warning, and keeps it while a prerequisite or a segment is evaluated, whose
+    /// warnings are written again wherever it appears again.
     fn warning(&mut self, warning: Warning<'a>) {
         if self.warn {
             warning.write(self.sink);
-            if !self.visited.is_empty() {
+            if self.recording > 0 {
                 self.journal.push(warning);
             }
         }
     }
 
-    /// Writes again what a memoized prerequisite's evaluation wrote: its log lines (within
-    /// the log's cap) and its warnings (within [`MAX_REPLAYED_WARNINGS`]).
+    /// Evaluates what `key` names once per evaluation: the first time through `evaluate`,
+    /// remembering its result, log lines and warnings; later, writing those again (as the
+    /// official SDKs, which evaluate it again, would write them).
+    fn memoized(
+        &mut self,
+        key: MemoKey<'a>,
+        evaluate: impl FnOnce(&mut Self) -> Result<MemoValue<'a>, Fatal>,
+    ) -> Result<MemoValue<'a>, Fatal> {
+        if let Some(memoized) = self.memo.get(key) {
+            self.replay(&memoized);
+            return Ok(memoized.value);
+        }
+        let mark = self.log.as_ref().map(LogBuilder::mark);
+        let journal_start = self.journal.len();
+        self.recording += 1;
+        let value = evaluate(self);
+        self.recording -= 1;
+        let value = value?;
+        self.memo.insert(Memoized {
+            key,
+            value,
+            log: self.log.as_ref().zip(mark).map(|(l, m)| l.span_since(m)),
+            journal: (journal_start, self.journal.len()),
+        });
+        Ok(value)
+    }
+
+    /// Writes again what a memoized evaluation wrote: its log lines (within the log's cap)
+    /// and its warnings (within [`MAX_REPLAYED_WARNINGS`]).
     fn replay(&mut self, memoized: &Memoized<'a>) {
         if let (Some(log), Some(span)) = (self.log.as_mut(), memoized.log) {
             log.replay(span);
@@ -827,7 +874,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 .indent()
                 .line(format_args!("Evaluating segment '{}':", segment.name));
         });
-        let in_segment = self.evaluate_conditions(&segment.conditions, None, &segment.name, ctx)?;
+        let in_segment = self.evaluate_segment(segment, ctx)?;
         let outcome = match in_segment {
             Outcome::Match(is_in) => {
                 Outcome::Match(is_in == (comparator == SegmentComparator::IsIn))
@@ -860,6 +907,23 @@ impl<'a, 's> Evaluator<'a, 's> {
             l.dedent().line(")");
         });
         Ok(outcome)
+    }
+
+    /// Evaluates a segment's conditions, once per flag and evaluation.
+    fn evaluate_segment(
+        &mut self,
+        segment: &'a Segment,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        let value = self.memoized(MemoKey::segment(segment, ctx.key), |this| {
+            this.evaluate_conditions(&segment.conditions, None, &segment.name, ctx)
+                .map(MemoValue::Segment)
+        })?;
+        match value {
+            MemoValue::Segment(outcome) => Ok(outcome),
+            // A segment key only ever holds a verdict.
+            MemoValue::Selection(_) => Err(Fatal::new("Segment evaluation failed.")),
+        }
     }
 
     fn evaluate_prerequisite_condition(
@@ -905,13 +969,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 .indent()
                 .line(format_args!("Evaluating prerequisite flag '{key}':"));
         });
-        let selection = match self.memo.get(prerequisite) {
-            Some(memoized) => {
-                self.replay(&memoized);
-                memoized.selection
-            }
-            None => self.evaluate_prerequisite(key, prerequisite)?,
-        };
+        let selection = self.evaluate_prerequisite(key, prerequisite)?;
         self.visited.pop();
 
         let equal = condition.value.equals(selection.value);
@@ -931,28 +989,26 @@ impl<'a, 's> Evaluator<'a, 's> {
         Ok(Outcome::Match(result))
     }
 
-    /// Evaluates a prerequisite flag for the first time in this evaluation, within the depth
-    /// limit, and remembers what it selected, logged and warned.
+    /// Evaluates a prerequisite flag, once per evaluation and within the depth limit.
     fn evaluate_prerequisite(
         &mut self,
         key: &'a str,
         prerequisite: &'a Setting,
     ) -> Result<Selection<'a>, Fatal> {
-        if self.visited.len() > MAX_PREREQUISITE_DEPTH {
-            return Err(Fatal(format!(
-                "Prerequisite flags are nested more than {MAX_PREREQUISITE_DEPTH} levels deep (at '{key}'), which this SDK does not evaluate."
-            )));
+        let value = self.memoized(MemoKey::prerequisite(prerequisite), |this| {
+            if this.visited.len() > MAX_PREREQUISITE_DEPTH {
+                return Err(Fatal(format!(
+                    "Prerequisite flags are nested more than {MAX_PREREQUISITE_DEPTH} levels deep (at '{key}'), which this SDK does not evaluate."
+                )));
+            }
+            this.evaluate_setting(&mut FlagContext::new(key, prerequisite))
+                .map(MemoValue::Selection)
+        })?;
+        match value {
+            MemoValue::Selection(selection) => Ok(selection),
+            // A prerequisite key only ever holds a selection.
+            MemoValue::Segment(_) => Err(Fatal::new("Prerequisite flag evaluation failed.")),
         }
-        let mark = self.log.as_ref().map(LogBuilder::mark);
-        let journal_start = self.journal.len();
-        let selection = self.evaluate_setting(&mut FlagContext::new(key, prerequisite))?;
-        self.memo.insert(Memoized {
-            setting: prerequisite,
-            selection,
-            log: self.log.as_ref().zip(mark).map(|(l, m)| l.span_since(m)),
-            journal: (journal_start, self.journal.len()),
-        });
-        Ok(selection)
     }
 
     fn evaluate_percentage_options(
