@@ -148,8 +148,10 @@ impl LogBuilder {
             let at = self.breaks[i];
             self.copy(from, at);
             self.new_line();
-            // The block's own indentation, which `new_line` has just written anew.
-            from = (at + 1 + skip).min(span.end);
+            // The block's own indentation, which `new_line` has just written anew (counted,
+            // not assumed: a cut never drops a character of the line itself).
+            let line = &self.text.as_bytes()[at + 1..span.end];
+            from = at + 1 + line.iter().take(skip).take_while(|b| **b == b' ').count();
         }
         self.copy(from, span.end);
     }
@@ -348,5 +350,45 @@ impl AsCondition for Condition {
 impl AsCondition for UserCondition {
     fn view(&self) -> ConditionView<'_> {
         ConditionView::User(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_replays_at_another_indentation_keeping_line_breaks_inside_values() {
+        let mut log = LogBuilder::new();
+        log.append("root").indent();
+        let mark = log.mark();
+        log.line("a value with\n  a line break")
+            .indent()
+            .line("deeper")
+            .dedent();
+        let span = log.span_since(mark);
+        log.indent().indent().line("again:");
+        log.replay(span);
+        assert_eq!(
+            log.finish(),
+            "root\n  a value with\n  a line break\n    deeper\n      again:\n      a value with\n  a line break\n        deeper"
+        );
+    }
+
+    #[test]
+    fn the_log_is_cut_on_a_character_boundary_with_a_note() {
+        let mut log = LogBuilder::new();
+        log.append("x".repeat(MAX_EVALUATION_LOG_BYTES - 1))
+            .append("éé");
+        log.line("never written");
+        let text = log.finish().to_owned();
+        assert_eq!(
+            text,
+            format!(
+                "{}{LOG_TRUNCATED_NOTE}",
+                "x".repeat(MAX_EVALUATION_LOG_BYTES - 1)
+            )
+        );
+        assert_eq!(log.finish(), text, "the note is added once");
     }
 }
