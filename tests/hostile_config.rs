@@ -520,3 +520,42 @@ fn a_memoized_segment_logs_as_if_evaluated_again() {
     let block = "      Evaluating segment 'beta':\n      - IF User.Email CONTAINS ANY OF ['example'] => true\n        AND User.Missing EQUALS 'x' => false, skipping the remaining AND conditions\n      Segment evaluation result: cannot evaluate, the User.Missing attribute is missing.\n";
     assert_eq!(logs[0].matches(block).count(), 20, "{}", logs[0]);
 }
+
+/// Confidential STARTS/ENDS WITH ANY OF lists of many items of many lengths: grouped by
+/// length at parse time, they give the answers one item at a time gives.
+#[test]
+fn long_confidential_affix_lists_match_as_short_ones() {
+    let salt = "salt";
+    let text = "jane.doe@example.com";
+    for (comparator, key, affix) in [
+        (22, "starts", &text[..9]),
+        (24, "ends", &text[text.len() - 11..]),
+    ] {
+        let mut items: Vec<String> = (0..10_000)
+            .map(|i| {
+                let length = 1 + i % 40;
+                format!(
+                    "{length}_{}",
+                    confidential(&format!("{i:0>40}")[..length], salt, key)
+                )
+            })
+            .collect();
+        items.push(format!(
+            "{}_{}",
+            affix.len(),
+            confidential(affix, salt, key)
+        ));
+        let json = format!(
+            r#"{{"p":{{"s":"{salt}"}},"f":{{"{key}":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{{"u":{{"a":"Email","c":{comparator},"l":{}}}}}],"s":{{"v":{{"b":true}}}}}}]}}}}}}"#,
+            serde_json::to_string(&items).unwrap()
+        );
+        let config = Config::parse(&json).expect("parses");
+        let value = |email: &str| {
+            let user = User::new("u").email(email);
+            eval::evaluate_value(&config, key, false, Some(&user), &NoLog)
+        };
+        assert!(value(text), "{key}");
+        assert!(!value("john.roe@example.org"), "{key}");
+        assert!(!value(""), "{key}");
+    }
+}

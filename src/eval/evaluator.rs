@@ -802,17 +802,18 @@ impl<'a, 's> Evaluator<'a, 's> {
                 );
                 let bytes = text.as_bytes();
                 let mut found = false;
-                for (length, expected) in list {
-                    if bytes.len() < *length {
-                        continue;
+                // Shortest first: past the text's length no item can match.
+                for (length, digests) in list.groups() {
+                    if bytes.len() < length {
+                        break;
                     }
                     // Raw bytes, even where the cut splits a character, as the other SDKs do.
                     let affix = if starts {
-                        &bytes[..*length]
+                        &bytes[..length]
                     } else {
                         &bytes[bytes.len() - length..]
                     };
-                    if *expected == hashed(affix)? {
+                    if digests.contains(&hashed(affix)?.unwrap_or_default()) {
                         found = true;
                         break;
                     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::list::{HashList, TextList};
+use super::list::{AffixList, HashList, TextList};
 use super::raw::{
     RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
     RawValue,
@@ -56,7 +56,7 @@ pub(crate) enum Operand {
     Hash(Option<[u8; 32]>),
     HashList(HashList),
     /// `(byte length, digest)` pairs of the hashed STARTS/ENDS WITH comparators.
-    HashAffixList(Vec<(usize, Option<[u8; 32]>)>),
+    HashAffixList(AffixList),
 }
 
 /// A segment (an entry of the root `s`): a named, reusable list of AND-ed user conditions.
@@ -378,7 +378,7 @@ impl Operand {
                         Some((js_trim(length).parse::<usize>().ok()?, decode_sha256(hash)))
                     })
                     .collect::<Option<Vec<_>>>()
-                    .map(Operand::HashAffixList)
+                    .map(|items| Operand::HashAffixList(AffixList::new(items)))
             }),
         };
         prepared.unwrap_or(Operand::Invalid)

@@ -114,6 +114,38 @@ impl HashList {
     }
 }
 
+/// The `(byte length, digest)` items of the hashed STARTS/ENDS WITH ANY OF comparators,
+/// grouped by length, shortest first: a text is hashed once per length (not once per item) and
+/// each digest looked up in its group, and lengths past the text's end are never visited.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct AffixList {
+    groups: Vec<(usize, HashList)>,
+}
+
+impl AffixList {
+    pub(crate) fn new(mut items: Vec<(usize, Option<[u8; 32]>)>) -> AffixList {
+        items.sort_by_key(|(length, _)| *length);
+        let mut groups: Vec<(usize, Vec<Option<[u8; 32]>>)> = Vec::new();
+        for (length, digest) in items {
+            match groups.last_mut() {
+                Some((last, digests)) if *last == length => digests.push(digest),
+                _ => groups.push((length, vec![digest])),
+            }
+        }
+        AffixList {
+            groups: groups
+                .into_iter()
+                .map(|(length, digests)| (length, HashList::new(digests)))
+                .collect(),
+        }
+    }
+
+    /// Each length and the digests of that length, shortest first.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = (usize, &HashList)> {
+        self.groups.iter().map(|(length, list)| (*length, list))
+    }
+}
+
 impl Deref for TextList {
     type Target = [String];
     fn deref(&self) -> &[String] {
@@ -186,6 +218,17 @@ mod tests {
         assert!(list.contains(&digest(0)) && list.contains(&digest(99)));
         assert!(!list.contains(&digest(100)));
         assert!(!HashList::new(vec![Some(digest(1))]).is_indexed());
+        let affixes = AffixList::new(vec![
+            (5, Some(digest(1))),
+            (2, Some(digest(2))),
+            (5, None),
+            (5, Some(digest(3))),
+        ]);
+        let groups: Vec<(usize, bool, bool)> = affixes
+            .groups()
+            .map(|(length, list)| (length, list.contains(&digest(1)), list.contains(&digest(3))))
+            .collect();
+        assert_eq!(groups, [(2, false, false), (5, true, true)]);
         assert!(HashList::new(vec![Some(digest(1))]).contains(&digest(1)));
     }
 }
