@@ -493,6 +493,18 @@ fn assert_compared(config: &Config, value: impl Into<UserValue>, matched: bool) 
     );
 }
 
+/// How warnings quote an attribute value: its first 256 characters, then a note of its size.
+fn shortened_in_warnings(value: &str) -> String {
+    match value.char_indices().nth(256) {
+        Some((cut, _)) => format!(
+            "{}...[truncated, {} bytes in total]",
+            &value[..cut],
+            value.len()
+        ),
+        None => value.to_owned(),
+    }
+}
+
 /// `A` = `value` cannot be read by the comparator of the first rule (whose text is
 /// `condition`): WARNING 3004 with `reason`, the rule is skipped, and evaluation continues
 /// with the next rule (user "next") or the percentage options (anyone else).
@@ -517,11 +529,17 @@ fn assert_skipped(config: &Config, condition: &str, value: impl Into<UserValue>,
     let skipped = format!(
         "IF {condition} THEN 'matched' => cannot evaluate, the User.A attribute is invalid ({reason})\n    The current targeting rule is ignored and the evaluation continues with the next rule."
     );
-    assert!(
-        next.log.contains(&skipped),
-        "{skipped}\nnot in\n{}",
-        next.log
-    );
+    // A value too long for the INFO log's cap leaves only the start of the user there.
+    if next.log.ends_with(eval::LOG_TRUNCATED_NOTE) {
+        assert!(next.log.len() <= eval::MAX_EVALUATION_LOG_BYTES + eval::LOG_TRUNCATED_NOTE.len());
+        assert!(format!("{value:?}").len() > eval::MAX_EVALUATION_LOG_BYTES / 2);
+    } else {
+        assert!(
+            next.log.contains(&skipped),
+            "{skipped}\nnot in\n{}",
+            next.log
+        );
+    }
 
     let other = probe(config, &User::new("other").custom("A", value.clone()));
     assert_eq!(other.details.value, "percentage", "A = {value:?}");
@@ -703,13 +721,17 @@ fn huge_number_attributes_are_compared_not_rejected() {
     ] {
         assert_compared(&equals_half, value, true);
     }
-    // Huge, but not numbers: rejected with 3004, no panic, whatever the length.
+    // Huge, but not numbers: rejected with 3004, no panic, whatever the length; the warning
+    // quotes the value shortened.
     let junk = format!("{}x", "9".repeat(100_000));
     assert_skipped(
         &above_1e308,
         "User.A > '1e+308'",
         junk.as_str(),
-        &format!("'{junk}' is not a valid decimal number"),
+        &format!(
+            "'{}' is not a valid decimal number",
+            shortened_in_warnings(&junk)
+        ),
     );
     assert_skipped(
         &above_1e308,
@@ -872,7 +894,10 @@ fn list_attributes_given_as_malformed_json_text_skip_the_rule_with_3004() {
         deep.as_str(),
     ];
     for value in malformed {
-        let reason = format!("'{value}' is not a valid string array");
+        let reason = format!(
+            "'{}' is not a valid string array",
+            shortened_in_warnings(value)
+        );
         assert_skipped(
             &contains,
             "User.A ARRAY CONTAINS ANY OF ['read']",

@@ -8,6 +8,7 @@
 
 mod changes;
 mod condition;
+mod list;
 pub(crate) mod raw;
 mod value;
 
