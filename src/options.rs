@@ -23,6 +23,9 @@ pub(crate) const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default shortest time between two re-reads of the external cache driven by accesses.
 pub(crate) const DEFAULT_CACHE_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The default time to live of the download lease in a shared cache.
+pub(crate) const DEFAULT_CACHE_LEASE: Duration = Duration::from_secs(2);
+
 /// What a client was configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
@@ -44,6 +47,7 @@ pub(crate) struct Options {
     pub has_external_cache: bool,
     pub cache_timeout: Duration,
     pub cache_sync_interval: Duration,
+    pub cache_lease: Duration,
 }
 
 impl Options {
@@ -66,6 +70,7 @@ impl Options {
             has_external_cache: false,
             cache_timeout: DEFAULT_CACHE_TIMEOUT,
             cache_sync_interval: DEFAULT_CACHE_SYNC_INTERVAL,
+            cache_lease: DEFAULT_CACHE_LEASE,
         }
     }
 

@@ -31,7 +31,9 @@ use crate::error::RefreshError;
 use crate::fetch::{FetchConfigError, FetchOutcome, Fetcher};
 use crate::log::{LogLevel, LogSink, event};
 use crate::policy::{PollingMode, Start};
-use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown, Store, SyncExternal};
+use crate::protocol::{
+    Need, OfflineChanged, Refresh, ReleaseLease, Shutdown, Store, SyncExternal, TakeLease,
+};
 use crate::state::Published;
 
 /// Downloads the config: one refresh per call (redirects included), failures logged.
@@ -48,6 +50,54 @@ impl Fetch for Fetcher {
 
 /// Makes the fetcher (again after a restart: the old one may be what failed).
 pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, FetchConfigError>>;
+
+/// The download lease of a shared cache: one process of a fleet downloads, the others wait for
+/// its entry.
+#[derive(Clone)]
+pub(crate) struct LeaseParts {
+    pub take: Recipient<TakeLease>,
+    pub release: Recipient<ReleaseLease>,
+    /// The longest a cycle waits for another leaseholder's entry: the lease's time to live.
+    pub wait: Duration,
+    /// How often a waiting cycle re-reads the entry's head and asks for the lease again: the
+    /// cache sync interval (so that every re-read is a real one).
+    pub step: Duration,
+}
+
+/// How waiting for the lease ended.
+enum Leased {
+    /// This client may download (and gives the lease back after).
+    Held,
+    /// The leaseholder's entry arrived: the config is no longer due.
+    Served,
+    /// The wait ran out, or the request does not wait (`ForceRefresh`): download anyway.
+    NotHeld,
+}
+
+/// Takes the lease, or waits for the leaseholder's entry: polls the head every `step` and asks
+/// for the lease again (a dead holder's lease ends by itself), at most `wait`. A forced refresh
+/// asks once and never waits: the user asked for a download.
+async fn lease_or_wait(
+    lease: &LeaseParts,
+    need: Need,
+    sync: &Recipient<SyncExternal>,
+    still_due: impl Fn() -> bool,
+) -> Leased {
+    let started = Instant::now();
+    loop {
+        if lease.take.send(TakeLease).await.unwrap_or(true) {
+            return Leased::Held;
+        }
+        if need == Need::Always || started.elapsed() >= lease.wait {
+            return Leased::NotHeld;
+        }
+        actix_rt::time::sleep(lease.step.min(lease.wait.saturating_sub(started.elapsed()))).await;
+        let _ = sync.send(SyncExternal).await;
+        if !still_due() {
+            return Leased::Served;
+        }
+    }
+}
 
 /// A refresh request waiting for the cycle that answers it.
 struct Waiter {
@@ -67,6 +117,8 @@ pub(crate) struct Poller {
     store: Recipient<Store>,
     /// Re-reads the external cache; `None` without one.
     sync: Option<Recipient<SyncExternal>>,
+    /// The download lease; `None` without an external cache or with leases off.
+    lease: Option<LeaseParts>,
     sink: Arc<dyn LogSink>,
     in_flight: Option<SpawnHandle>,
     timer: Option<SpawnHandle>,
@@ -85,6 +137,7 @@ pub(crate) struct PollerParts {
     pub local_only: bool,
     pub store: Recipient<Store>,
     pub sync: Option<Recipient<SyncExternal>>,
+    pub lease: Option<LeaseParts>,
     pub sink: Arc<dyn LogSink>,
 }
 
@@ -99,6 +152,7 @@ impl Poller {
             local_only: parts.local_only,
             store: parts.store,
             sync: parts.sync,
+            lease: parts.lease,
             sink: parts.sink,
             in_flight: None,
             timer: None,
@@ -161,6 +215,7 @@ impl Poller {
         };
         let published = self.published.clone();
         let sync = self.sync.clone();
+        let lease = self.lease.clone().zip(self.sync.clone());
         let store = self.store.clone();
         let policy_mode = self.mode;
         let last_download = self.last_download;
@@ -170,14 +225,25 @@ impl Poller {
                 // then sends its ETag).
                 let _ = sync.send(SyncExternal).await;
             }
-            let current = published.load_full();
-            let due = match need {
+            let due = || match need {
                 Need::Always => true,
-                Need::IfDue => policy_mode.policy().due(current.age(), last_download),
+                Need::IfDue => policy_mode
+                    .policy()
+                    .due(published.load().age(), last_download),
             };
-            if !due {
+            if !due() {
                 return None;
             }
+            // One process of a fleet downloads; the others wait for its entry.
+            let mut leased = None;
+            if let Some((lease, sync)) = &lease {
+                match lease_or_wait(lease, need, sync, due).await {
+                    Leased::Held => leased = Some(lease.release.clone()),
+                    Leased::Served => return None,
+                    Leased::NotHeld => {}
+                }
+            }
+            let current = published.load_full();
             let etag = current.remote.as_deref().and_then(|e| e.etag.clone());
             let started = Instant::now();
             let outcome = fetcher.fetch(etag).await;
@@ -188,6 +254,9 @@ impl Poller {
             };
             // Refresh requests are answered only once evaluations see the outcome.
             let _ = store.send(Store(outcome)).await;
+            if let Some(release) = leased {
+                let _ = release.send(ReleaseLease).await;
+            }
             Some((result, took))
         };
         self.run_cycle(cycle, ctx);

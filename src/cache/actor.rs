@@ -29,7 +29,7 @@ use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
-use crate::protocol::{DefaultUserChanged, Shutdown, Store, SyncExternal};
+use crate::protocol::{DefaultUserChanged, ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
 use crate::state::{ConfigEntry, Current, Published, state_of};
 use crate::user::User;
 
@@ -53,6 +53,25 @@ struct External {
     /// The last operation failed: downloads are then served before their write is done, so a
     /// dead cache does not delay them (the write still happens, in order).
     failing: bool,
+    /// The ETag line, as the cache holds it, of the entry whose config the client serves:
+    /// a re-read whose head shows this line finds the same config and reads no further.
+    held_etag: Option<String>,
+    /// This client's name as a download leaseholder: unique to it.
+    holder: String,
+    /// How long a download lease lasts.
+    lease_ttl: Duration,
+    /// Whether this client may hold the lease now (taken and not given back yet).
+    leased: bool,
+}
+
+/// What a re-read of the external cache found.
+enum Read {
+    /// No entry.
+    Absent,
+    /// The whole entry.
+    Whole(String),
+    /// An entry whose head shows the ETag line held, with this fetch time (ms).
+    SameConfig(u64),
 }
 
 /// Owns what the client serves.
@@ -85,6 +104,8 @@ pub(crate) struct CacheParts {
     pub sdk_key: String,
     pub cache_timeout: Duration,
     pub cache_sync_interval: Duration,
+    /// How long a download lease lasts (see [`TakeLease`]).
+    pub cache_lease: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
     pub local_only: bool,
@@ -107,6 +128,10 @@ impl Cache {
             reading: None,
             last_text: None,
             failing: false,
+            held_etag: None,
+            holder: lease_holder(),
+            lease_ttl: parts.cache_lease,
+            leased: false,
         });
         Cache {
             published: parts.published,
@@ -223,6 +248,8 @@ impl Cache {
             Ok(parts) => parts,
             Err(error) => return self.cache_read_failed(&error),
         };
+        // The line as written (a derived ETag included), which later heads are compared with.
+        let etag_line = external::split_head(text).map(|(_, line)| line.to_owned());
         let fetch_time = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis))
             .unwrap_or(UNIX_EPOCH);
@@ -233,19 +260,30 @@ impl Cache {
             _ => *r.json == *json,
         });
         match remote {
-            Some(remote) if same_config => {
-                if remote.fetch_time < fetch_time {
-                    let entry = ConfigEntry {
-                        fetch_time,
-                        ..remote.clone()
-                    };
-                    self.publish(Some(Arc::new(entry)), false);
-                }
-            }
+            Some(_) if same_config => self.follow_time(fetch_time),
             _ => match ConfigEntry::deserialize(text) {
                 Ok(entry) => self.publish(Some(Arc::new(entry)), true),
-                Err(error) => self.cache_read_failed(&error),
+                Err(error) => return self.cache_read_failed(&error),
             },
+        }
+        if let Some(external) = self.external.as_mut() {
+            external.held_etag = etag_line;
+        }
+    }
+
+    /// The entry in the cache holds our config with this fetch time: a later time is taken
+    /// (another process confirmed the config), nothing else changes.
+    fn follow_time(&mut self, fetch_time: SystemTime) {
+        let current = self.published.load_full();
+        let Some(remote) = current.remote.as_deref() else {
+            return;
+        };
+        if remote.fetch_time < fetch_time {
+            let entry = ConfigEntry {
+                fetch_time,
+                ..remote.clone()
+            };
+            self.publish(Some(Arc::new(entry)), false);
         }
     }
 
@@ -288,7 +326,12 @@ impl Cache {
             return drop(done);
         }
         external.reading = Some(done.into_iter().collect());
-        let read = bounded(external.timeout, external.cache.get(&external.key));
+        let read = read_entry(
+            external.cache.clone(),
+            external.key.clone(),
+            external.held_etag.clone(),
+            external.timeout,
+        );
         let generation = self.generation;
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             let waiting = act.external.as_mut().map(|external| {
@@ -298,7 +341,10 @@ impl Cache {
             });
             match result {
                 // A store since the read began is newer than what the read saw.
-                Ok(Some(text)) if act.generation == generation => act.take_external(&text),
+                Ok(Read::Whole(text)) if act.generation == generation => act.take_external(&text),
+                Ok(Read::SameConfig(millis)) if act.generation == generation => {
+                    act.follow_time(external::fetch_time(millis).unwrap_or(UNIX_EPOCH));
+                }
                 Ok(_) => {}
                 Err(error) => act.cache_read_failed(&error),
             }
@@ -465,6 +511,48 @@ fn effective(
     }
 }
 
+/// Re-reads the entry: only its head when the client holds an entry whose ETag line the head
+/// can be compared with, and the whole entry when the head differs (another config, or an
+/// entry without an ETag, whose JSON must be compared). Each read is bounded by `timeout`.
+async fn read_entry(
+    cache: Arc<dyn ConfigCache>,
+    key: String,
+    held_etag: Option<String>,
+    timeout: Duration,
+) -> Result<Read, CacheError> {
+    let whole = |text: Option<String>| text.map_or(Read::Absent, Read::Whole);
+    let Some(held_etag) = held_etag.filter(|etag| !etag.is_empty()) else {
+        return bounded(timeout, cache.get(&key)).await.map(whole);
+    };
+    let max_bytes = external::head_bytes(held_etag.len());
+    let Some(head) = bounded(timeout, cache.get_head(&key, max_bytes)).await? else {
+        return Ok(Read::Absent);
+    };
+    if head.len() > max_bytes {
+        // A cache without heads answered with the whole entry.
+        return Ok(Read::Whole(head));
+    }
+    match external::split_head(&head) {
+        Some((millis, etag)) if etag == held_etag => Ok(Read::SameConfig(millis)),
+        _ => bounded(timeout, cache.get(&key)).await.map(whole),
+    }
+}
+
+/// A leaseholder name unique to one client: the process, a number within it, and the time
+/// (processes on other machines may share the process id).
+fn lease_holder() -> String {
+    static CLIENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        CLIENTS.fetch_add(1, Ordering::Relaxed),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
+}
+
 /// An external cache operation that gives up after `timeout`.
 async fn bounded<T>(
     timeout: Duration,
@@ -518,34 +606,131 @@ impl Handler<Store> for Cache {
             outcome,
             FetchOutcome::Fetched { .. } | FetchOutcome::NotModified
         );
+        // A 304 (or a wrong SDK key): the config held stays, only its time moves on.
+        let confirmed = !matches!(outcome, FetchOutcome::Fetched { .. });
         let Some((entry, changed)) = self.next_entry(outcome) else {
             self.stored(succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
-        let Some((write, failing)) = self.external.as_ref().map(|external| {
-            let write = external.cache.set(&external.key, entry.serialize());
-            (bounded(external.timeout, write), external.failing)
-        }) else {
+        let Some(external) = self.external.as_ref() else {
             self.publish(Some(entry), changed);
             self.stored(succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
+        // The entry in the cache already holds this config under this ETag line: moving its
+        // time on in place (where the cache can) writes the same bytes as the whole entry.
+        let touch = external
+            .held_etag
+            .clone()
+            .filter(|etag| confirmed && !etag.is_empty());
+        let etag_line = match &touch {
+            Some(etag) => etag.clone(),
+            None => entry.etag_line().into_owned(),
+        };
+        let write = write_entry(
+            external.cache.clone(),
+            external.key.clone(),
+            entry.clone(),
+            touch,
+            external.timeout,
+        );
         // Written before it is served, so that a process that exits once it has its answer
         // leaves the download behind; a cache that is failing is not waited for.
-        let serve_first = failing;
+        let serve_first = external.failing;
         if serve_first {
-            self.publish(Some(entry.clone()), changed);
+            self.publish_stored(entry.clone(), changed, etag_line.clone());
             self.stored(succeeded, ctx);
         }
         AtomicResponse::new(Box::pin(write.into_actor(self).map(
             move |result, act, ctx| {
                 act.note_write(result);
                 if !serve_first {
-                    act.publish(Some(entry), changed);
+                    act.publish_stored(entry, changed, etag_line);
                     act.stored(succeeded, ctx);
                 }
             },
         )))
+    }
+}
+
+impl Cache {
+    /// Publishes a stored entry, whose ETag line in the cache is `etag_line`.
+    fn publish_stored(&mut self, entry: Arc<ConfigEntry>, changed: bool, etag_line: String) {
+        if let Some(external) = self.external.as_mut() {
+            external.held_etag = Some(etag_line);
+        }
+        self.publish(Some(entry), changed);
+    }
+}
+
+/// Writes an entry: with `touch` (the ETag line the cache holds for this same config), only
+/// its time when the cache can do that in place; otherwise the whole entry.
+async fn write_entry(
+    cache: Arc<dyn ConfigCache>,
+    key: String,
+    entry: Arc<ConfigEntry>,
+    touch: Option<String>,
+    timeout: Duration,
+) -> Result<(), CacheError> {
+    if let Some(etag) = touch
+        && bounded(timeout, cache.touch(&key, &etag, &entry.time_line())).await?
+    {
+        return Ok(());
+    }
+    bounded(timeout, cache.set(&key, entry.serialize())).await
+}
+
+/// Replies whether this client may download now: it took the download lease, or the cache
+/// could not say (a failing cache, or a cache without leases, grants it). Refused, the poller
+/// waits for the leaseholder's entry.
+impl Handler<TakeLease> for Cache {
+    type Result = ResponseActFuture<Self, bool>;
+
+    fn handle(&mut self, _: TakeLease, _: &mut Context<Self>) -> Self::Result {
+        let Some(external) = self.external.as_ref() else {
+            return Box::pin(fut::ready(true));
+        };
+        let lease = external
+            .cache
+            .try_lease(&external.key, &external.holder, external.lease_ttl);
+        Box::pin(
+            bounded(external.timeout, lease)
+                .into_actor(self)
+                .map(|result, act, _| {
+                    let granted = result.unwrap_or(true);
+                    if let Some(external) = act.external.as_mut() {
+                        external.leased |= granted;
+                    }
+                    granted
+                }),
+        )
+    }
+}
+
+/// Gives the download lease back (once the download is stored, so that the others find the
+/// entry when they stop waiting).
+impl Handler<ReleaseLease> for Cache {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: ReleaseLease, _: &mut Context<Self>) -> Self::Result {
+        let release = self.release_lease();
+        Box::pin(async move {
+            if let Some(release) = release {
+                let _ = release.await;
+            }
+        })
+    }
+}
+
+impl Cache {
+    /// Gives the lease back if this client may hold it; bounded by the cache timeout.
+    fn release_lease(&mut self) -> Option<impl Future<Output = Result<(), CacheError>> + use<>> {
+        let external = self.external.as_mut().filter(|e| e.leased)?;
+        external.leased = false;
+        let release = external
+            .cache
+            .release_lease(&external.key, &external.holder);
+        Some(bounded(external.timeout, release))
     }
 }
 
@@ -611,6 +796,10 @@ impl Handler<Shutdown> for Cache {
     /// Stores are handled whole, so every write asked for before this is done.
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         self.subscribers.clear();
+        // A lease of a cycle the poller cancelled is given back rather than left to expire.
+        if let Some(release) = self.release_lease() {
+            actix_rt::spawn(release);
+        }
         ctx.stop();
     }
 }
@@ -676,6 +865,7 @@ mod tests {
             sdk_key: "key".into(),
             cache_timeout: Duration::from_secs(5),
             cache_sync_interval: Duration::from_millis(100),
+            cache_lease: Duration::from_secs(2),
             overrides: None,
             local_only: false,
             subscribers: Vec::new(),
