@@ -196,9 +196,11 @@ impl ConfigCache for FileCache {
             .leases
             .lock()
             .map(|mut leases| {
-                if leases.get(key).is_some_and(|lease| lease.holder == holder) {
-                    // Closing the file releases the lock.
-                    leases.remove(key);
+                if leases.get(key).is_some_and(|lease| lease.holder == holder)
+                    && let Some(lease) = leases.remove(key)
+                {
+                    // Closing the file would release it too.
+                    let _ = lease.file.unlock();
                 }
             })
             .map_err(|_| CacheError::new("the file cache's leases are poisoned"));
