@@ -687,7 +687,8 @@ impl Handler<TakeLease> for Cache {
     type Result = ResponseActFuture<Self, bool>;
 
     fn handle(&mut self, _: TakeLease, _: &mut Context<Self>) -> Self::Result {
-        let Some(external) = self.external.as_ref() else {
+        // A cache that is failing is not asked: it would cost the download a cache timeout.
+        let Some(external) = self.external.as_ref().filter(|e| !e.failing) else {
             return Box::pin(fut::ready(true));
         };
         let lease = external
@@ -697,11 +698,13 @@ impl Handler<TakeLease> for Cache {
             bounded(external.timeout, lease)
                 .into_actor(self)
                 .map(|result, act, _| {
-                    let granted = result.unwrap_or(true);
+                    let granted = result.as_ref().is_ok_and(|granted| *granted);
                     if let Some(external) = act.external.as_mut() {
+                        external.failing = result.is_err();
                         external.leased |= granted;
                     }
-                    granted
+                    // A failing cache: download, as without one.
+                    result.unwrap_or(true)
                 }),
         )
     }
