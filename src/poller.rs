@@ -86,6 +86,12 @@ async fn lease_or_wait(
     let started = Instant::now();
     loop {
         if lease.take.send(TakeLease).await.unwrap_or(true) {
+            // The entry was read again once the lease was ours: the last holder may have
+            // written it after this cycle's first read.
+            if !still_due() {
+                let _ = lease.release.send(ReleaseLease).await;
+                return Leased::Served;
+            }
             return Leased::Held;
         }
         if need == Need::Always || started.elapsed() >= lease.wait {

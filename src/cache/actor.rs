@@ -312,6 +312,11 @@ impl Cache {
     /// Starts a read of the external cache unless one is running or one ended within the sync
     /// interval; `done` is told when the read (or the one it joined) is over.
     fn sync(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
+        self.read(done, false, ctx);
+    }
+
+    /// [`sync`](Self::sync), or with `now` a read even within the sync interval.
+    fn read(&mut self, done: Option<oneshot::Sender<()>>, now: bool, ctx: &mut Context<Self>) {
         let Some(external) = self.external.as_mut() else {
             return drop(done);
         };
@@ -319,9 +324,10 @@ impl Cache {
             waiting.extend(done);
             return;
         }
-        if external
-            .last_read
-            .is_some_and(|at| at.elapsed() < external.sync_interval)
+        if !now
+            && external
+                .last_read
+                .is_some_and(|at| at.elapsed() < external.sync_interval)
         {
             return drop(done);
         }
@@ -682,7 +688,9 @@ async fn write_entry(
 
 /// Replies whether this client may download now: it took the download lease, or the cache
 /// could not say (a failing cache, or a cache without leases, grants it). Refused, the poller
-/// waits for the leaseholder's entry.
+/// waits for the leaseholder's entry. Granted, the entry is read again before the reply: the
+/// last holder may have written it since the cycle's read, and the poller then has no need
+/// to download.
 impl Handler<TakeLease> for Cache {
     type Result = ResponseActFuture<Self, bool>;
 
@@ -697,14 +705,22 @@ impl Handler<TakeLease> for Cache {
         Box::pin(
             bounded(external.timeout, lease)
                 .into_actor(self)
-                .map(|result, act, _| {
+                .then(|result, act, ctx| {
                     let granted = result.as_ref().is_ok_and(|granted| *granted);
                     if let Some(external) = act.external.as_mut() {
                         external.failing = result.is_err();
                         external.leased |= granted;
                     }
+                    let (done, read) = oneshot::channel();
+                    if granted {
+                        act.read(Some(done), true, ctx);
+                    }
                     // A failing cache: download, as without one.
-                    result.unwrap_or(true)
+                    async move {
+                        let _ = read.await;
+                        result.unwrap_or(true)
+                    }
+                    .into_actor(act)
                 }),
         )
     }
