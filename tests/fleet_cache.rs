@@ -559,3 +559,106 @@ async fn force_refresh_never_waits_for_another_leaseholder() {
         client.send(Close).await.unwrap();
     }
 }
+
+#[actix_rt::test]
+async fn every_cache_reads_heads_touches_times_and_keeps_leases_exclusive() {
+    let backends = Backends::new("fleet-methods");
+    let ttl = Duration::from_secs(60);
+    for (name, cache) in backends.all() {
+        let key = cache_key(&run_key(&format!("methods-{name}")));
+        assert_eq!(cache.get_head(&key, 64).await, Ok(None), "{name}: no entry");
+        assert_eq!(cache.touch(&key, "e", "1686756435844").await, Ok(false));
+        assert_eq!(
+            cache.get(&key).await,
+            Ok(None),
+            "{name}: touch creates nothing"
+        );
+
+        // A head is the start of the value, cut before a character it would split.
+        let entry = official_entry("1686756435844", "\"é\"", "{\"f\":{}}");
+        cache.set(&key, entry.clone()).await.unwrap();
+        assert_eq!(
+            cache.get_head(&key, 14).await.unwrap().unwrap(),
+            "1686756435844\n"
+        );
+        assert_eq!(
+            cache.get_head(&key, 16).await.unwrap().unwrap(),
+            "1686756435844\n\""
+        );
+        assert_eq!(
+            cache.get_head(&key, 17).await.unwrap().unwrap(),
+            "1686756435844\n\"é"
+        );
+        assert_eq!(cache.get_head(&key, 10_000).await.unwrap().unwrap(), entry);
+
+        // A touch moves the time only for the same ETag line and a time of the same width.
+        for (etag, time) in [
+            ("\"é", "1686756499999"),
+            ("\"e\"", "1686756499999"),
+            ("\"é\"", "168675649999"),
+            ("\"é\"", "16867564999999"),
+        ] {
+            assert_eq!(
+                cache.touch(&key, etag, time).await,
+                Ok(false),
+                "{name} {etag} {time}"
+            );
+            assert_eq!(cache.get(&key).await.unwrap().unwrap(), entry, "{name}");
+        }
+        assert_eq!(cache.touch(&key, "\"é\"", "1686756499999").await, Ok(true));
+        assert_eq!(
+            cache.get(&key).await.unwrap().unwrap(),
+            official_entry("1686756499999", "\"é\"", "{\"f\":{}}"),
+            "{name}"
+        );
+
+        // One holder at a time; only the holder gives it back.
+        assert_eq!(cache.try_lease(&key, "a", ttl).await, Ok(true), "{name}");
+        assert_eq!(cache.try_lease(&key, "b", ttl).await, Ok(false), "{name}");
+        cache.release_lease(&key, "b").await.unwrap();
+        assert_eq!(cache.try_lease(&key, "b", ttl).await, Ok(false), "{name}");
+        cache.release_lease(&key, "a").await.unwrap();
+        assert_eq!(cache.try_lease(&key, "b", ttl).await, Ok(true), "{name}");
+        cache.release_lease(&key, "b").await.unwrap();
+        // The lease is not the entry.
+        assert_eq!(
+            cache.get(&key).await.unwrap().unwrap(),
+            official_entry("1686756499999", "\"é\"", "{\"f\":{}}"),
+            "{name}"
+        );
+
+        // A lease ends by itself.
+        let short = Duration::from_millis(300);
+        assert_eq!(cache.try_lease(&key, "a", short).await, Ok(true), "{name}");
+        assert_eq!(cache.try_lease(&key, "b", short).await, Ok(false), "{name}");
+        sleep(600).await;
+        assert_eq!(cache.try_lease(&key, "b", short).await, Ok(true), "{name}");
+        cache.release_lease(&key, "b").await.unwrap();
+    }
+}
+
+#[actix_rt::test]
+async fn a_file_lease_is_exclusive_across_caches_and_ends_with_its_holder() {
+    // Two `FileCache`s on one directory stand for two processes: the lease is a lock on a file
+    // beside the entry, which the system gives back when its holder's file is closed.
+    let dir = TempDir::new("fleet-file-lease");
+    let key = cache_key(&run_key("file-lease"));
+    let ttl = Duration::from_secs(60);
+    let first = FileCache::new(dir.path());
+    let second = FileCache::new(dir.path());
+    assert_eq!(first.try_lease(&key, "a", ttl).await, Ok(true));
+    assert_eq!(second.try_lease(&key, "b", ttl).await, Ok(false));
+    assert!(dir.path().join(format!(".{key}.lease")).is_file());
+    drop(first); // its process died
+    assert_eq!(second.try_lease(&key, "b", ttl).await, Ok(true));
+    let third = FileCache::new(dir.path());
+    assert_eq!(third.try_lease(&key, "c", ttl).await, Ok(false));
+    second.release_lease(&key, "b").await.unwrap();
+    assert_eq!(third.try_lease(&key, "c", ttl).await, Ok(true));
+    // Nothing but the lease file was made: no entry, no temporary file to sweep.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec![format!(".{key}.lease")]);
+}
