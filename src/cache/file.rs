@@ -155,7 +155,8 @@ impl ConfigCache for FileCache {
         })
     }
 
-    /// Rewrites the time in place (see [`touch_in_place`]).
+    /// Rewrites the time in the file itself: a few bytes, each state a crash can leave valid
+    /// (see `touch_in_place` for why this is safe).
     fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
         let path = self.path(key);
         let (etag, fetch_time) = (etag.to_owned(), fetch_time.to_owned());

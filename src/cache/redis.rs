@@ -176,7 +176,7 @@ impl ConfigCache for RedisCache {
     }
 
     /// `SET <lease key> <holder> NX PX <ttl>`, under a key of its own beside the entry
-    /// ([`lease_key`]).
+    /// (`configcat-actix-lease:<key>`).
     fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
         let mut command = redis::cmd("SET");
         command
