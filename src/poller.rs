@@ -64,6 +64,10 @@ pub(crate) struct LeaseParts {
     pub step: Duration,
 }
 
+/// The shortest time between two looks at a taken lease, whatever the sync interval: a
+/// waiting fleet asks the cache at most this often.
+const MIN_LEASE_STEP: Duration = Duration::from_millis(10);
+
 /// How waiting for the lease ended.
 enum Leased {
     /// This client may download (and gives the lease back after).
@@ -97,7 +101,8 @@ async fn lease_or_wait(
         if need == Need::Always || started.elapsed() >= lease.wait {
             return Leased::NotHeld;
         }
-        actix_rt::time::sleep(lease.step.min(lease.wait.saturating_sub(started.elapsed()))).await;
+        let step = lease.step.max(MIN_LEASE_STEP);
+        actix_rt::time::sleep(step.min(lease.wait.saturating_sub(started.elapsed()))).await;
         let _ = sync.send(SyncExternal).await;
         if !still_due() {
             return Leased::Served;

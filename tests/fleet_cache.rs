@@ -662,3 +662,94 @@ async fn a_file_lease_is_exclusive_across_caches_and_ends_with_its_holder() {
         .collect();
     assert_eq!(names, vec![format!(".{key}.lease")]);
 }
+
+/// A cache that refuses to touch at once, as a Redis whose user may not run scripts does.
+struct RefusesTouch(Arc<dyn ConfigCache>);
+
+impl ConfigCache for RefusesTouch {
+    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
+        self.0.get(key)
+    }
+
+    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
+        self.0.set(key, value)
+    }
+
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        self.0.get_head(key, max_bytes)
+    }
+
+    fn touch(&self, _: &str, _: &str, _: &str) -> CacheFuture<bool> {
+        Box::pin(async { Err(configcat_actix::cache::CacheError::new("NOPERM")) })
+    }
+}
+
+/// After a 304, the entry's time in `cache` moved on to about now.
+async fn a_304_moves_the_time_of(cache: Arc<dyn ConfigCache>, inner: &dyn ConfigCache, name: &str) {
+    let cdn = MockCdn::start();
+    let key = run_key(&format!("refused-{name}"));
+    let json = simple_config("greeting", "hello");
+    cdn.set_config(&key, json.clone());
+    let etag = cdn.etag_of(&key).unwrap();
+    let written = official_entry("1686756435844", &etag, &json);
+    inner.set(&cache_key(&key), written).await.unwrap();
+    let log = Arc::new(MemoryLog::new(LogLevel::Warn));
+    let client = ConfigCat::builder(&key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .cache(cache)
+        .log_sink(log.clone())
+        .start()
+        .unwrap();
+    let before = millis(SystemTime::now());
+    client.send(ForceRefresh).await.unwrap().unwrap();
+    let stored = inner.get(&cache_key(&key)).await.unwrap().unwrap();
+    let time: u128 = stored.split('\n').next().unwrap().parse().unwrap();
+    assert!(time >= before, "{name}: the time moved on");
+    assert_eq!(
+        stored,
+        official_entry(&time.to_string(), &etag, &json),
+        "{name}"
+    );
+    let ids: Vec<u32> = log.take().iter().map(|e| e.event_id).collect();
+    assert!(ids.is_empty(), "{name}: {ids:?}");
+    client.send(Close).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_touch_the_cache_refuses_is_a_whole_write() {
+    let backends = Backends::new("fleet-refused");
+    for (name, inner) in backends.all() {
+        a_304_moves_the_time_of(Arc::new(RefusesTouch(inner.clone())), &*inner, name).await;
+    }
+}
+
+#[cfg(feature = "redis")]
+#[actix_rt::test]
+async fn a_redis_user_that_may_not_run_scripts_still_shares_the_entry() {
+    let Some(mut admin) = support::redis_connection() else {
+        return;
+    };
+    // Everything but scripts.
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("configcat-noscript")
+        .arg("on")
+        .arg(">noscript-password")
+        .arg("~*")
+        .arg("+@all")
+        .arg("-@scripting")
+        .query::<()>(&mut admin)
+        .unwrap();
+    let url = support::redis_url().replacen(
+        "redis://",
+        "redis://configcat-noscript:noscript-password@",
+        1,
+    );
+    let cache = configcat_actix::cache::RedisCache::new(&url).unwrap();
+    assert!(
+        cache.touch("k", "e", "1").await.is_err(),
+        "the user may not run scripts"
+    );
+    a_304_moves_the_time_of(Arc::new(cache.clone()), &cache, "redis-noscript").await;
+}

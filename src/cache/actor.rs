@@ -671,6 +671,10 @@ impl Cache {
 
 /// Writes an entry: with `touch` (the ETag line the cache holds for this same config), only
 /// its time when the cache can do that in place; otherwise the whole entry.
+///
+/// A touch the cache refused at once (a Redis user without the right to run scripts, say) is
+/// followed by the whole write; one that took half the timeout or more is not, so that a cache
+/// that hangs costs a write one timeout, not two.
 async fn write_entry(
     cache: Arc<dyn ConfigCache>,
     key: String,
@@ -678,10 +682,14 @@ async fn write_entry(
     touch: Option<String>,
     timeout: Duration,
 ) -> Result<(), CacheError> {
-    if let Some(etag) = touch
-        && bounded(timeout, cache.touch(&key, &etag, &entry.time_line())).await?
-    {
-        return Ok(());
+    if let Some(etag) = touch {
+        let started = Instant::now();
+        match bounded(timeout, cache.touch(&key, &etag, &entry.time_line())).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) if started.elapsed() >= timeout / 2 => return Err(error),
+            Err(_) => {}
+        }
     }
     bounded(timeout, cache.set(&key, entry.serialize())).await
 }

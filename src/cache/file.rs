@@ -306,6 +306,10 @@ fn touch_in_place(path: &Path, etag: &str, fetch_time: &str) -> io::Result<bool>
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(error) => return Err(error),
     };
+    if !file.metadata()?.is_file() {
+        // Not an entry this cache wrote (a FIFO would block the read below).
+        return Ok(false);
+    }
     let mut head = Vec::with_capacity(fetch_time.len() + etag.len() + 2);
     (&file)
         .take((fetch_time.len() + etag.len() + 2) as u64)
