@@ -137,15 +137,20 @@ impl Backends {
 
     /// `(name, cache)` for every backend available (Redis when it runs).
     fn all(&self) -> Vec<(&'static str, Arc<dyn ConfigCache>)> {
-        let mut caches: Vec<(&'static str, Arc<dyn ConfigCache>)> = vec![
+        let caches: Vec<(&'static str, Arc<dyn ConfigCache>)> = vec![
             ("memory", Arc::new(InMemoryCache::new())),
             ("file", Arc::new(FileCache::new(self.dir.path()))),
         ];
         #[cfg(feature = "redis")]
-        if support::redis_connection().is_some() {
-            let redis = configcat_actix::cache::RedisCache::new(&support::redis_url()).unwrap();
-            caches.push(("redis", Arc::new(redis)));
-        }
+        let caches = {
+            let mut caches = caches;
+            if support::redis_connection().is_some() {
+                let url = support::redis_url();
+                let redis = configcat_actix::cache::RedisCache::new(&url).unwrap();
+                caches.push(("redis", Arc::new(redis) as Arc<dyn ConfigCache>));
+            }
+            caches
+        };
         caches
     }
 }
