@@ -758,3 +758,34 @@ async fn a_redis_user_that_may_not_run_scripts_still_shares_the_entry() {
     );
     a_304_moves_the_time_of(Arc::new(cache.clone()), &cache, "redis-noscript").await;
 }
+
+#[actix_rt::test]
+async fn an_entry_read_before_a_download_is_taken_again_when_it_comes_back() {
+    // Heads spare the client reading its own write back; the entry it read before that write
+    // must still count as news when another process writes it again.
+    let backends = Backends::new("fleet-back");
+    let cdn = MockCdn::start();
+    for (name, cache) in backends.all() {
+        let key = run_key(&format!("back-{name}"));
+        cdn.set_config(&key, simple_config("greeting", "downloaded"));
+        let now = millis(SystemTime::now()).to_string();
+        let old = official_entry(&now, "\"old\"", &simple_config("greeting", "old"));
+        cache.set(&cache_key(&key), old.clone()).await.unwrap();
+        let client = ConfigCat::builder(&key)
+            .base_url(cdn.base_url())
+            .polling_mode(PollingMode::manual_poll())
+            .cache(cache.clone())
+            .cache_sync_interval(Duration::from_millis(20))
+            .log_sink(NoLog)
+            .start()
+            .unwrap();
+        assert_eq!(text(&client, "greeting").await, "old", "{name}");
+        client.send(ForceRefresh).await.unwrap().unwrap();
+        assert_eq!(text(&client, "greeting").await, "downloaded", "{name}");
+        sleep(100).await; // re-reads of its own entry
+        assert_eq!(text(&client, "greeting").await, "downloaded", "{name}");
+        cache.set(&cache_key(&key), old).await.unwrap();
+        follows(&client, "old", Duration::from_secs(3)).await;
+        client.send(Close).await.unwrap();
+    }
+}

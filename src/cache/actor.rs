@@ -664,6 +664,9 @@ impl Cache {
     fn publish_stored(&mut self, entry: Arc<ConfigEntry>, changed: bool, etag_line: String) {
         if let Some(external) = self.external.as_mut() {
             external.held_etag = Some(etag_line);
+            // What is served no longer comes from the text read last: that text, seen again,
+            // is news.
+            external.last_text = None;
         }
         self.publish(Some(entry), changed);
     }
