@@ -789,3 +789,41 @@ async fn an_entry_read_before_a_download_is_taken_again_when_it_comes_back() {
         client.send(Close).await.unwrap();
     }
 }
+
+#[actix_rt::test]
+async fn evaluations_wait_for_readiness_never_for_a_lease() {
+    // Only the poller waits for a leaseholder: a request before the first config waits the
+    // max init wait, as always, and is answered with its default.
+    let backends = Backends::new("fleet-eval");
+    let cdn = MockCdn::start();
+    let lease = Duration::from_secs(3);
+    for (name, cache) in backends.all() {
+        let key = run_key(&format!("eval-{name}"));
+        cdn.set_config(&key, simple_config("greeting", "hello"));
+        let holder: Arc<dyn ConfigCache> = match name {
+            "file" => Arc::new(FileCache::new(backends.dir.path())),
+            _ => cache.clone(),
+        };
+        dead_holder(&*holder, &key, lease).await;
+        let client = ConfigCat::builder(&key)
+            .base_url(cdn.base_url())
+            .polling_mode(
+                PollingMode::auto_poll(Duration::from_secs(60))
+                    .max_init_wait(Duration::from_millis(300)),
+            )
+            .cache(cache.clone())
+            .cache_sync_interval(Duration::from_millis(20))
+            .cache_lease(lease)
+            .log_sink(NoLog)
+            .start()
+            .unwrap();
+        let asked = Instant::now();
+        assert_eq!(text(&client, "greeting").await, "default", "{name}");
+        assert!(asked.elapsed() < lease / 2, "{name}: {:?}", asked.elapsed());
+        assert_eq!(cdn.config_request_count(&key), 0, "{name}: still waiting");
+        follows(&client, "hello", lease * 3).await;
+        assert_eq!(cdn.config_request_count(&key), 1, "{name}");
+        client.send(Close).await.unwrap();
+        drop(holder);
+    }
+}
