@@ -193,19 +193,21 @@ impl ConfigCache for FileCache {
     }
 
     fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
-        let released = self
-            .leases
-            .lock()
-            .map(|mut leases| {
-                if leases.get(key).is_some_and(|lease| lease.holder == holder)
-                    && let Some(lease) = leases.remove(key)
-                {
-                    // Closing the file would release it too.
-                    let _ = lease.file.unlock();
-                }
-            })
-            .map_err(|_| CacheError::new("the file cache's leases are poisoned"));
-        Box::pin(async move { released })
+        let (key, holder, leases) = (key.to_owned(), holder.to_owned(), self.leases.clone());
+        // On the blocking pool: the map is held while a lease file is opened, which on a
+        // network file system can take a while.
+        Box::pin(blocking(move || {
+            let mut leases = leases
+                .lock()
+                .map_err(|_| CacheError::new("the file cache's leases are poisoned"))?;
+            if leases.get(&key).is_some_and(|lease| lease.holder == holder)
+                && let Some(lease) = leases.remove(&key)
+            {
+                // Closing the file would release it too.
+                let _ = lease.file.unlock();
+            }
+            Ok(())
+        }))
     }
 }
 
