@@ -824,6 +824,48 @@ mod tests {
     }
 
     #[test]
+    fn heads_give_the_time_and_the_etag_line_as_written() {
+        let entry = entry_with_etag("{}", None).serialize();
+        let etag_line = derived_etag("{}");
+        let head = head_of(&entry, head_bytes(etag_line.len()));
+        // A derived ETag stays as written: heads are compared with what the cache holds.
+        assert_eq!(
+            split_head(head),
+            Some((1_686_756_435_844, etag_line.as_str()))
+        );
+        assert_eq!(split_head("5\n\n{}"), Some((5, "")));
+        assert_eq!(
+            split_head("1686756435844.5\ne\n"),
+            Some((1_686_756_435_844, "e"))
+        );
+        for cut in ["", "5", "5\n", "5\netag", "x\ne\n{}", "-\ne\n"] {
+            assert_eq!(split_head(cut), None, "{cut:?}");
+        }
+        // Cut on a character, never inside one.
+        assert_eq!(head_of("ab\u{e9}c", 3), "ab");
+        assert_eq!(head_of("ab\u{e9}c", 4), "ab\u{e9}");
+        assert_eq!(head_of("ab", 10), "ab");
+    }
+
+    #[test]
+    fn only_the_same_etag_line_and_time_width_can_be_touched() {
+        let entry = b"1686756435844\ne\n{}";
+        assert!(touchable(entry, "e", "1686756499999"));
+        assert!(!touchable(entry, "", "1686756499999"));
+        assert!(!touchable(entry, "e\n{", "1686756499999"));
+        assert!(!touchable(entry, "f", "1686756499999"));
+        assert!(!touchable(entry, "e", "168675649999"));
+        assert!(!touchable(entry, "e", "16867564999999"));
+        assert!(!touchable(entry, "e", "168675649999x"));
+        assert!(!touchable(b"1686756435844\ne", "e", "1686756499999"));
+        assert!(!touchable(b"", "e", ""));
+        assert!(
+            touchable(b"5\n\n{}", "", "6"),
+            "an empty ETag line is a line too"
+        );
+    }
+
+    #[test]
     fn an_empty_etag_written_by_another_sdk_is_read_as_none() {
         // The JS and Rust SDKs write an empty ETag when the CDN sent none.
         assert_eq!(split_entry("5\n\n{}").unwrap(), (5, "", "{}"));
@@ -863,6 +905,24 @@ mod tests {
             self.sets.lock().unwrap().push((key.to_owned(), value));
             Box::pin(async { Err(CacheError::new("set recorded")) })
         }
+
+        // Each answers what its default never would.
+        fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+            let answer = Some(format!("head of {key}, {max_bytes} bytes"));
+            Box::pin(async move { Ok(answer) })
+        }
+
+        fn touch(&self, _: &str, _: &str, _: &str) -> CacheFuture<bool> {
+            Box::pin(async { Ok(true) })
+        }
+
+        fn try_lease(&self, _: &str, _: &str, _: Duration) -> CacheFuture<bool> {
+            Box::pin(async { Ok(false) })
+        }
+
+        fn release_lease(&self, _: &str, _: &str) -> CacheFuture<()> {
+            Box::pin(async { Err(CacheError::new("release recorded")) })
+        }
     }
 
     async fn check_delegation(cache: &dyn ConfigCache, inner: &Recording) {
@@ -879,6 +939,20 @@ mod tests {
         assert_eq!(
             inner.sets.lock().unwrap().last(),
             Some(&("k2".to_owned(), "v2".to_owned()))
+        );
+        // The optional methods are forwarded too, not answered by their defaults.
+        assert_eq!(
+            cache.get_head("k3", 7).await,
+            Ok(Some("head of k3, 7 bytes".into()))
+        );
+        assert_eq!(cache.touch("k", "e", "1").await, Ok(true));
+        assert_eq!(
+            cache.try_lease("k", "h", Duration::from_secs(1)).await,
+            Ok(false)
+        );
+        assert_eq!(
+            cache.release_lease("k", "h").await,
+            Err(CacheError::new("release recorded"))
         );
     }
 
