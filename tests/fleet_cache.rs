@@ -617,9 +617,14 @@ async fn every_cache_reads_heads_touches_times_and_keeps_leases_exclusive() {
             "{name}"
         );
 
-        // One holder at a time; only the holder gives it back.
+        // One holder at a time, which may ask again; only the holder gives it back.
         assert_eq!(cache.try_lease(&key, "a", ttl).await, Ok(true), "{name}");
         assert_eq!(cache.try_lease(&key, "b", ttl).await, Ok(false), "{name}");
+        assert_eq!(
+            cache.try_lease(&key, "a", ttl).await,
+            Ok(true),
+            "{name}: again"
+        );
         cache.release_lease(&key, "b").await.unwrap();
         assert_eq!(cache.try_lease(&key, "b", ttl).await, Ok(false), "{name}");
         cache.release_lease(&key, "a").await.unwrap();
@@ -756,6 +761,12 @@ async fn a_redis_user_that_may_not_run_scripts_still_shares_the_entry() {
         cache.touch("k", "e", "1").await.is_err(),
         "the user may not run scripts"
     );
+    // Leases need no script to be taken (giving one back does; it then ends by itself).
+    let lease_of = cache_key(&run_key("noscript-lease"));
+    let ttl = Duration::from_millis(500);
+    assert_eq!(cache.try_lease(&lease_of, "a", ttl).await, Ok(true));
+    assert_eq!(cache.try_lease(&lease_of, "b", ttl).await, Ok(false));
+    assert_eq!(cache.try_lease(&lease_of, "a", ttl).await, Ok(true));
     a_304_moves_the_time_of(Arc::new(cache.clone()), &cache, "redis-noscript").await;
 }
 

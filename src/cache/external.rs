@@ -142,8 +142,9 @@ pub trait ConfigCache: Send + Sync + 'static {
     /// Before downloading, a client takes the lease; a client that is refused waits (at most
     /// `ttl`) for the holder's entry instead of downloading too, so a fleet sharing the cache
     /// makes one download. A lease must end by itself after `ttl` (or when its holder dies),
-    /// must be kept apart from the entry, and must not be granted to two holders at once. The
-    /// default grants every request: each process then downloads for itself.
+    /// must be kept apart from the entry, and must not be granted to two holders at once; a
+    /// holder that asks again while it has the lease is granted it. The default grants every
+    /// request: each process then downloads for itself.
     fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
         let _ = (key, holder, ttl);
         Box::pin(async { Ok(true) })

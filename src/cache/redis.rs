@@ -176,17 +176,28 @@ impl ConfigCache for RedisCache {
     }
 
     /// `SET <lease key> <holder> NX PX <ttl>`, under a key of its own beside the entry
-    /// (`configcat-actix-lease:<key>`).
+    /// (`configcat-actix-lease:<key>`); refused, a `GET` of it tells whether the lease is
+    /// `holder`'s already. No script: a user who may not run scripts can take leases.
     fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        let lease_key = lease_key(key);
         let mut command = redis::cmd("SET");
         command
-            .arg(lease_key(key))
+            .arg(&lease_key)
             .arg(holder)
             .arg("NX")
             .arg("PX")
             .arg(ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64);
         let set = self.run::<Option<String>>(command);
-        Box::pin(async move { Ok(set.await?.is_some()) })
+        let mut command = redis::cmd("GET");
+        command.arg(lease_key);
+        let (cache, holder) = (self.clone(), holder.to_owned());
+        Box::pin(async move {
+            if set.await?.is_some() {
+                return Ok(true);
+            }
+            let owner = cache.run::<Option<String>>(command).await?;
+            Ok(owner.is_some_and(|owner| owner == holder))
+        })
     }
 
     /// Deletes the lease key if it still names `holder` (one `EVAL`): a lease that expired and
