@@ -717,9 +717,10 @@ impl Handler<TakeLease> for Cache {
             bounded(external.timeout, lease)
                 .into_actor(self)
                 .then(|result, act, ctx| {
+                    // A lease that cannot be had says nothing of the entry's reads and writes:
+                    // `failing` is left as they set it (write before serve holds).
                     let granted = result.as_ref().is_ok_and(|granted| *granted);
                     if let Some(external) = act.external.as_mut() {
-                        external.failing = result.is_err();
                         external.leased |= granted;
                     }
                     let (done, read) = oneshot::channel();
