@@ -838,3 +838,57 @@ async fn evaluations_wait_for_readiness_never_for_a_lease() {
         drop(holder);
     }
 }
+
+/// Leases always fail (a store that refuses the command); writes take a while.
+struct LeasesFail(InMemoryCache);
+
+impl ConfigCache for LeasesFail {
+    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
+        self.0.get(key)
+    }
+
+    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
+        // The in-memory cache stores when called: the write is made after the wait.
+        let (inner, key) = (self.0.clone(), key.to_owned());
+        Box::pin(async move {
+            actix_rt::time::sleep(Duration::from_millis(30)).await;
+            inner.set(&key, value).await
+        })
+    }
+
+    fn try_lease(&self, _: &str, _: &str, _: Duration) -> CacheFuture<bool> {
+        Box::pin(async { Err(configcat_actix::cache::CacheError::new("refused")) })
+    }
+}
+
+#[test]
+fn a_failing_lease_still_writes_the_download_before_serving_it() {
+    // A process that exits once it has its first answer leaves its download behind, even
+    // when its cache cannot give leases.
+    let cdn = MockCdn::start();
+    let cache = InMemoryCache::new();
+    for run in 0..10 {
+        let key = run_key(&format!("lease-fails-{run}"));
+        cdn.set_config(&key, simple_config("greeting", "hello"));
+        let (base_url, key_here, inner) = (cdn.base_url(), key.clone(), cache.clone());
+        let served = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let client = ConfigCat::builder(&key_here)
+                    .base_url(base_url)
+                    .cache(LeasesFail(inner))
+                    .log_sink(NoLog)
+                    .start()
+                    .unwrap();
+                text(&client, "greeting").await
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(served, "hello");
+        let stored = actix_rt::System::new().block_on(cache.get(&cache_key(&key)));
+        assert!(
+            stored.unwrap().is_some(),
+            "run {run}: the download was kept"
+        );
+    }
+}
