@@ -6,8 +6,10 @@
 //! downloads through a [`Fetch`], so tests can give it a fetcher without a server.
 //!
 //! A refresh is one cycle: the cache actor re-reads the external cache (another process may
-//! have downloaded a fresh config), then, only if the config is still due, a fetch, whose
-//! outcome goes back to the cache actor ([`Store`]); the cycle ends once it is stored. One
+//! have downloaded a fresh config), then, only if the config is still due, the download lease
+//! of a shared cache ([`TakeLease`]: while another process holds it, the cycle waits for that
+//! process's entry, at most one lease time) and a fetch, whose outcome goes back to the cache
+//! actor ([`Store`]); the cycle ends once it is stored and the lease given back. One
 //! cycle runs at a time; refresh requests that arrive meanwhile join it (a `ForceRefresh` waits
 //! for a cycle that fetches).
 //!

@@ -1,8 +1,10 @@
 //! The cache actor: the config store, the only writer of the published state.
 //!
 //! It applies every fetch outcome the poller hands it ([`Store`]), merges flag overrides in,
-//! keeps the external cache in step (written before a download is served; re-read when asked,
-//! [`SyncExternal`], and taken when another process wrote something else), watches an override
+//! keeps the external cache in step (written before a download is served, a 304 as the new
+//! time only; re-read when asked, [`SyncExternal`], by its head while it holds our config, and
+//! taken when another process wrote something else), takes and gives back the download lease
+//! for the poller ([`TakeLease`], [`ReleaseLease`]), watches an override
 //! file, decides when the client is ready (as the polling mode's policy says), and tells hooks
 //! and subscribers of real changes (never of a 304).
 //!
