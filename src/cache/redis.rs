@@ -214,8 +214,8 @@ impl ConfigCache for RedisCache {
     }
 }
 
-/// Replaces the time line (ARGV[2], same width) of the entry in KEYS[1] when its ETag line is
-/// ARGV[1]; 1 if it did.
+/// Replaces the time line (`ARGV[2]`, same width) of the entry in `KEYS[1]` when its ETag line
+/// is `ARGV[1]`; 1 if it did.
 const TOUCH_SCRIPT: &str = r"
 local width = string.len(ARGV[2])
 local head = redis.call('GETRANGE', KEYS[1], 0, width + string.len(ARGV[1]) + 1)
@@ -225,7 +225,7 @@ redis.call('SETRANGE', KEYS[1], 0, ARGV[2])
 return 1
 ";
 
-/// Deletes KEYS[1] if it holds ARGV[1].
+/// Deletes `KEYS[1]` if it holds `ARGV[1]`.
 const RELEASE_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
