@@ -4,7 +4,7 @@
 //! ```text
 //! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
 //! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, DefaultUserChanged, Shutdown ──► Cache
-//! Poller ───── SyncExternal, Store ──► Cache
+//! Poller ───── SyncExternal, TakeLease, Store, ReleaseLease ──► Cache
 //! ```
 //!
 //! Each actor holds the others as `Recipient`s of these messages, which the builder hands it;
@@ -62,6 +62,17 @@ pub(crate) struct Store(pub FetchOutcome);
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct SyncExternal;
+
+/// Asks the cache actor for the download lease of the shared entry before a download; replies
+/// whether this client may download now (also when the cache has no leases, or failed).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub(crate) struct TakeLease;
+
+/// Gives the download lease back once the download is stored.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ReleaseLease;
 
 /// Publishes a new default user (`None`: none); replies once evaluations see it.
 #[derive(Debug, Message)]

@@ -71,6 +71,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         sdk_key: String::new(),
         cache_timeout: Duration::from_secs(1),
         cache_sync_interval: Duration::from_millis(100),
+        cache_lease: Duration::from_secs(2),
         overrides: None,
         local_only: false,
         subscribers: Vec::new(),
@@ -95,6 +96,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         local_only: false,
         store: cache.clone().recipient(),
         sync: None,
+        lease: None,
         sink,
         hooks: Arc::new(Hooks::default()),
     };
