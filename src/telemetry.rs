@@ -277,12 +277,10 @@ impl Recorder {
 
     /// The `on_flag_evaluated` hook.
     pub(crate) fn evaluated(&self, details: &EvaluationDetails<Value>) {
-        let config = self
-            .published
-            .get()
-            .and_then(Weak::upgrade)
-            .and_then(|p| p.load().config.clone());
-        let reason = reason(details, config.as_deref());
+        let reason = match self.published.get().and_then(Weak::upgrade) {
+            Some(published) => reason(details, published.load().config.as_deref()),
+            None => reason(details, None),
+        };
         let mut attributes = Vec::with_capacity(4);
         attributes.push(KeyValue::new("feature_flag.key", details.key.to_string()));
         attributes.push(KeyValue::new("feature_flag.result.reason", reason));
@@ -334,7 +332,8 @@ impl Recorder {
 
 /// The OpenFeature reason of an evaluation, in the conventions' lower case. `config` is the
 /// served config, to tell a flag without rules (`static`) from one whose rules did not decide
-/// (`default`); without it (the client closed) such a flag is `default`.
+/// (`default`): the details do not say which. Without it (the client closed) such a flag is
+/// `default`; a snapshot of an older config is judged by the newest one's rules.
 fn reason(details: &EvaluationDetails<Value>, config: Option<&Config>) -> &'static str {
     if details.error.is_some() {
         "error"
