@@ -57,6 +57,9 @@ pub struct ConfigCatBuilder {
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
     subscribers: Vec<Recipient<ConfigChanged>>,
+    /// The OpenTelemetry recorders, connected to the client's state when it starts.
+    #[cfg(feature = "opentelemetry")]
+    telemetry: Vec<Arc<crate::telemetry::Recorder>>,
 }
 
 impl ConfigCatBuilder {
@@ -69,6 +72,8 @@ impl ConfigCatBuilder {
             hooks: Hooks::default(),
             cache: None,
             subscribers: Vec::new(),
+            #[cfg(feature = "opentelemetry")]
+            telemetry: Vec::new(),
         }
     }
 
@@ -392,7 +397,41 @@ impl ConfigCatBuilder {
     /// Called with the message of every ERROR-level log event.
     #[must_use]
     pub fn on_error(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.hooks.on_error.push(Box::new(hook));
+        self.hooks
+            .on_error
+            .push(Box::new(move |_, message| hook(message)));
+        self
+    }
+
+    /// Records evaluations, fetches and cache failures through OpenTelemetry (cargo feature
+    /// `opentelemetry`): evaluation events and metrics, as the
+    /// [`telemetry`](crate::telemetry) module describes. It registers `on_flag_evaluated`,
+    /// `on_config_fetched` and ERROR-event hooks beside any others.
+    ///
+    /// ```
+    /// use configcat_actix::ConfigCat;
+    /// use configcat_actix::telemetry::Telemetry;
+    ///
+    /// let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .opentelemetry(Telemetry::new(&meters));
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    #[must_use]
+    pub fn opentelemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        let recorder = telemetry.into_recorder();
+        let (evaluated, fetched, errors) = (recorder.clone(), recorder.clone(), recorder.clone());
+        self.hooks
+            .on_flag_evaluated
+            .push(Box::new(move |details| evaluated.evaluated(details)));
+        self.hooks
+            .on_config_fetched
+            .push(Box::new(move |result| fetched.fetched(result)));
+        self.hooks
+            .on_error
+            .push(Box::new(move |event_id, _| errors.error_logged(event_id)));
+        self.telemetry.push(recorder);
         self
     }
 
@@ -512,6 +551,10 @@ impl ConfigCatBuilder {
             options.default_user.clone(),
         );
         let published = Arc::new(Published::new(initial));
+        #[cfg(feature = "opentelemetry")]
+        for recorder in &self.telemetry {
+            recorder.attach(&published);
+        }
         let offline = Arc::new(AtomicBool::new(options.offline));
         let mode = options.polling_mode;
 
