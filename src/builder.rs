@@ -137,7 +137,7 @@ impl ConfigCatBuilder {
     /// How long the download lease in a shared cache lasts (default 2 s; zero: no leases).
     ///
     /// Before downloading, a client takes a lease in the external cache (where the cache
-    /// supports it: [`RedisCache`](crate::cache::RedisCache), [`FileCache`](crate::cache::FileCache),
+    /// supports it: `RedisCache` (feature `redis`), [`FileCache`](crate::cache::FileCache),
     /// [`InMemoryCache`](crate::cache::InMemoryCache)); the clients that find it taken wait, at
     /// most this long, for the leaseholder's entry instead of downloading too, so a fleet makes
     /// one download per interval. A leaseholder that dies costs the others at most this much.
