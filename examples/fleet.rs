@@ -10,8 +10,16 @@
 //! what the run cost (CDN requests, Redis bytes and commands per process per second), what the
 //! steady window cost, and how long a change took to reach the first and the last process.
 //!
+//! With `--push webhook` or `--push stream`, each change is pushed at once, as ConfigCat does
+//! with a webhook or a ConfigCat Proxy with its change stream (see `fleet/push.rs`): a signed
+//! webhook call to the children running `configcat_actix::web::Webhook` (child 0 alone by
+//! default, as one pod behind a load balancer receives each call; the others follow through
+//! Redis), or a message on the stand-in's Proxy stream (`/sse/<SDK id>/eval-all`), to which every
+//! child connects with `ProxyStream`. Give such runs a long poll interval
+//! (`--poll-interval-secs 60`) so that polling does not explain what they measure.
+//!
 //! ```text
-//! cargo run --release --features redis --example fleet -- [flags]
+//! cargo run --release --features redis,actix-web --example fleet -- [flags]
 //!
 //!   --processes N           child processes (default 8)
 //!   --seconds S             length of the run, from starting the children (default 20)
@@ -24,7 +32,14 @@
 //!                           between two 2 s polls, as a change made at any moment is on average)
 //!   --changes K             how many changes (default 1)
 //!   --change-every SECS     seconds between changes (default 5)
+//!   --push MODE             after each change: webhook, stream or none (default none)
+//!   --webhook-children W    with --push webhook, one (child 0 receives every call) or all
+//!                           (every child receives each call) (default one)
+//!   --cache-sync-interval-ms M  each child's `cache_sync_interval` (default 100, the crate's)
 //! ```
+//!
+//! `FLEET_TRACE=1` prints on stderr each change and each child's line (`ready`, `webhook <url>`,
+//! `serve <value> <ms>`) as the parent sees them, with the time.
 //!
 //! Use a disposable Redis: the bench counts every command and byte the server handles while it
 //! runs, so other clients of it would be counted too. It deletes only the keys it uses (the cache
@@ -42,7 +57,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header;
@@ -50,7 +65,13 @@ use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 
 use configcat_actix::cache::{RedisCache, cache_key};
-use configcat_actix::{ConfigCat, GetValue, PollingMode, User, WaitForReady};
+use configcat_actix::{
+    ConfigCat, GetHandle, GetValue, PollingMode, ProxyStream, User, WaitForReady,
+};
+
+#[path = "fleet/push.rs"]
+mod push;
+use push::{Announcer, Push, WebhookCalls, WebhookChildren};
 
 /// The flag every child evaluates; its default value names the config's generation.
 const WATCHED: &str = "flag_0000";
@@ -61,6 +82,9 @@ const VALUES_PER_FLAG: usize = 37;
 
 /// A child outlives the run by at most this much, should the parent fail to end it.
 const CHILD_GRACE: Duration = Duration::from_secs(30);
+
+/// The SDK id under which the stand-in's Proxy stream is asked for.
+const STREAM_SDK_ID: &str = "fleet";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,7 +118,8 @@ fn fail(error: &str) -> ExitCode {
 
 fn usage() -> &'static str {
     "usage: fleet [--processes N] [--seconds S] [--poll-interval-secs P] [--eval-every-ms E] \
-     [--flags F] [--redis URL] [--change-at SECS] [--changes K] [--change-every SECS]\n\
+     [--flags F] [--redis URL] [--change-at SECS] [--changes K] [--change-every SECS] \
+     [--push webhook|stream|none] [--webhook-children one|all] [--cache-sync-interval-ms M]\n\
      (needs a disposable Redis: every command it handles during the run is counted)"
 }
 
@@ -113,6 +138,9 @@ struct Args {
     change_at: u64,
     changes: usize,
     change_every: u64,
+    push: Push,
+    webhook_children: WebhookChildren,
+    cache_sync_ms: u64,
 }
 
 impl Default for Args {
@@ -127,6 +155,9 @@ impl Default for Args {
             change_at: 11,
             changes: 1,
             change_every: 5,
+            push: Push::None,
+            webhook_children: WebhookChildren::One,
+            cache_sync_ms: 100,
         }
     }
 }
@@ -145,6 +176,11 @@ impl Args {
                 "--change-at" => parsed.change_at = number(name, value, 0, 86_400)?,
                 "--changes" => parsed.changes = number(name, value, 0, 10_000)?,
                 "--change-every" => parsed.change_every = number(name, value, 1, 86_400)?,
+                "--push" => parsed.push = value.parse()?,
+                "--webhook-children" => parsed.webhook_children = value.parse()?,
+                "--cache-sync-interval-ms" => {
+                    parsed.cache_sync_ms = number(name, value, 1, 3_600_000)?;
+                }
                 _ => return Err(format!("unknown flag {name}")),
             }
         }
@@ -175,6 +211,11 @@ struct ChildArgs {
     lifetime_secs: u64,
     /// Room for the generated config, which may be larger than the default limit.
     max_body_bytes: usize,
+    cache_sync_ms: u64,
+    /// Run the webhook receiver, with this signing key.
+    webhook_key: Option<String>,
+    /// Connect to the base URL's Proxy stream, with this SDK id.
+    stream_sdk_id: Option<String>,
 }
 
 impl ChildArgs {
@@ -187,6 +228,9 @@ impl ChildArgs {
             eval_every_ms: 10,
             lifetime_secs: 60,
             max_body_bytes: 16 << 20,
+            cache_sync_ms: 100,
+            webhook_key: None,
+            stream_sdk_id: None,
         };
         for (name, value) in pairs(args)? {
             match name {
@@ -197,6 +241,9 @@ impl ChildArgs {
                 "--eval-every-ms" => parsed.eval_every_ms = number(name, value, 1, 60_000)?,
                 "--lifetime-secs" => parsed.lifetime_secs = number(name, value, 1, 100_000)?,
                 "--max-body-bytes" => parsed.max_body_bytes = number(name, value, 1, 1 << 30)?,
+                "--cache-sync-ms" => parsed.cache_sync_ms = number(name, value, 1, 3_600_000)?,
+                "--webhook-key" => parsed.webhook_key = Some(value.to_owned()),
+                "--stream-sdk-id" => parsed.stream_sdk_id = Some(value.to_owned()),
                 _ => return Err(format!("unknown child flag {name}")),
             }
         }
@@ -212,9 +259,17 @@ impl ChildArgs {
             ("--eval-every-ms", self.eval_every_ms.to_string()),
             ("--lifetime-secs", self.lifetime_secs.to_string()),
             ("--max-body-bytes", self.max_body_bytes.to_string()),
+            ("--cache-sync-ms", self.cache_sync_ms.to_string()),
         ];
+        let optional = [
+            ("--webhook-key", &self.webhook_key),
+            ("--stream-sdk-id", &self.stream_sdk_id),
+        ];
+        let optional = optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.clone()?)));
         let mut args = vec!["--child".to_owned()];
-        for (name, value) in pairs {
+        for (name, value) in pairs.into_iter().chain(optional) {
             args.push(name.to_owned());
             args.push(value);
         }
@@ -340,15 +395,19 @@ async fn serve_config(cdn: web::Data<Cdn>, request: HttpRequest) -> HttpResponse
     }
 }
 
+/// The config, and the ConfigCat Proxy's all-flags stream (which needs a `Data<Announcer>`).
 fn cdn_routes(config: &mut web::ServiceConfig) {
-    config.route(
-        "/configuration-files/{tail:.*}",
-        web::get().to(serve_config),
-    );
+    config
+        .route(
+            "/configuration-files/{tail:.*}",
+            web::get().to(serve_config),
+        )
+        .route("/sse/{sdk}/eval-all", web::get().to(push::sse));
 }
 
-/// Serves `cdn` on a listener of 127.0.0.1, on a thread of its own, until the process ends.
-fn start_cdn(cdn: web::Data<Cdn>) -> Result<String, String> {
+/// Serves `cdn` and `stream` on a listener of 127.0.0.1, on a thread of its own, until the
+/// process ends.
+fn start_cdn(cdn: web::Data<Cdn>, stream: web::Data<Announcer>) -> Result<String, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding the CDN: {e}"))?;
     let address = listener
         .local_addr()
@@ -356,11 +415,16 @@ fn start_cdn(cdn: web::Data<Cdn>) -> Result<String, String> {
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         let served = system.block_on(async move {
-            HttpServer::new(move || App::new().app_data(cdn.clone()).configure(cdn_routes))
-                .workers(1)
-                .listen(listener)?
-                .run()
-                .await
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(cdn.clone())
+                    .app_data(stream.clone())
+                    .configure(cdn_routes)
+            })
+            .workers(1)
+            .listen(listener)?
+            .run()
+            .await
         });
         if let Err(error) = served {
             eprintln!("fleet: the CDN stopped: {error}");
@@ -494,16 +558,19 @@ impl Drop for Children {
     }
 }
 
-/// A line a child printed: `ready <ms>` or `serve <value> <ms>`, wall-clock ms since the epoch.
+/// A line a child printed: `ready <ms>` or `serve <value> <ms>`, wall-clock ms since the epoch,
+/// or `webhook <url>` where its webhook receiver listens.
 enum Report {
     Ready,
     Serve { generation: usize, at_ms: u64 },
+    Webhook(String),
 }
 
 fn parse_report(line: &str) -> Option<Report> {
     let mut words = line.split_whitespace();
     match (words.next()?, words.next()?, words.next()) {
         ("ready", _, None) => Some(Report::Ready),
+        ("webhook", url, None) => Some(Report::Webhook(url.to_owned())),
         ("serve", value, Some(at)) => Some(Report::Serve {
             generation: value.strip_prefix("gen-")?.parse().ok()?,
             at_ms: at.parse().ok()?,
@@ -547,7 +614,13 @@ fn run_parent(args: &Args) -> Result<(), String> {
     let config = fleet_config(args.flags, 0);
     let config_bytes = config.len();
     let cdn = web::Data::new(Cdn::new(config, etag(0)));
-    let base_url = start_cdn(cdn.clone())?;
+    let pusher = Pusher {
+        push: args.push,
+        signing_key: push::run_signing_key(),
+        calls: Arc::new(WebhookCalls::default()),
+        stream: web::Data::new(Announcer::new(&watched_values(0))),
+    };
+    let base_url = start_cdn(cdn.clone(), pusher.stream.clone())?;
     let child = ChildArgs {
         sdk_key,
         base_url,
@@ -556,13 +629,19 @@ fn run_parent(args: &Args) -> Result<(), String> {
         eval_every_ms: args.eval_every_ms,
         lifetime_secs: args.seconds + CHILD_GRACE.as_secs(),
         max_body_bytes: (config_bytes * 2).max(16 << 20),
+        cache_sync_ms: args.cache_sync_ms,
+        webhook_key: None,
+        stream_sdk_id: None,
     };
+    let children: Vec<ChildArgs> = (0..args.processes)
+        .map(|index| pusher.child_args(args, index, &child))
+        .collect();
     let before = RedisCounters::read(&mut redis)?;
     let cdn_before = cdn.counts();
-    let (mut children, reports) = spawn_children(args.processes, &child)?;
+    let (mut children, reports) = spawn_children(&children)?;
     let started = Instant::now();
     let steady = sample_steady_window(args, client.clone(), started);
-    let timeline = follow(args, &cdn, &reports, started);
+    let timeline = follow(args, &cdn, &pusher, &reports, started);
     let elapsed = started.elapsed();
     let after = RedisCounters::read(&mut redis)?;
     let cdn_after = cdn.counts();
@@ -584,6 +663,7 @@ fn run_parent(args: &Args) -> Result<(), String> {
         calls: after.calls_since(&before),
         running,
         timeline,
+        push: pusher.report(args),
     };
     print!("{}", run.report());
     match steady.join() {
@@ -653,14 +733,14 @@ fn sample_steady_window(
 }
 
 /// Starts the children, each with a thread passing its lines on as `(child, line)`.
+/// Starts a child per `ChildArgs`, each with a thread passing its lines on as `(child, line)`.
 fn spawn_children(
-    processes: usize,
-    child: &ChildArgs,
+    args: &[ChildArgs],
 ) -> Result<(Children, mpsc::Receiver<(usize, String)>), String> {
     let program = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
     let (send, receive) = mpsc::channel();
-    let mut children = Children(Vec::with_capacity(processes));
-    for index in 0..processes {
+    let mut children = Children(Vec::with_capacity(args.len()));
+    for (index, child) in args.iter().enumerate() {
         let mut process = Command::new(&program)
             .args(child.to_args())
             .stdin(Stdio::piped())
@@ -681,10 +761,83 @@ fn spawn_children(
     Ok((children, receive))
 }
 
+/// What the parent does right after each change at the CDN.
+struct Pusher {
+    push: Push,
+    /// The webhook signing key made up for the run, given to the receiving children.
+    signing_key: String,
+    calls: Arc<WebhookCalls>,
+    stream: web::Data<Announcer>,
+}
+
+impl Pusher {
+    /// What child `index` is told: `common`, plus what it needs to hear the pushes.
+    fn child_args(&self, args: &Args, index: usize, common: &ChildArgs) -> ChildArgs {
+        let mut child = common.clone();
+        match self.push {
+            Push::None => {}
+            Push::Webhook => {
+                child.webhook_key = args
+                    .webhook_children
+                    .receives(index)
+                    .then(|| self.signing_key.clone());
+            }
+            Push::Stream => child.stream_sdk_id = Some(STREAM_SDK_ID.to_owned()),
+        }
+        child
+    }
+
+    /// Pushes change `generation` to the `receivers` (child → webhook URL) or the stream.
+    fn push(&self, generation: usize, receivers: &BTreeMap<usize, String>) {
+        match self.push {
+            Push::None => {}
+            Push::Webhook => self.calls.call(
+                receivers.values().cloned().collect(),
+                &self.signing_key,
+                generation,
+            ),
+            Push::Stream => {
+                self.stream.announce(&watched_values(generation));
+            }
+        }
+    }
+
+    /// What was pushed, for the report.
+    fn report(&self, args: &Args) -> String {
+        match self.push {
+            Push::None => "push: none (polling and Redis alone)\n".to_owned(),
+            Push::Webhook => {
+                let (accepted, refused, failed, unsent) = self.calls.counts();
+                let to = match args.webhook_children {
+                    WebhookChildren::One => format!("process 0 of {}", args.processes),
+                    WebhookChildren::All => format!("each of {} processes", args.processes),
+                };
+                format!(
+                    "push: a signed webhook call to {to} after each change: {accepted} accepted, \
+                     {refused} refused, {failed} failed, {unsent} change(s) with no receiver yet\n"
+                )
+            }
+            Push::Stream => format!(
+                "push: a Proxy stream message to every process after each change; {} stream \
+                 connection(s) opened for {} processes (more: reconnections)\n",
+                self.stream.connections(),
+                args.processes
+            ),
+        }
+    }
+}
+
+/// The Proxy stream's values of the watched flag in generation `generation`.
+fn watched_values(generation: usize) -> String {
+    push::values_message(WATCHED, &format!("gen-{generation}"))
+}
+
 /// What the children reported: when each change was made, and when each child served it.
 #[derive(Default)]
 struct Timeline {
     ready: usize,
+    /// Where the children running a webhook receiver listen, by child.
+    webhooks: BTreeMap<usize, String>,
     /// Wall-clock ms of each change at the CDN, by generation (index 0: generation 1).
     changed_at: Vec<u64>,
     /// `served[g][child]`: when the child first served generation g + 1.
@@ -704,10 +857,20 @@ impl Timeline {
     }
 }
 
+/// With `FLEET_TRACE` set, prints what happened (a child's line, a change) on stderr with the
+/// parent's wall-clock ms: a run's story, change by change.
+fn trace(who: &str, what: String) -> String {
+    if std::env::var_os("FLEET_TRACE").is_some() {
+        eprintln!("{} {who}: {what}", now_ms());
+    }
+    what
+}
+
 /// Runs the schedule of changes until the end of the run, collecting the children's lines.
 fn follow(
     args: &Args,
     cdn: &Cdn,
+    pusher: &Pusher,
     reports: &mpsc::Receiver<(usize, String)>,
     started: Instant,
 ) -> Timeline {
@@ -728,15 +891,20 @@ fn follow(
         if now >= next {
             cdn.publish(fleet_config(args.flags, generation), etag(generation));
             timeline.changed_at.push(now_ms());
+            pusher.push(generation, &timeline.webhooks);
+            trace("parent", format!("change {generation}"));
             continue;
         }
         match reports.recv_timeout(next - now) {
-            Ok((child, line)) => match parse_report(&line) {
+            Ok((child, line)) => match parse_report(&trace(&format!("child {child}"), line)) {
                 Some(Report::Ready) => timeline.ready += 1,
                 Some(Report::Serve { generation, at_ms }) => {
                     timeline.serve(child, generation, at_ms);
                 }
-                _ => {}
+                Some(Report::Webhook(url)) => {
+                    timeline.webhooks.insert(child, url);
+                }
+                None => {}
             },
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // Every child is gone: wait out the run for the counters all the same.
@@ -758,6 +926,8 @@ struct Run {
     /// Children still running at the end (one that failed says why on stderr).
     running: usize,
     timeline: Timeline,
+    /// What was pushed after each change.
+    push: String,
 }
 
 impl Run {
@@ -769,20 +939,23 @@ impl Run {
     fn report(&self) -> String {
         let a = &self.args;
         let mut out = format!(
-            "fleet: {} processes, {:.1} s, auto poll every {} s, GetValue every {} ms, {} flags \
-             ({} bytes of config), {} change(s) from {} s every {} s; {} of {} ready, {} running at the end\n\n",
+            "fleet: {} processes, {:.1} s, auto poll every {} s, cache sync interval {} ms, GetValue every {} ms, {} flags \
+             ({} bytes of config), {} change(s) from {} s every {} s, push {}; {} of {} ready, {} running at the end\n{}\n",
             a.processes,
             self.seconds,
             a.poll_interval_secs,
+            a.cache_sync_ms,
             a.eval_every_ms,
             a.flags,
             self.config_bytes,
             a.changes,
             a.change_at,
             a.change_every,
+            a.push,
             self.timeline.ready,
             a.processes,
-            self.running
+            self.running,
+            self.push
         );
         let (first, last, follow) = self.first_and_last();
         let get = self.calls.get("get").copied().unwrap_or(0);
@@ -842,9 +1015,11 @@ impl Run {
         )
     }
 
-    /// Change-to-serve times over every change and process, and of the last process per change.
+    /// Change-to-serve times over every change and process, and of the first and the last
+    /// process per change.
     fn latency(&self) -> String {
         let mut every = Vec::new();
+        let mut first = Vec::new();
         let mut last = Vec::new();
         let mut missed = 0;
         for (served, changed) in self.timeline.served.iter().zip(&self.timeline.changed_at) {
@@ -854,6 +1029,7 @@ impl Run {
                 .map(|at| at.saturating_sub(*changed))
                 .collect();
             missed += served.len() - times.len();
+            first.extend(times.iter().min());
             if times.len() == served.len() {
                 last.extend(times.iter().max());
             }
@@ -863,10 +1039,11 @@ impl Run {
             return String::new();
         }
         format!(
-            "change → serve over {} change(s): every process {}; last process per change {}; \
-             {missed} process-change(s) never served\n",
+            "change → serve over {} change(s): every process {}; first process per change {}; \
+             last process per change {}; {missed} process-change(s) never served\n",
             self.timeline.changed_at.len(),
             distribution(&mut every),
+            distribution(&mut first),
             distribution(&mut last)
         )
     }
@@ -917,17 +1094,24 @@ fn run_child(args: ChildArgs) -> ExitCode {
 /// Runs a client as an app would and evaluates the watched flag until the process is ended.
 async fn child_loop(args: ChildArgs) -> Result<(), String> {
     let cache = RedisCache::new(&args.redis).map_err(|e| e.to_string())?;
-    let client = ConfigCat::builder(args.sdk_key.as_str())
+    let mut builder = ConfigCat::builder(args.sdk_key.as_str())
         .base_url(args.base_url.as_str())
         .cache(cache)
+        .cache_sync_interval(Duration::from_millis(args.cache_sync_ms))
         .polling_mode(PollingMode::auto_poll(Duration::from_secs(
             args.poll_interval_secs,
         )))
         .default_user(User::new("fleet-user").email("someone@example.org"))
-        .max_body_size(args.max_body_bytes)
-        .start()
-        .map_err(|e| e.to_string())?;
+        .max_body_size(args.max_body_bytes);
+    if let Some(sdk_id) = &args.stream_sdk_id {
+        builder = builder.change_stream(ProxyStream::new(args.base_url.as_str(), sdk_id));
+    }
+    let client = builder.start().map_err(|e| e.to_string())?;
     let _ = client.send(WaitForReady(Duration::from_secs(30))).await;
+    if let Some(signing_key) = &args.webhook_key {
+        let handle = client.send(GetHandle).await.map_err(|e| e.to_string())?;
+        println!("webhook {}", push::serve_webhook(handle, signing_key)?);
+    }
     println!("ready {}", now_ms());
     let mut ticks = tokio::time::interval(Duration::from_millis(args.eval_every_ms));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1049,13 +1233,90 @@ mod tests {
             eval_every_ms: 4,
             lifetime_secs: 5,
             max_body_bytes: 6,
+            cache_sync_ms: 7,
+            webhook_key: None,
+            stream_sdk_id: None,
         };
         let args = child.to_args();
         assert_eq!(args[0], "--child");
         assert_eq!(ChildArgs::parse(&args[1..]).unwrap(), child);
+        let pushed = ChildArgs {
+            webhook_key: Some("configcat_whsk_k".to_owned()),
+            stream_sdk_id: Some("fleet".to_owned()),
+            ..child.clone()
+        };
+        assert_eq!(ChildArgs::parse(&pushed.to_args()[1..]).unwrap(), pushed);
         assert_eq!(
             child.sdk_key.split('/').map(str::len).collect::<Vec<_>>(),
             [15, 22, 22]
+        );
+    }
+
+    #[test]
+    fn push_flags_reach_the_children_that_need_them() {
+        let parse = |args: &[&str]| Args::parse(&strings(args)).unwrap();
+        let common = ChildArgs::parse(&[]).unwrap();
+        let given = |args: &Args, push: Push| {
+            let pusher = Pusher {
+                push,
+                signing_key: "configcat_whsk_k".to_owned(),
+                calls: Arc::new(WebhookCalls::default()),
+                stream: web::Data::new(Announcer::new("{}")),
+            };
+            (0..args.processes)
+                .map(|i| pusher.child_args(args, i, &common))
+                .map(|c| (c.webhook_key.is_some(), c.stream_sdk_id.is_some()))
+                .collect::<Vec<_>>()
+        };
+        let one = parse(&["--processes", "3", "--push", "webhook"]);
+        assert_eq!(
+            (one.push, one.webhook_children),
+            (Push::Webhook, WebhookChildren::One)
+        );
+        assert_eq!(
+            given(&one, one.push),
+            [(true, false), (false, false), (false, false)]
+        );
+        let all = parse(&["--processes", "2", "--webhook-children", "all"]);
+        assert_eq!(given(&all, Push::Webhook), [(true, false), (true, false)]);
+        assert_eq!(given(&all, Push::None), [(false, false), (false, false)]);
+        let stream = parse(&["--processes", "2", "--push", "stream"]);
+        assert_eq!(given(&stream, stream.push), [(false, true), (false, true)]);
+        let sync = parse(&["--cache-sync-interval-ms", "20"]);
+        assert_eq!(sync.cache_sync_ms, 20);
+        for bad in [
+            &["--push", "poll"][..],
+            &["--webhook-children", "some"],
+            &["--cache-sync-interval-ms", "0"],
+        ] {
+            assert!(Args::parse(&strings(bad)).is_err(), "{bad:?} is refused");
+        }
+    }
+
+    #[test]
+    fn latency_gives_the_first_and_the_last_process_per_change() {
+        let run = Run {
+            args: Args::default(),
+            config_bytes: 0,
+            seconds: 1.0,
+            cdn: (0, 0, 0),
+            redis_sent: 0,
+            redis_received: 0,
+            calls: BTreeMap::new(),
+            running: 0,
+            timeline: Timeline {
+                changed_at: vec![1000, 2000],
+                served: vec![vec![Some(1010), Some(1300)], vec![Some(2500), None]],
+                ..Timeline::default()
+            },
+            push: String::new(),
+        };
+        assert_eq!(
+            run.latency(),
+            "change → serve over 2 change(s): every process p50 300 ms, p99 500 ms, max 500 ms \
+             (n 3); first process per change p50 10 ms, p99 500 ms, max 500 ms (n 2); last \
+             process per change p50 300 ms, p99 300 ms, max 300 ms (n 1); 1 process-change(s) \
+             never served\n"
         );
     }
 
@@ -1103,6 +1364,10 @@ mod tests {
             })
         ));
         assert!(parse_report("serve other 1234").is_none());
+        assert!(matches!(
+            parse_report("webhook http://127.0.0.1:5/hooks/configcat"),
+            Some(Report::Webhook(url)) if url == "http://127.0.0.1:5/hooks/configcat"
+        ));
         let mut samples: Vec<u64> = (1..=100).rev().collect();
         assert_eq!(
             distribution(&mut samples),
