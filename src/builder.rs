@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -379,15 +379,13 @@ impl ConfigCatBuilder {
             overrides.as_ref().map(|(o, local)| (o, local.as_ref())),
             options.default_user.clone(),
         );
-        let published = Arc::new(Published::new(initial));
-        let offline = Arc::new(AtomicBool::new(options.offline));
+        let published = Arc::new(Published::new(initial, local_only, options.offline));
         let mode = options.polling_mode;
 
         let has_external = self.cache.is_some();
         let cache = Cache::new(CacheParts {
             published: published.clone(),
             mode,
-            offline: offline.clone(),
             hooks: hooks.clone(),
             sink: sink.clone(),
             external: self.cache.take(),
@@ -395,7 +393,6 @@ impl ConfigCatBuilder {
             cache_timeout: options.cache_timeout,
             cache_sync_interval: options.cache_sync_interval,
             overrides,
-            local_only,
             subscribers: std::mem::take(&mut self.subscribers),
         })
         .start();
@@ -410,8 +407,6 @@ impl ConfigCatBuilder {
                 Ok(Rc::new(fetcher) as Rc<dyn Fetch>)
             }),
             published: published.clone(),
-            offline: offline.clone(),
-            local_only,
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
             sink: sink.clone(),
@@ -426,21 +421,17 @@ impl ConfigCatBuilder {
         let shared = Arc::new(Shared {
             published,
             mode,
-            offline,
-            local_only,
             read_timeout: options.read_timeout,
             sink,
             hooks,
             refresh: poller.clone().recipient(),
             access_sync,
-            closed: AtomicBool::new(false),
         });
         let peers = Peers {
             refresh: poller.clone().recipient(),
             offline_changed: poller.clone().recipient(),
             subscribe: cache.clone().recipient(),
             unsubscribe: cache.clone().recipient(),
-            default_user: cache.clone().recipient(),
             poller_shutdown: poller.clone().recipient(),
             cache_shutdown: cache.recipient(),
             #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
-//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, DefaultUserChanged, Shutdown ──► Cache
+//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, Shutdown ──► Cache
 //! Poller ───── SyncExternal, Store ──► Cache
 //! ```
 //!
@@ -14,7 +14,6 @@ use actix::Message;
 
 use crate::error::RefreshError;
 use crate::fetch::FetchOutcome;
-use crate::user::User;
 
 /// When a refresh cycle fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +29,11 @@ pub(crate) enum Need {
 #[rtype(result = "Result<(), RefreshError>")]
 pub(crate) struct Refresh(pub Need);
 
-/// The client went offline (`true`) or online (`false`).
+/// The client went offline or online: the poller looks at the switch in the published state
+/// (the one place it is kept) and stops or starts polling.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct OfflineChanged(pub bool);
+pub(crate) struct OfflineChanged;
 
 /// A fetch finished: the cache actor stores what it brought, writes it to the external cache,
 /// and replies once evaluations see it.
@@ -46,11 +46,6 @@ pub(crate) struct Store(pub FetchOutcome);
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct SyncExternal;
-
-/// Publishes a new default user (`None`: none); replies once evaluations see it.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct DefaultUserChanged(pub Option<User>);
 
 /// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
 /// cache write) or cancelled (a fetch).

@@ -14,7 +14,6 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -30,7 +29,7 @@ use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
-use crate::protocol::{DefaultUserChanged, Shutdown, Store, SyncExternal};
+use crate::protocol::{Shutdown, Store, SyncExternal};
 use crate::state::{ConfigEntry, Current, Published, state_of};
 use crate::user::User;
 
@@ -66,7 +65,6 @@ pub(crate) struct Cache {
     /// Bumped at every publish: a read that started before one is stale.
     generation: u64,
     mode: PollingMode,
-    offline: Arc<AtomicBool>,
     started: Instant,
     init_timer: Option<SpawnHandle>,
     subscribers: Vec<Recipient<ConfigChanged>>,
@@ -78,15 +76,12 @@ pub(crate) struct Cache {
     /// A check of the override file is running: the next waits for it to end.
     checking_overrides: bool,
     local: Option<Arc<Config>>,
-    /// Local-only flag overrides: nothing is ever downloaded.
-    local_only: bool,
 }
 
 /// What the builder hands the cache actor.
 pub(crate) struct CacheParts {
     pub published: Arc<Published>,
     pub mode: PollingMode,
-    pub offline: Arc<AtomicBool>,
     pub hooks: Arc<Hooks>,
     pub sink: Arc<dyn LogSink>,
     pub external: Option<Arc<dyn ConfigCache>>,
@@ -95,7 +90,6 @@ pub(crate) struct CacheParts {
     pub cache_sync_interval: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
-    pub local_only: bool,
     /// Subscribers registered on the builder.
     pub subscribers: Vec<Recipient<ConfigChanged>>,
 }
@@ -122,7 +116,6 @@ impl Cache {
             published: parts.published,
             generation: 0,
             mode: parts.mode,
-            offline: parts.offline,
             started: Instant::now(),
             init_timer: None,
             subscribers: parts.subscribers,
@@ -132,7 +125,6 @@ impl Cache {
             overrides,
             checking_overrides: false,
             local,
-            local_only: parts.local_only,
         }
     }
 
@@ -151,6 +143,36 @@ impl Cache {
     /// Publishes a new remote entry; when the config changed, recomputes what evaluations use
     /// and announces it.
     fn publish(&mut self, remote: Option<Arc<ConfigEntry>>, config_changed: bool) {
+        self.publish_as(remote, config_changed, |_| None);
+    }
+
+    /// Publishes a stored fetch outcome: the first one makes an auto-polling client ready, in
+    /// the same store (readers never see the new config without the readiness it brings).
+    fn publish_stored(
+        &mut self,
+        entry: Arc<ConfigEntry>,
+        changed: bool,
+        succeeded: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let mode = self.mode;
+        let ready = self.publish_as(Some(entry), changed, |next| {
+            Some(stored_state(state_of(next, &mode), succeeded))
+        });
+        if let Some(state) = ready {
+            self.became_ready(state, ctx);
+        }
+    }
+
+    /// [`publish`](Self::publish); if the client is not ready yet, `ready` may make it ready
+    /// in the same store (it is given the state about to be published). Returns the state the
+    /// client became ready with.
+    fn publish_as(
+        &mut self,
+        remote: Option<Arc<ConfigEntry>>,
+        config_changed: bool,
+        ready: impl Fn(&Current) -> Option<ClientCacheState>,
+    ) -> Option<ClientCacheState> {
         let current = self.published.load_full();
         let config = if config_changed {
             effective(
@@ -163,11 +185,19 @@ impl Cache {
         };
         let fetch_time = remote.as_deref().map(|r| r.fetch_time);
         self.generation += 1;
-        self.published.store(Current {
-            remote,
-            config: config.clone(),
-            default_user: current.default_user.clone(),
-            ready: current.ready,
+        let mut became_ready = None;
+        // The cache actor is the only writer of everything but the default user.
+        self.published.update(|newest| {
+            let mut next = Current {
+                remote: remote.clone(),
+                config: config.clone(),
+                ..newest.clone()
+            };
+            if next.ready.is_none() {
+                next.ready = ready(&next);
+            }
+            became_ready = next.ready.filter(|_| newest.ready.is_none());
+            next
         });
         if let (true, Some(config)) = (config_changed, config) {
             let changed_keys = changed_keys(current.config.as_deref(), &config);
@@ -175,6 +205,7 @@ impl Cache {
                 self.announce(config, fetch_time, changed_keys);
             }
         }
+        became_ready
     }
 
     /// The entry a fetch outcome leaves, and whether its config is new.
@@ -381,7 +412,7 @@ impl Cache {
         }
         match self.mode.policy().readiness() {
             Readiness::AfterCacheSync => self.ready(self.state_now(), ctx),
-            Readiness::AfterFirstRefresh(_) if self.offline.load(Ordering::Relaxed) => {
+            Readiness::AfterFirstRefresh(_) if self.published.offline() => {
                 // Nothing will be fetched before going online: what is there is all there is.
                 self.ready(self.state_now(), ctx);
             }
@@ -400,17 +431,22 @@ impl Cache {
 
     /// Publishes readiness (once) and fires the ready hook.
     fn ready(&mut self, state: ClientCacheState, ctx: &mut Context<Self>) {
-        let current = self.published.load_full();
-        if current.ready.is_some() {
+        if self.published.load().ready.is_some() {
             return;
         }
+        self.published.update(|newest| Current {
+            ready: Some(state),
+            ..newest.clone()
+        });
+        self.became_ready(state, ctx);
+    }
+
+    /// After readiness is published: the timer that would have forced it is not needed any
+    /// more, and the ready hook fires.
+    fn became_ready(&mut self, state: ClientCacheState, ctx: &mut Context<Self>) {
         if let Some(timer) = self.init_timer.take() {
             ctx.cancel_future(timer);
         }
-        self.published.store(Current {
-            ready: Some(state),
-            ..(*current).clone()
-        });
         self.hooks.ready(state, &*self.sink);
     }
 
@@ -465,17 +501,23 @@ impl Cache {
         }));
     }
 
-    /// After a fetch outcome is stored: the first one makes an auto-polling client ready.
+    /// After a fetch outcome that left nothing to publish: the first one makes an
+    /// auto-polling client ready.
     fn stored(&mut self, succeeded: bool, ctx: &mut Context<Self>) {
-        let state = match self.state_now() {
-            ClientCacheState::HasCachedFlagDataOnly | ClientCacheState::HasUpToDateFlagData
-                if succeeded =>
-            {
-                ClientCacheState::HasUpToDateFlagData
-            }
-            state => state,
-        };
-        self.ready(state, ctx);
+        self.ready(stored_state(self.state_now(), succeeded), ctx);
+    }
+}
+
+/// The state a client becomes ready with after a fetch outcome is stored, from the state its
+/// data is in: a download that succeeded makes a stored config up to date.
+fn stored_state(state: ClientCacheState, succeeded: bool) -> ClientCacheState {
+    match state {
+        ClientCacheState::HasCachedFlagDataOnly | ClientCacheState::HasUpToDateFlagData
+            if succeeded =>
+        {
+            ClientCacheState::HasUpToDateFlagData
+        }
+        state => state,
     }
 }
 
@@ -578,7 +620,7 @@ impl Actor for Cache {
         {
             ctx.run_interval(OVERRIDE_FILE_CHECK, |act, ctx| act.check_override_file(ctx));
         }
-        if self.local_only {
+        if self.published.local_only() {
             // Nothing will be fetched: the local data is all there is, and it is there now.
             let state = self.state_now();
             return self.ready(state, ctx);
@@ -617,23 +659,20 @@ impl Handler<Store> for Cache {
             let write = external.cache.set(&external.key, entry.serialize());
             (bounded(external.timeout, write), external.failing)
         }) else {
-            self.publish(Some(entry), changed);
-            self.stored(succeeded, ctx);
+            self.publish_stored(entry, changed, succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
         // Written before it is served, so that a process that exits once it has its answer
         // leaves the download behind; a cache that is failing is not waited for.
         let serve_first = failing;
         if serve_first {
-            self.publish(Some(entry.clone()), changed);
-            self.stored(succeeded, ctx);
+            self.publish_stored(entry.clone(), changed, succeeded, ctx);
         }
         AtomicResponse::new(Box::pin(write.into_actor(self).map(
             move |result, act, ctx| {
                 act.note_write(result);
                 if !serve_first {
-                    act.publish(Some(entry), changed);
-                    act.stored(succeeded, ctx);
+                    act.publish_stored(entry, changed, succeeded, ctx);
                 }
             },
         )))
@@ -673,18 +712,6 @@ impl Handler<Subscribe> for Cache {
             }
         }
         self.subscribers.push(recipient);
-    }
-}
-
-impl Handler<DefaultUserChanged> for Cache {
-    type Result = ();
-
-    fn handle(&mut self, DefaultUserChanged(user): DefaultUserChanged, _: &mut Context<Self>) {
-        let current = self.published.load_full();
-        self.published.store(Current {
-            default_user: user,
-            ..(*current).clone()
-        });
     }
 }
 
@@ -757,7 +784,6 @@ mod tests {
         let cache = Cache::new(CacheParts {
             published: published.clone(),
             mode: PollingMode::manual_poll(),
-            offline: Arc::default(),
             hooks: Arc::default(),
             sink: Arc::new(NoLog),
             external: Some(Arc::new(SlowFirstWrite {
@@ -768,7 +794,6 @@ mod tests {
             cache_timeout: Duration::from_secs(5),
             cache_sync_interval: Duration::from_millis(100),
             overrides: None,
-            local_only: false,
             subscribers: Vec::new(),
         })
         .start();
