@@ -45,11 +45,13 @@ async fn every_verb_answers_alike_by_message_handle_and_snapshot() {
     assert_eq!(snapshot.get_all_keys(), keys);
 
     for user in [None, Some(&outsider)] {
-        let values: HashMap<String, Value> = client
-            .send(GetAllValues(user.cloned()))
-            .await
-            .unwrap();
-        let greeting = if user.is_none() { "hi, colleague" } else { "hello" };
+        let values: HashMap<String, Value> =
+            client.send(GetAllValues(user.cloned())).await.unwrap();
+        let greeting = if user.is_none() {
+            "hi, colleague"
+        } else {
+            "hello"
+        };
         assert_eq!(values["greeting"], Value::from(greeting));
         assert_eq!(handle.get_all_values(user), values);
         assert_eq!(snapshot.get_all_values(user), values);
@@ -61,15 +63,24 @@ async fn every_verb_answers_alike_by_message_handle_and_snapshot() {
         let variations = |all: &[EvaluationDetails<Value>]| -> Vec<Option<SmolStr>> {
             all.iter().map(|d| d.variation_id.clone()).collect()
         };
-        assert_eq!(variations(&handle.get_all_value_details(user)), variations(&details));
-        assert_eq!(variations(&snapshot.get_all_value_details(user)), variations(&details));
+        assert_eq!(
+            variations(&handle.get_all_value_details(user)),
+            variations(&details)
+        );
+        assert_eq!(
+            variations(&snapshot.get_all_value_details(user)),
+            variations(&details)
+        );
     }
 
     let found: Option<(String, Value)> = client
         .send(GetKeyAndValue("v-colleague".into()))
         .await
         .unwrap();
-    assert_eq!(found, Some(("greeting".into(), Value::from("hi, colleague"))));
+    assert_eq!(
+        found,
+        Some(("greeting".into(), Value::from("hi, colleague")))
+    );
     assert_eq!(handle.get_key_and_value("v-colleague"), found);
     assert_eq!(snapshot.get_key_and_value("v-colleague"), found);
     client.send(Close).await.unwrap();
@@ -236,7 +247,10 @@ mod behind_a_paused_redis {
         let greeting = || GetValue::new("greeting", String::new());
         assert_eq!(client.send(greeting()).await.unwrap(), "hello");
 
-        cdn.set_config(&key, targeting_config().replace("hi, colleague", "hi again"));
+        cdn.set_config(
+            &key,
+            targeting_config().replace("hi, colleague", "hi again"),
+        );
         let requests = cdn.requests().len();
         let paused_at = Instant::now();
         redis::cmd("CLIENT")
@@ -268,7 +282,10 @@ mod behind_a_paused_redis {
         for (value, took) in &answers {
             // The old config (its successor is still being written), for the new user.
             assert_eq!(value, "hi, colleague");
-            assert!(*took < Duration::from_millis(500), "answered after {took:?}");
+            assert!(
+                *took < Duration::from_millis(500),
+                "answered after {took:?}"
+            );
         }
         assert!(
             batch_over < pause,
