@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -26,7 +25,7 @@ use crate::options::Options;
 use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, Poller, PollerParts};
-use crate::state::Published;
+use crate::state::{Published, SyncThrottle};
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -383,6 +382,7 @@ impl ConfigCatBuilder {
         let mode = options.polling_mode;
 
         let has_external = self.cache.is_some();
+        let sync_throttle = Arc::new(SyncThrottle::new(options.cache_sync_interval));
         let cache = Cache::new(CacheParts {
             published: published.clone(),
             mode,
@@ -391,7 +391,7 @@ impl ConfigCatBuilder {
             external: self.cache.take(),
             sdk_key: options.sdk_key.clone(),
             cache_timeout: options.cache_timeout,
-            cache_sync_interval: options.cache_sync_interval,
+            sync_throttle: sync_throttle.clone(),
             overrides,
             subscribers: std::mem::take(&mut self.subscribers),
         })
@@ -414,9 +414,7 @@ impl ConfigCatBuilder {
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
         let access_sync = has_external.then(|| AccessSync {
             recipient: cache.clone().recipient(),
-            interval: options.cache_sync_interval,
-            last: AtomicU64::new(0),
-            epoch: Instant::now(),
+            throttle: sync_throttle,
         });
         let shared = Arc::new(Shared {
             published,

@@ -7,8 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::Recipient;
 
@@ -19,32 +18,23 @@ use crate::model::Value;
 use crate::policy::{Access, PollingMode};
 use crate::protocol::{Need, Refresh, SyncExternal};
 use crate::snapshot::{Snapshot, View};
-use crate::state::{Current, Published, state_of};
+use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
-/// Re-reads of the external cache driven by accesses: at most one per interval.
+/// Re-reads of the external cache driven by accesses, under the throttle the cache actor
+/// shares.
 pub(crate) struct AccessSync {
     pub recipient: Recipient<SyncExternal>,
-    pub interval: Duration,
-    /// When the last re-read was asked for, in milliseconds since `epoch`.
-    pub last: AtomicU64,
-    pub epoch: Instant,
+    pub throttle: Arc<SyncThrottle>,
 }
 
 impl AccessSync {
-    /// Asks the cache actor for a re-read when the last one is older than the interval; never
-    /// waits for it (an evaluation does not wait on the external cache).
+    /// Asks the cache actor for a re-read when the throttle grants one; never waits for it (an
+    /// evaluation does not wait on the external cache).
+    #[inline]
     fn poke(&self) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        let last = self.last.load(Ordering::Relaxed);
-        let interval = self.interval.as_millis() as u64;
-        if now.saturating_sub(last) >= interval
-            && self
-                .last
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let _ = self.recipient.try_send(SyncExternal);
+        if self.throttle.claim() {
+            let _ = self.recipient.try_send(SyncExternal { claimed: true });
         }
     }
 }

@@ -159,7 +159,7 @@ impl Poller {
             if let Some(sync) = sync {
                 // Another process may have downloaded a config meanwhile (and a forced fetch
                 // then sends its ETag).
-                let _ = sync.send(SyncExternal).await;
+                let _ = sync.send(SyncExternal { claimed: false }).await;
             }
             let current = published.load_full();
             let due = match need {

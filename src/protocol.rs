@@ -41,11 +41,14 @@ pub(crate) struct OfflineChanged;
 #[rtype(result = "()")]
 pub(crate) struct Store(pub FetchOutcome);
 
-/// Re-read the external cache unless that was done within the sync interval; replies when the
-/// read (a running one is joined) is over.
+/// Re-read the external cache unless the sync throttle says one was made within the sync
+/// interval; replies when the read (a running one is joined) is over.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct SyncExternal;
+pub(crate) struct SyncExternal {
+    /// The read was claimed from the throttle already (by an access): it is made.
+    pub claimed: bool,
+}
 
 /// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
 /// cache write) or cancelled (a fetch).

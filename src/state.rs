@@ -17,9 +17,9 @@
 
 use std::cell::RefCell;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Cache, Guard};
 use tokio::sync::Notify;
@@ -202,6 +202,54 @@ impl Published {
     }
 }
 
+/// The one throttle of the external cache's re-reads: at most one per interval, whoever asks
+/// (an access, the poller's cycle), counted from when the last one was claimed or ended.
+///
+/// The accesses claim a read before they ask the cache actor for it, so that a busy client
+/// sends it one message per interval rather than one per evaluation; the cache actor claims one
+/// for a request that was not claimed yet (the poller's), and restarts the interval when a read
+/// ends.
+#[derive(Debug)]
+pub(crate) struct SyncThrottle {
+    interval_ms: u64,
+    epoch: Instant,
+    /// When the last read was claimed or ended, in milliseconds since `epoch`, plus one (0:
+    /// never).
+    last: AtomicU64,
+}
+
+impl SyncThrottle {
+    pub(crate) fn new(interval: Duration) -> SyncThrottle {
+        SyncThrottle {
+            interval_ms: interval.as_millis().try_into().unwrap_or(u64::MAX),
+            epoch: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Claims the next read: `true` for one caller when none was claimed (or ended) within the
+    /// interval; the caller then makes it (or has the cache actor make it).
+    #[inline]
+    pub(crate) fn claim(&self) -> bool {
+        let now = self.now();
+        let last = self.last.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= self.interval_ms)
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// A read ended: the next may begin an interval from now.
+    pub(crate) fn restart(&self) {
+        self.last.store(self.now(), Ordering::Relaxed);
+    }
+}
+
 /// How many clients' states a thread keeps for [`Published::read`].
 const READ_CACHE_SLOTS: usize = 4;
 
@@ -318,6 +366,23 @@ mod tests {
                 .collect();
             assert_eq!(owners, first);
         });
+    }
+
+    #[test]
+    fn the_throttle_grants_one_read_per_interval_counted_from_the_last_one() {
+        let throttle = SyncThrottle::new(Duration::from_millis(200));
+        assert!(throttle.claim(), "the first read is due at once");
+        assert!(!throttle.claim(), "one claim per interval");
+        std::thread::sleep(Duration::from_millis(250));
+        throttle.restart();
+        assert!(
+            !throttle.claim(),
+            "an interval from the end of the last read"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(throttle.claim());
+        let never = SyncThrottle::new(Duration::MAX);
+        assert!(never.claim() && !never.claim());
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
 use crate::protocol::{Shutdown, Store, SyncExternal};
-use crate::state::{ConfigEntry, Current, Published, state_of};
+use crate::state::{ConfigEntry, Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
 /// How often an override file is checked for changes.
@@ -42,10 +42,9 @@ struct External {
     key: String,
     /// Bound of every read and write.
     timeout: Duration,
-    /// Reads asked for within this time of the last one are not made again.
-    sync_interval: Duration,
-    /// When the last read ended.
-    last_read: Option<Instant>,
+    /// Reads asked for within the sync interval of the last one are not made again (the
+    /// throttle the accesses share).
+    throttle: Arc<SyncThrottle>,
     /// A running read, and who waits for it.
     reading: Option<Vec<oneshot::Sender<()>>>,
     /// A digest of the text last read: a text is parsed (and a corrupt one logged) once.
@@ -87,7 +86,8 @@ pub(crate) struct CacheParts {
     pub external: Option<Arc<dyn ConfigCache>>,
     pub sdk_key: String,
     pub cache_timeout: Duration,
-    pub cache_sync_interval: Duration,
+    /// The throttle of re-reads, shared with the accesses.
+    pub sync_throttle: Arc<SyncThrottle>,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
     /// Subscribers registered on the builder.
@@ -104,8 +104,7 @@ impl Cache {
             cache: PanicGuard::wrap(cache),
             key: cache_key(&parts.sdk_key),
             timeout: parts.cache_timeout,
-            sync_interval: parts.cache_sync_interval,
-            last_read: None,
+            throttle: parts.sync_throttle,
             reading: None,
             last_text: None,
             failing: false,
@@ -367,9 +366,10 @@ impl Cache {
         }
     }
 
-    /// Starts a read of the external cache unless one is running or one ended within the sync
-    /// interval; `done` is told when the read (or the one it joined) is over.
-    fn sync(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
+    /// Starts a read of the external cache unless one is running or the throttle grants none
+    /// (`claimed`: it was granted already); `done` is told when the read (or the one it joined)
+    /// is over.
+    fn sync(&mut self, done: Option<oneshot::Sender<()>>, claimed: bool, ctx: &mut Context<Self>) {
         let Some(external) = self.external.as_mut() else {
             return drop(done);
         };
@@ -377,10 +377,7 @@ impl Cache {
             waiting.extend(done);
             return;
         }
-        if external
-            .last_read
-            .is_some_and(|at| at.elapsed() < external.sync_interval)
-        {
+        if !claimed && !external.throttle.claim() {
             return drop(done);
         }
         external.reading = Some(done.into_iter().collect());
@@ -388,7 +385,7 @@ impl Cache {
         let generation = self.generation;
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             let waiting = act.external.as_mut().map(|external| {
-                external.last_read = Some(Instant::now());
+                external.throttle.restart();
                 external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
@@ -636,7 +633,7 @@ impl Actor for Cache {
         if self.external.is_some() {
             // Whatever another process left is usable at once; the poller's first cycle joins
             // this read instead of making its own.
-            self.sync(None, ctx);
+            self.sync(None, false, ctx);
         } else {
             self.synced(ctx);
         }
@@ -682,9 +679,9 @@ impl Handler<Store> for Cache {
 impl Handler<SyncExternal> for Cache {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, sync: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
         let (done, read) = oneshot::channel();
-        self.sync(Some(done), ctx);
+        self.sync(Some(done), sync.claimed, ctx);
         Box::pin(async move {
             let _ = read.await;
         })
@@ -792,7 +789,7 @@ mod tests {
             })),
             sdk_key: "key".into(),
             cache_timeout: Duration::from_secs(5),
-            cache_sync_interval: Duration::from_millis(100),
+            sync_throttle: Arc::new(SyncThrottle::new(Duration::from_millis(100))),
             overrides: None,
             subscribers: Vec::new(),
         })

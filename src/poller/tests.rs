@@ -68,7 +68,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         external: None,
         sdk_key: String::new(),
         cache_timeout: Duration::from_secs(1),
-        cache_sync_interval: Duration::from_millis(100),
+        sync_throttle: Arc::new(crate::state::SyncThrottle::new(Duration::from_millis(100))),
         overrides: None,
         subscribers: Vec::new(),
     })
