@@ -16,7 +16,7 @@ use local_cdn::LocalCdn;
 const CONFIG: &str = include_str!("data/config_v6.json");
 const SDK_KEY: &str = "configcat-sdk-1/SUBSCRIBER-0123456789a/SUBSCRIBER-0123456789a";
 
-/// Prints each new config's flags.
+/// Prints the keys each new config changed (all of them for the first config).
 struct Watcher;
 
 impl Actor for Watcher {
@@ -27,14 +27,9 @@ impl Handler<ConfigChanged> for Watcher {
     type Result = ();
 
     fn handle(&mut self, changed: ConfigChanged, _: &mut Context<Self>) {
-        let mut keys: Vec<&str> = changed
-            .config
-            .settings()
-            .keys()
-            .map(|k| k.as_str())
-            .collect();
-        keys.sort();
-        println!("Watcher: config changed, {} settings: {keys:?}", keys.len());
+        // Sorted, and including the flags whose prerequisite flags or segments changed.
+        let keys = &changed.changed_keys;
+        println!("Watcher: {} setting(s) changed: {keys:?}", keys.len());
     }
 }
 

@@ -17,7 +17,7 @@ use crate::eval::EvaluationDetails;
 use crate::evaluator::{ConfigCat, Peers};
 use crate::fetch::{DataGovernance, Fetcher, Proxy};
 use crate::handle::{AccessSync, Shared};
-use crate::hooks::{ClientCacheState, HookedSink, Hooks};
+use crate::hooks::{ClientCacheState, HookedSink, Hooks, LogFilter};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::messages::ConfigChanged;
 use crate::model::{Config, Value};
@@ -26,6 +26,7 @@ use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, Poller, PollerParts};
 use crate::state::{Published, SyncThrottle};
+use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
 
 /// Configures and starts a [`ConfigCat`] client.
@@ -51,6 +52,7 @@ pub struct ConfigCatBuilder {
     options: Options,
     logger: Option<slog::Logger>,
     sink: Option<Box<dyn LogSink>>,
+    log_filter: Option<LogFilter>,
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
     subscribers: Vec<Recipient<ConfigChanged>>,
@@ -62,6 +64,7 @@ impl ConfigCatBuilder {
             options: Options::new(sdk_key),
             logger: None,
             sink: None,
+            log_filter: None,
             hooks: Hooks::default(),
             cache: None,
             subscribers: Vec::new(),
@@ -209,6 +212,58 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Sends this header with every config request, e.g. the credentials of a gateway in front
+    /// of a ConfigCat Proxy. Several calls add several headers (the same name twice sends it
+    /// twice). Checked by [`start`](Self::start): a name or value that is not valid HTTP, or a
+    /// header the SDK sets itself (`X-ConfigCat-UserAgent`, `User-Agent`, `If-None-Match`,
+    /// `Host`, and the framing headers `Content-Length`, `Transfer-Encoding`, `Connection`...),
+    /// is [`Error::InvalidRequestHeader`]. Values are never logged nor put in an error: they may
+    /// be tokens.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, Error};
+    ///
+    /// #[actix::main]
+    /// async fn main() {
+    ///     let error = ConfigCat::builder("configcat-proxy/my-sdk")
+    ///         .base_url("http://configcat-proxy.internal:8050")
+    ///         .request_header("Authorization", "Bearer my-gateway-token")
+    ///         .request_header("User-Agent", "not-allowed")
+    ///         .start()
+    ///         .unwrap_err();
+    ///     assert!(matches!(error, Error::InvalidRequestHeader { ref name, .. } if name == "User-Agent"));
+    ///     assert!(!error.to_string().contains("my-gateway-token"));
+    /// }
+    /// ```
+    #[must_use]
+    pub fn request_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.request_headers.push(name.into(), value.into());
+        self
+    }
+
+    /// Fetches as soon as a ConfigCat Proxy reports a change, through its change stream
+    /// (server-sent events), besides the polling mode, which stays the backstop at its own
+    /// interval. Each change costs one conditional GET, coalesced with any fetch in flight; see
+    /// [`ProxyStream`]. Not used with local-only flag overrides nor while offline. A base URL
+    /// that does not make a valid URL is [`Error::InvalidOption`] from [`start`](Self::start).
+    #[must_use]
+    pub fn change_stream(mut self, stream: ProxyStream) -> Self {
+        self.options.change_stream = Some(stream);
+        self
+    }
+
+    /// Called with each state of the [change stream](Self::change_stream): connecting,
+    /// connected, backing off (with the failures in a row and the delay), offline, closed. Runs
+    /// on the client's thread: keep it short (store the state, count, alert).
+    #[must_use]
+    pub fn on_change_stream_state(
+        mut self,
+        hook: impl Fn(StreamState) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_change_stream_state.push(Box::new(hook));
+        self
+    }
+
     /// Logs to this slog logger (default: standard output through slog-term).
     #[must_use]
     pub fn logger(mut self, logger: slog::Logger) -> Self {
@@ -230,6 +285,31 @@ impl ConfigCatBuilder {
         self
     }
 
+    /// Logs only the events `filter` accepts: it gets each event's level, event id and
+    /// message (formatted, at most [`MAX_MESSAGE_BYTES`](crate::log::MAX_MESSAGE_BYTES), the
+    /// SDK key masked) after the level check and before the sink, as the JavaScript and .NET
+    /// SDKs' log filter. The `on_error` hooks still see every ERROR event. A filter that panics
+    /// lets the event through.
+    ///
+    /// ```no_run
+    /// use configcat_actix::{ConfigCat, LogLevel};
+    /// # fn start() -> Result<(), configcat_actix::Error> {
+    /// // Drop the warnings about missing user attributes (3003), keep everything else.
+    /// let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .log_level(LogLevel::Info)
+    ///     .log_filter(|_level, event_id, _message| event_id != 3003)
+    ///     .start()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn log_filter(
+        mut self,
+        filter: impl Fn(LogLevel, u32, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.log_filter = Some(Arc::new(filter));
+        self
+    }
+
     /// The user evaluations use when none is given.
     #[must_use]
     pub fn default_user(mut self, user: User) -> Self {
@@ -248,6 +328,31 @@ impl ConfigCatBuilder {
     #[must_use]
     pub fn on_ready(mut self, hook: impl Fn(ClientCacheState) + Send + Sync + 'static) -> Self {
         self.hooks.on_ready.push(Box::new(hook));
+        self
+    }
+
+    /// Called after every fetch attempt, once its outcome is stored, with what it brought
+    /// (a changed or unchanged config, a 304, an error) and what started it (the polling mode,
+    /// a `ForceRefresh`, a webhook, a change stream). As the official SDKs' `configFetched`.
+    /// Runs on the poller's thread: keep it short.
+    ///
+    /// ```
+    /// use configcat_actix::{ConfigCat, FetchResult};
+    ///
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .on_config_fetched(|fetched| {
+    ///         if let FetchResult::Failed(error) = &fetched.result {
+    ///             eprintln!("fetch failed (asked by the user: {}): {error}", fetched.is_initiated_by_user());
+    ///         }
+    ///     });
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn on_config_fetched(
+        mut self,
+        hook: impl Fn(&crate::hooks::ConfigFetched) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.on_config_fetched.push(Box::new(hook));
         self
     }
 
@@ -279,10 +384,20 @@ impl ConfigCatBuilder {
     ///
     /// # Errors
     /// [`Error::NoRunningSystem`] outside a running actix System, [`Error::InvalidSdkKey`] for
-    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate.
+    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate,
+    /// [`Error::InvalidRequestHeader`] for a custom header that cannot be sent.
     pub fn start(self) -> Result<Addr<ConfigCat>, Error> {
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
             return Err(Error::NoRunningSystem);
+        }
+        if let Err((name, why)) = self.options.request_headers.parse() {
+            return Err(Error::InvalidRequestHeader {
+                name,
+                reason: why.to_string(),
+            });
+        }
+        if let Some(stream) = &self.options.change_stream {
+            stream.validate().map_err(Error::InvalidOption)?;
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
         if !self.options.local_only() {
@@ -311,23 +426,29 @@ impl ConfigCatBuilder {
         Ok(addr)
     }
 
-    fn warn_already_created(&self) {
-        let default_sink;
-        let sink: &dyn LogSink = match &self.sink {
-            Some(sink) => &**sink,
-            None => {
-                default_sink = self.default_sink();
-                &*default_sink
-            }
-        };
+    fn warn_already_created(mut self) {
+        // Through the same wrapper as the client's own events: masked, bounded, filtered.
+        let sink = self.client_sink(Arc::default());
         sink.log(
             LogLevel::Warn,
             event::CLIENT_ALREADY_CREATED,
             format_args!(
                 "There is an existing client instance for the specified SDK Key. No new client instance will be created and the specified options are ignored. Returning the existing client instance. SDK Key: '{}'.",
-                self.options.sdk_key
+                crate::log::mask_sdk_key(&self.options.sdk_key)
             ),
         );
+    }
+
+    /// The sink every event of the client goes through: the user's (or the default) wrapped
+    /// in the hooks, the SDK key mask and the log filter.
+    fn client_sink(&mut self, hooks: Arc<Hooks>) -> HookedSink {
+        let inner = match self.sink.take() {
+            Some(sink) => sink,
+            None => self.default_sink(),
+        };
+        HookedSink::new(inner, hooks)
+            .masking(&self.options.sdk_key)
+            .filtered(self.log_filter.take())
     }
 
     fn default_sink(&self) -> Box<dyn LogSink> {
@@ -341,12 +462,8 @@ impl ConfigCatBuilder {
     }
 
     fn launch(mut self, registry_key: RegistryKey) -> Result<Addr<ConfigCat>, Error> {
-        let inner = match self.sink.take() {
-            Some(sink) => sink,
-            None => self.default_sink(),
-        };
         let hooks = Arc::new(std::mem::take(&mut self.hooks));
-        let sink: Arc<dyn LogSink> = Arc::new(HookedSink::new(inner, hooks.clone()));
+        let sink: Arc<dyn LogSink> = Arc::new(self.client_sink(hooks.clone()));
         let options = self.options;
         let local_only = options.local_only();
         let fetch_options = options.fetch_options();
@@ -410,8 +527,25 @@ impl ConfigCatBuilder {
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
             sink: sink.clone(),
+            hooks: hooks.clone(),
         };
+        let stream_fetch_options = options.fetch_options();
         let poller = Supervisor::start(move |_| Poller::new(poller_parts));
+        let change_stream = options
+            .change_stream
+            .clone()
+            .filter(|_| !local_only)
+            .map(|stream| {
+                ChangeStream::new(StreamParts {
+                    stream,
+                    fetch_options: stream_fetch_options,
+                    refresh: poller.clone().recipient(),
+                    published: published.clone(),
+                    sink: sink.clone(),
+                    hooks: hooks.clone(),
+                })
+                .start()
+            });
         let access_sync = has_external.then(|| AccessSync {
             recipient: cache.clone().recipient(),
             throttle: sync_throttle,
@@ -436,6 +570,9 @@ impl ConfigCatBuilder {
             sabotage: poller.recipient(),
         };
         let on_stop = Box::new(move || {
+            if let Some(change_stream) = change_stream {
+                change_stream.do_send(crate::protocol::Shutdown);
+            }
             registry()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

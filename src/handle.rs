@@ -199,6 +199,13 @@ impl ConfigCatHandle {
         ConfigCatHandle(shared)
     }
 
+    /// What the client shares with its handles (the webhook receiver sends its refreshes
+    /// through it and logs to its sink).
+    #[cfg(feature = "actix-web")]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.0
+    }
+
     /// The value of a flag for a user (or the default user), `default` on any error.
     #[inline]
     pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {

@@ -85,6 +85,8 @@
 //!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
 //!   client.
 //! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS, HTTP/2 where offered).
+//! * `stream`: an actor that turns a ConfigCat Proxy's change stream ([`ProxyStream`]) into
+//!   refresh requests to the poller.
 //! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
 //!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
@@ -95,6 +97,8 @@
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
 //!   a readiness handler for actix-web apps.
+//! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
+//!   client and a fake CDN.
 //! * [`guide`]: the guides, one page each.
 #![deny(missing_docs)]
 
@@ -118,20 +122,27 @@ pub mod overrides;
 mod policy;
 mod poller;
 mod protocol;
+mod redact;
 mod snapshot;
 mod state;
+mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
 pub mod web;
+#[cfg(feature = "actix-web")]
+mod webhook;
 
 pub use builder::ConfigCatBuilder;
-pub use error::{Error, RefreshError};
+pub use error::{Error, RefreshError, RefreshErrorKind};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
+pub use hooks::{ConfigFetched, FetchResult, FetchTrigger};
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;
 #[cfg(feature = "tracing")]
@@ -147,4 +158,5 @@ pub use policy::PollingMode;
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
+pub use stream::{ProxyStream, StreamState};
 pub use user::{User, UserValue};

@@ -10,6 +10,11 @@
 //! Every sink gives the event id once, as a structured `event_id` field (slog key, `log`
 //! key-value, `tracing` field), not inside the message; the `log` and `tracing` sinks use the
 //! target `configcat`.
+//!
+//! A client hands its sink only what passed one wrapper: the level asked of the sink at that
+//! event, the message capped at [`MAX_MESSAGE_BYTES`], the SDK key masked
+//! ([`mask_sdk_key`]), and the builder's
+//! [`log_filter`](crate::ConfigCatBuilder::log_filter) applied.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -28,7 +33,8 @@ pub enum LogLevel {
     Warn,
     /// What happened and why, including the evaluation log (event 5000).
     Info,
-    /// Everything else.
+    /// Each download, 304, failed download, external cache read and write, and readiness
+    /// (events 9100–9105).
     Debug,
 }
 
@@ -113,6 +119,53 @@ pub mod event {
     /// A proxy environment variable (`HTTPS_PROXY`, `NO_PROXY`...) could not be read and is
     /// ignored (this crate's own id).
     pub const PROXY_ENV_INVALID: u32 = 9003;
+
+    // DEBUG events (this crate's own ids: the standard set has none for these).
+
+    /// DEBUG: a config was downloaded (200).
+    pub const CONFIG_DOWNLOADED: u32 = 9100;
+    /// DEBUG: the CDN answered 304: the config is unchanged.
+    pub const CONFIG_NOT_MODIFIED: u32 = 9101;
+    /// DEBUG: a download failed (after its ERROR 1100–1105); the last good config stays.
+    pub const DOWNLOAD_FAILED: u32 = 9102;
+    /// DEBUG: the external cache was read.
+    pub const CACHE_READ: u32 = 9103;
+    /// DEBUG: the external cache was written.
+    pub const CACHE_WRITTEN: u32 = 9104;
+    /// DEBUG: the client is ready (with its `ClientCacheState`).
+    pub const CLIENT_READY: u32 = 9105;
+
+    /// WARNING: a config redirect from `https` to plain `http` was refused; the current URL
+    /// stays (this crate's own id).
+    pub const REDIRECT_DOWNGRADE_REFUSED: u32 = 9110;
+
+    /// WARNING: a webhook request was refused (missing or malformed headers, a timestamp
+    /// outside the replay window, a body over the limit, no valid signature); nothing was
+    /// refreshed (this crate's own id).
+    pub const WEBHOOK_REJECTED: u32 = 9120;
+    /// The ConfigCat Proxy change stream could not connect or was lost: WARNING once per streak
+    /// of failures, while the client backs off and reconnects (this crate's own id).
+    pub const CHANGE_STREAM_FAILED: u32 = 9121;
+    /// INFO: the ConfigCat Proxy change stream connected (again) (this crate's own id).
+    pub const CHANGE_STREAM_CONNECTED: u32 = 9122;
+}
+
+/// The longest message a client hands its sink, in bytes: a longer one is cut (on a character
+/// boundary) and ends with a note that it was cut.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The SDK key as the client writes it in logs and errors: every character but `/` and the last
+/// six replaced by `*`, as the official SDKs mask it.
+///
+/// ```
+/// use configcat_actix::log::mask_sdk_key;
+/// assert_eq!(
+///     mask_sdk_key("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYWXYZ"),
+///     "***************/**********************/****************YYWXYZ"
+/// );
+/// ```
+pub fn mask_sdk_key(sdk_key: &str) -> String {
+    crate::redact::mask_sdk_key(sdk_key)
 }
 
 /// Where log events go.
@@ -206,8 +259,9 @@ impl LogSink for SlogSink {
     }
 }
 
-/// The target of the events of [`LogCrateSink`] and [`TracingSink`], for filters such as
-/// `RUST_LOG=configcat=info`.
+/// The target of the events of `LogCrateSink` (feature `log`) and `TracingSink` (feature
+/// `tracing`), for filters such as `RUST_LOG=configcat=info`. (Not links: either feature may
+/// be off.)
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub const TARGET: &str = "configcat";
 

@@ -361,6 +361,81 @@ pub fn user_from_context(context: &EvaluationContext) -> Option<User> {
     Some(user)
 }
 
+/// The ConfigCat user of an OpenFeature evaluation context, as [`user_from_context`] reads it;
+/// an empty context gives a user with an empty identifier.
+///
+/// ```
+/// use configcat_actix::User;
+/// use open_feature::EvaluationContext;
+/// let context = EvaluationContext::default()
+///     .with_targeting_key("user-42")
+///     .with_custom_field("Email", "a@example.com")
+///     .with_custom_field("Seats", 25);
+/// let user = User::from(&context);
+/// assert_eq!(user.identifier(), "user-42");
+/// assert_eq!(user.get_email(), Some("a@example.com"));
+/// assert_eq!(user.get_custom("Seats"), Some(&25.into()));
+/// ```
+impl From<&EvaluationContext> for User {
+    fn from(context: &EvaluationContext) -> User {
+        user_from_context(context).unwrap_or_else(|| User::new(""))
+    }
+}
+
+/// The OpenFeature evaluation context of a ConfigCat user, so that a handler that already
+/// built the [`User`] (for example with the actix-web `Flags` extractor) passes the same one
+/// to OpenFeature: the identifier is the targeting key, `Email`, `Country` and every custom
+/// attribute are fields (text, integers, floats and date-times as such; a text list as a
+/// `Vec<String>` struct field; a version as its text). [`user_from_context`] reads it back
+/// into an equal user.
+///
+/// ```
+/// use configcat_actix::User;
+/// use configcat_actix::openfeature::user_from_context;
+/// use open_feature::EvaluationContext;
+/// let user = User::new("user-42").email("a@example.com").custom("Roles", vec!["admin"]);
+/// let context = EvaluationContext::from(&user);
+/// assert_eq!(context.targeting_key.as_deref(), Some("user-42"));
+/// assert_eq!(context.custom_fields["Email"].as_str(), Some("a@example.com"));
+/// assert_eq!(user_from_context(&context), Some(user));
+/// ```
+impl From<&User> for EvaluationContext {
+    fn from(user: &User) -> EvaluationContext {
+        let mut context = EvaluationContext::default().with_targeting_key(user.identifier());
+        let mut field = |name: &str, value: EvaluationContextFieldValue| {
+            context.custom_fields.insert(name.to_owned(), value);
+        };
+        if let Some(email) = user.get_email() {
+            field(
+                "Email",
+                EvaluationContextFieldValue::String(email.to_owned()),
+            );
+        }
+        if let Some(country) = user.get_country() {
+            field(
+                "Country",
+                EvaluationContextFieldValue::String(country.to_owned()),
+            );
+        }
+        for (name, value) in user.custom_attributes() {
+            field(name, context_value(value));
+        }
+        context
+    }
+}
+
+/// The inverse of [`user_value`], for the types it reads back.
+fn context_value(value: &UserValue) -> EvaluationContextFieldValue {
+    match value {
+        UserValue::String(text) => EvaluationContextFieldValue::String(text.clone()),
+        UserValue::Int(i) => EvaluationContextFieldValue::Int(*i),
+        UserValue::Float(f) => EvaluationContextFieldValue::Float(*f),
+        UserValue::DateTime(time) => EvaluationContextFieldValue::DateTime((*time).into()),
+        UserValue::StringList(items) => EvaluationContextFieldValue::new_struct(items.clone()),
+        UserValue::SemVer(version) => EvaluationContextFieldValue::String(version.to_string()),
+    }
+}
+
 fn user_value(value: &EvaluationContextFieldValue) -> Option<UserValue> {
     Some(match value {
         EvaluationContextFieldValue::Bool(b) => UserValue::String(b.to_string()),

@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use crate::fetch::{DataGovernance, FetchOptions, Proxy};
+use crate::fetch::{DataGovernance, FetchOptions, Proxy, RequestHeaders};
 use crate::log::LogLevel;
 use crate::overrides::{FlagOverrides, OverrideBehaviour};
 use crate::policy::PollingMode;
+use crate::stream::ProxyStream;
 use crate::user::User;
 
 /// The default connect timeout (the Python SDK's).
@@ -46,6 +47,10 @@ pub(crate) struct Options {
     pub has_external_cache: bool,
     pub cache_timeout: Duration,
     pub cache_sync_interval: Duration,
+    /// Custom headers of the config request (their `Debug` hides the values).
+    pub request_headers: RequestHeaders,
+    /// A ConfigCat Proxy change stream that triggers fetches.
+    pub change_stream: Option<ProxyStream>,
 }
 
 impl Options {
@@ -68,6 +73,8 @@ impl Options {
             has_external_cache: false,
             cache_timeout: DEFAULT_CACHE_TIMEOUT,
             cache_sync_interval: DEFAULT_CACHE_SYNC_INTERVAL,
+            request_headers: RequestHeaders::default(),
+            change_stream: None,
         }
     }
 
@@ -92,6 +99,7 @@ impl Options {
             proxy_from_env: self.proxy_from_env,
             extra_root_certificates: self.root_certificates.clone(),
             max_body_bytes: self.max_body_bytes,
+            request_headers: self.request_headers.clone(),
             #[cfg(test)]
             data_governance_url: None,
         }

@@ -165,6 +165,16 @@ impl FlagOverrides {
         }
     }
 
+    /// Local settings from a parsed config (rules, segments and prerequisites included), for
+    /// the test kit.
+    #[cfg(feature = "testing")]
+    pub(crate) fn from_config(config: Config, behaviour: OverrideBehaviour) -> FlagOverrides {
+        FlagOverrides {
+            source: Source::Map(config),
+            behaviour,
+        }
+    }
+
     /// Local values from a JSON file: a full config_v6 document (`p`, `s`, `f`: rules,
     /// segments, prerequisites and the salt work as usual) or the simplified
     /// `{"flags": {"key": value}}` form. Nothing is read until [`load`](FlagOverrides::load).

@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::error::RefreshError;
 use crate::fetch::{FetchConfigError, FetchOutcome, Fetcher};
+use crate::hooks::{ConfigFetched, FetchResult, Hooks};
 use crate::log::{LogLevel, LogSink, event};
 use crate::policy::{PollingMode, Start};
 use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown, Store, SyncExternal};
@@ -52,6 +53,8 @@ pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, FetchConfigE
 struct Waiter {
     need: Need,
     reply: oneshot::Sender<Result<(), RefreshError>>,
+    /// A `Need::Changed` that arrived while a cycle ran: served by the next cycle, not this one.
+    deferred: bool,
 }
 
 /// Fetches the config as the polling mode says.
@@ -65,6 +68,8 @@ pub(crate) struct Poller {
     /// Re-reads the external cache; `None` without one.
     sync: Option<Recipient<SyncExternal>>,
     sink: Arc<dyn LogSink>,
+    /// For `on_config_fetched`.
+    hooks: Arc<Hooks>,
     in_flight: Option<SpawnHandle>,
     timer: Option<SpawnHandle>,
     waiters: Vec<Waiter>,
@@ -80,6 +85,7 @@ pub(crate) struct PollerParts {
     pub store: Recipient<Store>,
     pub sync: Option<Recipient<SyncExternal>>,
     pub sink: Arc<dyn LogSink>,
+    pub hooks: Arc<Hooks>,
 }
 
 impl Poller {
@@ -92,6 +98,7 @@ impl Poller {
             store: parts.store,
             sync: parts.sync,
             sink: parts.sink,
+            hooks: parts.hooks,
             in_flight: None,
             timer: None,
             waiters: Vec::new(),
@@ -155,6 +162,7 @@ impl Poller {
         let store = self.store.clone();
         let policy_mode = self.mode;
         let last_download = self.last_download;
+        let (hooks, sink) = (self.hooks.clone(), self.sink.clone());
         let cycle = async move {
             if let Some(sync) = sync {
                 // Another process may have downloaded a config meanwhile (and a forced fetch
@@ -163,7 +171,7 @@ impl Poller {
             }
             let current = published.load_full();
             let due = match need {
-                Need::Always => true,
+                Need::Always | Need::Changed(_) => true,
                 Need::IfDue => policy_mode.policy().due(current.age(), last_download),
             };
             if !due {
@@ -177,8 +185,15 @@ impl Poller {
                 FetchOutcome::Failed { error, .. } => Err(RefreshError::Fetch(error.clone())),
                 FetchOutcome::Fetched { .. } | FetchOutcome::NotModified => Ok(()),
             };
+            let fetched = (!hooks.on_config_fetched.is_empty()).then(|| ConfigFetched {
+                result: fetch_result(&outcome, current.remote.as_deref().map(|e| &*e.json)),
+                trigger: need.trigger(),
+            });
             // Refresh requests are answered only once evaluations see the outcome.
             let _ = store.send(Store(outcome)).await;
+            if let Some(fetched) = fetched {
+                hooks.config_fetched(&fetched, &*sink);
+            }
             Some((result, took))
         };
         self.run_cycle(cycle, ctx);
@@ -198,13 +213,12 @@ impl Poller {
                 Err(_) => act.panicked("a refresh", ctx),
                 Ok(Some((result, took))) => {
                     act.last_download = took;
-                    act.answer_waiters(result);
+                    act.answer_served_waiters(result);
+                    act.refresh_for_deferred(ctx);
                 }
                 Ok(None) => {
                     act.answer_if_due_waiters();
-                    if !act.waiters.is_empty() {
-                        act.refresh(Need::Always, ctx);
-                    }
+                    act.refresh_for_deferred(ctx);
                 }
             }
         })));
@@ -240,6 +254,34 @@ impl Poller {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.reply.send(result.clone());
         }
+    }
+
+    /// A fetching cycle serves the requests that were waiting when it started (or joined it);
+    /// the `Need::Changed` ones that arrived meanwhile wait for the next.
+    fn answer_served_waiters(&mut self, result: Result<(), RefreshError>) {
+        let (served, deferred) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|w| !w.deferred);
+        self.waiters = deferred;
+        for waiter in served {
+            let _ = waiter.reply.send(result.clone());
+        }
+    }
+
+    /// After a cycle: the requests left over get one more cycle, which fetches (all of them
+    /// coalesce into it).
+    fn refresh_for_deferred(&mut self, ctx: &mut Context<Self>) {
+        let Some(first) = self.waiters.first() else {
+            return;
+        };
+        let need = match first.need {
+            Need::IfDue => Need::Always,
+            need => need,
+        };
+        for waiter in &mut self.waiters {
+            waiter.deferred = false;
+        }
+        self.refresh(need, ctx);
     }
 
     /// A cycle that found the config fresh serves the requests that only wanted it fresh.
@@ -281,7 +323,12 @@ impl Poller {
             return Box::pin(async move { Err(refusal) });
         }
         let (reply, answer) = oneshot::channel();
-        self.waiters.push(Waiter { need, reply });
+        let deferred = matches!(need, Need::Changed(_)) && self.in_flight.is_some();
+        self.waiters.push(Waiter {
+            need,
+            reply,
+            deferred,
+        });
         self.refresh(need, ctx);
         Box::pin(async move { answer.await.unwrap_or(Err(RefreshError::Interrupted)) })
     }
@@ -346,6 +393,17 @@ impl Handler<Shutdown> for Poller {
         self.fetcher = None;
         self.answer_waiters(Err(RefreshError::Closed));
         ctx.stop();
+    }
+}
+
+/// What a fetch brought, for `on_config_fetched`: a 200 is a change unless its body is the one
+/// served before.
+fn fetch_result(outcome: &FetchOutcome, before: Option<&str>) -> FetchResult {
+    match outcome {
+        FetchOutcome::Fetched { json, .. } if before == Some(&**json) => FetchResult::Unchanged,
+        FetchOutcome::Fetched { .. } => FetchResult::Changed,
+        FetchOutcome::NotModified => FetchResult::NotModified,
+        FetchOutcome::Failed { error, .. } => FetchResult::Failed(error.clone()),
     }
 }
 

@@ -14,6 +14,7 @@ use actix::Message;
 
 use crate::error::RefreshError;
 use crate::fetch::FetchOutcome;
+use crate::hooks::FetchTrigger;
 
 /// When a refresh cycle fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,21 @@ pub(crate) enum Need {
     Always,
     /// When the polling mode says the config is due (a tick, a lazy-load access).
     IfDue,
+    /// The config changed upstream (a webhook, a change stream message): a fetch that starts
+    /// after this request. Such requests arriving while a cycle runs do not join it (its fetch
+    /// may predate the change); they coalesce into one cycle after it.
+    Changed(FetchTrigger),
+}
+
+impl Need {
+    /// What a cycle started for this need reports to `on_config_fetched`.
+    pub(crate) fn trigger(self) -> FetchTrigger {
+        match self {
+            Need::Always => FetchTrigger::ForceRefresh,
+            Need::IfDue => FetchTrigger::Policy,
+            Need::Changed(trigger) => trigger,
+        }
+    }
 }
 
 /// Asks the poller for a refresh cycle; replies when it is over and its outcome is stored.

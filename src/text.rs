@@ -204,6 +204,33 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// At most this many characters of a value from outside (a user attribute) are quoted in a
+/// message; the rest is summarised, so a value of many megabytes never reaches a log whole.
+pub(crate) const MAX_QUOTED_CHARS: usize = 256;
+
+/// Text as a message quotes it: whole up to [`MAX_QUOTED_CHARS`] characters, else that many
+/// and `...[truncated, N bytes in total]`.
+pub(crate) struct Shortened<'a>(pub &'a str);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0;
+        // A char is at most 4 bytes: shorter texts cannot be too long.
+        if text.len() <= MAX_QUOTED_CHARS {
+            return f.write_str(text);
+        }
+        match text.char_indices().nth(MAX_QUOTED_CHARS) {
+            Some((cut, _)) => write!(
+                f,
+                "{}...[truncated, {} bytes in total]",
+                &text[..cut],
+                text.len()
+            ),
+            None => f.write_str(text),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +298,18 @@ mod tests {
         assert_eq!(unix_seconds(t), 1680307199.999);
         let before = UNIX_EPOCH - std::time::Duration::from_millis(1500);
         assert_eq!(unix_seconds(before), -1.5);
+    }
+
+    #[test]
+    fn long_texts_are_shortened_on_a_character_boundary() {
+        assert_eq!(Shortened("short").to_string(), "short");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(Shortened(&exact).to_string(), exact);
+        let long = format!("{exact}é");
+        assert_eq!(
+            Shortened(&long).to_string(),
+            format!("{exact}...[truncated, {} bytes in total]", long.len())
+        );
     }
 
     #[test]

@@ -207,6 +207,17 @@ impl User {
         self.0.custom(name)
     }
 
+    /// The custom attributes in the order given, except those named like a well-known one
+    /// (which evaluation ignores): for conversions to other user types.
+    #[cfg(feature = "openfeature")]
+    pub(crate) fn custom_attributes(&self) -> impl Iterator<Item = (&str, &UserValue)> {
+        self.0
+            .custom
+            .iter()
+            .filter(|(n, _, _)| !matches!(n.as_str(), "Identifier" | "Email" | "Country"))
+            .map(|(n, v, _)| (n.as_str(), v))
+    }
+
     /// The shared attributes, for the evaluator.
     #[inline]
     pub(crate) fn attributes(&self) -> &Attributes {

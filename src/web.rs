@@ -1,5 +1,6 @@
 //! actix-web integration (cargo feature `actix-web`): the [`Flags`] extractor, which gives a
-//! handler the client's live handle and the request's user, and a [`readiness`] handler.
+//! handler the client's live handle and the request's user, and the [`readiness`] and
+//! [`readiness_strict`] handlers.
 //!
 //! Register the client once per app with a [`FlagsConfig`] in its app data, optionally with a
 //! function that builds the [`User`] from the request; every handler that takes a [`Flags`] then
@@ -59,6 +60,7 @@ use crate::handle::ConfigCatHandle;
 use crate::hooks::ClientCacheState;
 use crate::model::Value;
 use crate::user::User;
+pub use crate::webhook::Webhook;
 
 /// The function that builds a request's user.
 type UserFn = dyn Fn(&HttpRequest) -> Option<User> + Send + Sync;
@@ -295,7 +297,7 @@ impl ResponseError for MissingFlagsConfig {
 /// Ready means what [`ConfigCatHandle::ready_state`] means: the client has stopped waiting for
 /// its first config, which includes `NoFlagData` (the first download failed after the maximum
 /// init wait and there is no cache: flags return their defaults). A probe that should keep an
-/// instance out of rotation in that case checks `handle.ready_state()` itself.
+/// instance out of rotation in that case uses [`readiness_strict`].
 ///
 /// ```
 /// use actix_web::{App, http::StatusCode, test, web};
@@ -328,6 +330,65 @@ pub async fn readiness(req: HttpRequest) -> Result<HttpResponse, MissingFlagsCon
             .content_type("text/plain; charset=utf-8")
             .body("NotReady"),
     })
+}
+
+/// A strict readiness probe: like [`readiness`], but `503 Service Unavailable` also while the
+/// client has no flag data, so that an instance stays out of rotation until it can serve real
+/// values rather than defaults.
+///
+/// | client | status | body |
+/// |---|---|---|
+/// | not ready yet | 503 | `NotReady` |
+/// | ready, no flag data (first download failed, no cache; or manual poll before its first refresh) | 503 | `NoFlagData` |
+/// | ready with flag data | 200 | the [`ClientCacheState`] it became ready with (`HasUpToDateFlagData`, ...) |
+/// | ready with `NoFlagData`, flag data arrived since | 200 | `HasFlagData` |
+///
+/// Whether there is flag data is read from the client's current config, as an evaluation
+/// reads it (so it may start a lazy-load refresh or a shared-cache check, as a flag read
+/// would). Fails with [`MissingFlagsConfig`] when the app has no [`FlagsConfig`].
+///
+/// ```
+/// use actix_web::{App, http::StatusCode, test, web};
+/// use configcat_actix::web::{FlagsConfig, readiness_strict};
+/// use configcat_actix::{ConfigCat, GetHandle, PollingMode};
+///
+/// #[actix::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // Manual poll, never refreshed: ready at once, with no flag data.
+///     let client = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+///         .polling_mode(PollingMode::manual_poll())
+///         .log_sink(configcat_actix::NoLog)
+///         .start()?;
+///     let handle = client.send(GetHandle).await?;
+///     handle.wait_for_ready(std::time::Duration::from_secs(5)).await;
+///     let app = test::init_service(
+///         App::new().app_data(FlagsConfig::new(handle)).route("/readyz", web::get().to(readiness_strict)),
+///     )
+///     .await;
+///     let response = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+///     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+///     assert_eq!(test::read_body(response).await, "NoFlagData");
+///     Ok(())
+/// }
+/// ```
+pub async fn readiness_strict(req: HttpRequest) -> Result<HttpResponse, MissingFlagsConfig> {
+    let handle = &FlagsConfig::of(&req)?.handle;
+    let (ok, body) = match handle.ready_state() {
+        None => (false, "NotReady"),
+        Some(state) => match (handle.snapshot().config().is_some(), state) {
+            (false, _) => (false, state_name(ClientCacheState::NoFlagData)),
+            (true, ClientCacheState::NoFlagData) => (true, "HasFlagData"),
+            (true, state) => (true, state_name(state)),
+        },
+    };
+    let mut response = if ok {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    Ok(response
+        .content_type("text/plain; charset=utf-8")
+        .body(body))
 }
 
 /// The body of a ready probe: the state's name, spelled out so that the probe's output does not

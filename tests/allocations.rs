@@ -345,3 +345,21 @@ fn details_with_long_key_and_variation_id_share_the_configs_strings() {
     assert_eq!(count_details(&config, KEY, Some(&other)), (0, 0));
     assert_eq!(count_details(&config, KEY, None), (0, 0));
 }
+
+/// A prerequisite that several rules depend on is evaluated once and its result remembered
+/// for the evaluation: the memo lives inline, so the second lookup allocates nothing either.
+#[test]
+fn a_prerequisite_used_twice_is_remembered_without_allocating() {
+    let json = r#"{"f":{
+        "main":{"t":0,"v":{"b":false},"r":[
+            {"c":[{"u":{"a":"Email","c":28,"s":"x"}}],"s":{"v":{"b":true}}}]},
+        "twice":{"t":0,"v":{"b":false},"i":"none","r":[
+            {"c":[{"p":{"f":"main","c":0,"v":{"b":true}}}],"s":{"v":{"b":true},"i":"first"}},
+            {"c":[{"p":{"f":"main","c":1,"v":{"b":true}}}],"s":{"v":{"b":true},"i":"second"}}]}
+    }}"#;
+    let config = Config::parse(json).expect("parses");
+    let user = user();
+    assert_eq!(variation_id(&config, "twice", Some(&user)), "second");
+    assert_eq!(count(&config, "twice", Some(&user), &NoLog), 0);
+    assert_eq!(count(&config, "twice", None, &NoLog), 0);
+}

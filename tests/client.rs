@@ -410,7 +410,13 @@ async fn one_client_per_sdk_key_with_warning_3000_for_other_options() {
     let warnings = other_log.take();
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].event_id, event::CLIENT_ALREADY_CREATED);
-    assert!(warnings[0].message.contains(&key));
+    // The key is quoted masked, as the official SDKs quote it.
+    assert!(
+        warnings[0]
+            .message
+            .contains(&configcat_actix::log::mask_sdk_key(&key))
+    );
+    assert!(!warnings[0].message.contains(&key));
     // All three are the one client: a refresh through one is seen through the others.
     assert!(same.send(ForceRefresh).await.unwrap().is_ok());
     assert_eq!(text(&first, "greeting").await, "hello");

@@ -303,6 +303,11 @@ impl Cache {
         external.failing = result.is_err();
         match result {
             Ok(()) => {
+                self.sink.log(
+                    LogLevel::Debug,
+                    event::CACHE_WRITTEN,
+                    format_args!("Wrote the config to the external cache."),
+                );
                 if let Some(failures) = external.write_failures.succeeded() {
                     self.sink.log(
                         LogLevel::Info,
@@ -389,6 +394,9 @@ impl Cache {
                 external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
+            if let Ok(entry) = &result {
+                log_cache_read(&*act.sink, entry.as_deref());
+            }
             act.note_read(result.as_ref().map(drop));
             match result {
                 // A store since the read began is newer than what the read saw.
@@ -444,6 +452,11 @@ impl Cache {
         if let Some(timer) = self.init_timer.take() {
             ctx.cancel_future(timer);
         }
+        self.sink.log(
+            LogLevel::Debug,
+            event::CLIENT_READY,
+            format_args!("The client is ready: {state:?}."),
+        );
         self.hooks.ready(state, &*self.sink);
     }
 
@@ -518,6 +531,23 @@ fn stored_state(state: ClientCacheState, succeeded: bool) -> ClientCacheState {
     }
 }
 
+/// DEBUG: what a read of the external cache found (its content is never quoted: another
+/// party may have written it).
+fn log_cache_read(sink: &dyn LogSink, entry: Option<&str>) {
+    match entry {
+        Some(text) => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: an entry of {} bytes.", text.len()),
+        ),
+        None => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache: no entry."),
+        ),
+    }
+}
+
 /// Sends a change to a subscriber; tells whether to keep it. A subscriber with a full mailbox
 /// misses this change rather than stall the cache actor (logged 9001); it gets the next one.
 fn deliver(
@@ -541,26 +571,10 @@ fn deliver(
     }
 }
 
-/// The keys whose settings differ between two configs (added, removed or changed), sorted.
+/// The keys whose values may differ between two configs, sorted: settings added, removed or
+/// changed, and the flags depending on them through prerequisites (`model::changed_keys`).
 fn changed_keys(old: Option<&Config>, new: &Config) -> Arc<[String]> {
-    let mut keys: Vec<String> = match old {
-        None => new.settings().keys().map(|key| key.to_string()).collect(),
-        Some(old) => {
-            let changed_or_added = new
-                .settings()
-                .iter()
-                .filter(|(key, setting)| old.settings().get(key) != Some(*setting))
-                .map(|(key, _)| key.to_string());
-            let removed = old
-                .settings()
-                .keys()
-                .filter(|key| !new.settings().contains_key(key))
-                .map(|key| key.to_string());
-            changed_or_added.chain(removed).collect()
-        }
-    };
-    keys.sort_unstable();
-    keys.into()
+    crate::model::changed_keys(old, new).into()
 }
 
 /// The config evaluations use, for a remote entry and the current local overrides.

@@ -1,7 +1,7 @@
 //! External caches: where a client keeps its downloads so that other processes, and the
 //! official ConfigCat SDKs, use the same download.
 //!
-//! Give the builder a [`FileCache`], a [`RedisCache`] (cargo feature `redis`), an
+//! Give the builder a [`FileCache`], a `RedisCache` (cargo feature `redis`), an
 //! [`InMemoryCache`] or a [`ConfigCache`] of your own; every one stores the cross-SDK shared
 //! format under [`cache_key`]. What is written when, and what a client follows, is in
 //! `docs/caching.md`.

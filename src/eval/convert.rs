@@ -33,7 +33,7 @@ fn write_canonical(out: &mut impl Write, value: &UserValue) -> fmt::Result {
 }
 
 /// Lets serde_json write JSON straight into a `fmt::Write`.
-struct FmtIo<'w, W: Write>(&'w mut W);
+pub(crate) struct FmtIo<'w, W: Write>(pub(crate) &'w mut W);
 
 impl<W: Write> std::io::Write for FmtIo<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -10,16 +10,49 @@ use smallvec::SmallVec;
 
 use super::convert;
 use super::log_builder::{
-    AsCondition, ConditionView, LogBuilder, ShowPrerequisiteCondition, ShowPrerequisiteValue,
-    ShowSegmentCondition, ShowUserCondition,
+    AsCondition, ConditionView, LogBuilder, LogSpan, ShowPrerequisiteCondition,
+    ShowPrerequisiteValue, ShowSegmentCondition, ShowUserCondition,
 };
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
     Comparator, Operand, PercentageOption, PrerequisiteComparator, PrerequisiteCondition,
-    RuleOutcome, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
+    RuleOutcome, Segment, SegmentComparator, SegmentCondition, Setting, Settings, TargetingRule,
     UserCondition, Value,
 };
+use crate::text::Shortened;
 use crate::user::{Attr, AttributeRef, Attributes, User};
+
+/// How deep prerequisite flags may nest: a flag whose evaluation would go deeper returns the
+/// default with error 1002 ("Prerequisite flags are nested more than 32 levels deep").
+///
+/// Evaluation recurses once per level, so this bounds its stack use: about 5 KiB a level in a
+/// debug build (measured), some 170 KiB in all, within the stack of an actix arbiter (2 MiB)
+/// or even of a 256 KiB thread. Real configs nest a few levels. Each prerequisite flag is
+/// evaluated once per evaluation, however many flags depend on it.
+///
+/// ```
+/// use configcat_actix::{Config, EvaluationError, NoLog, eval};
+/// // f0 depends on f1, which depends on f2, ... down to f40.
+/// let mut flags = Vec::new();
+/// for i in 0..40 {
+///     flags.push(format!(r#""f{i}":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{{"p":{{"f":"f{}","c":0,"v":{{"b":true}}}}}}],"s":{{"v":{{"b":true}}}}}}]}}"#, i + 1));
+/// }
+/// flags.push(r#""f40":{"t":0,"v":{"b":true}}"#.to_owned());
+/// let config = Config::parse(&format!(r#"{{"f":{{{}}}}}"#, flags.join(",")))?;
+/// let too_deep = eval::evaluate_details(&config, "f0", false, None, None, &NoLog);
+/// assert!(matches!(too_deep.error, Some(EvaluationError::InvalidConfig(_))));
+/// // 40 - 8 = 32 levels below f8: within the limit.
+/// assert!(eval::evaluate_value(&config, "f8", false, None, &NoLog));
+/// assert_eq!(eval::MAX_PREREQUISITE_DEPTH, 32);
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+pub const MAX_PREREQUISITE_DEPTH: usize = 32;
+
+/// How many warnings of prerequisite flags one evaluation writes again. The official SDKs
+/// evaluate a prerequisite again wherever it appears, repeating its warnings; this crate
+/// evaluates it once and writes its warnings again from memory, which for "diamond"
+/// dependencies (each flag depending on two that depend on the next two) would be exponential.
+pub const MAX_REPLAYED_WARNINGS: usize = 256;
 
 /// What a setting evaluated to, borrowed from the config.
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +97,7 @@ impl fmt::Display for Invalid<'_> {
         write!(
             f,
             "'{}' is not a valid {}",
-            convert::canonical_text(self.value),
+            Shortened(convert::canonical_text(self.value)),
             self.expected
         )
     }
@@ -140,6 +173,171 @@ pub(crate) struct Evaluator<'a, 's> {
     /// (attribute bytes, config salt, context salt) is never hashed twice: several
     /// confidential conditions on one attribute of one flag or segment are common.
     hashes: HashMemo,
+    /// The prerequisite flags and segments evaluated so far: each is evaluated once per
+    /// evaluation, so that "diamond" dependencies cost linear, not exponential, time, and a
+    /// segment that many rules test costs one evaluation, not one per rule.
+    memo: Memo<'a>,
+    /// How many memoized evaluations are in progress: their warnings go to the journal.
+    recording: usize,
+    /// The warnings written while evaluating prerequisites and segments, which a memoized one
+    /// writes again (as re-evaluating it would); empty unless WARN is on and one warns.
+    journal: Vec<Warning<'a>>,
+    /// How many warnings were written again from the journal, up to
+    /// [`MAX_REPLAYED_WARNINGS`].
+    replayed: usize,
+}
+
+/// A warning, kept as references into the config and the user so that it can be written
+/// again without having been formatted.
+#[derive(Clone, Copy)]
+enum Warning<'a> {
+    /// 3001.
+    UserMissing { key: &'a str },
+    /// 3003, for a condition.
+    AttributeMissing {
+        key: &'a str,
+        condition: &'a UserCondition,
+    },
+    /// 3003, for percentage options.
+    OptionsAttributeMissing { key: &'a str, attribute: &'a str },
+    /// 3004.
+    AttributeInvalid {
+        key: &'a str,
+        condition: &'a UserCondition,
+        reason: Invalid<'a>,
+    },
+    /// 3005.
+    Converted {
+        key: &'a str,
+        condition: &'a UserCondition,
+        text: &'a str,
+    },
+}
+
+impl Warning<'_> {
+    fn write(&self, sink: &dyn LogSink) {
+        let log = |id, message: fmt::Arguments<'_>| sink.log(LogLevel::Warn, id, message);
+        match *self {
+            Warning::UserMissing { key } => log(
+                event::USER_OBJECT_MISSING,
+                format_args!(
+                    "Cannot evaluate targeting rules and % options for setting '{key}' (User Object is missing). You should pass a User Object to the evaluation methods like `get_value()`/`get_value_details()` in order to make targeting work properly. {USER_OBJECT_DOCS}"
+                ),
+            ),
+            Warning::AttributeMissing { key, condition } => {
+                let attribute = &condition.attribute;
+                log(
+                    event::USER_ATTRIBUTE_MISSING,
+                    format_args!(
+                        "Cannot evaluate condition ({}) for setting '{key}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
+                        ShowUserCondition(condition),
+                    ),
+                );
+            }
+            Warning::OptionsAttributeMissing { key, attribute } => log(
+                event::USER_ATTRIBUTE_MISSING,
+                format_args!(
+                    "Cannot evaluate % options for setting '{key}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}"
+                ),
+            ),
+            Warning::AttributeInvalid {
+                key,
+                condition,
+                reason,
+            } => log(
+                event::USER_ATTRIBUTE_INVALID,
+                format_args!(
+                    "Cannot evaluate condition ({}) for setting '{key}' ({reason}). Please check the User.{} attribute and make sure that its value corresponds to the comparison operator.",
+                    ShowUserCondition(condition),
+                    condition.attribute
+                ),
+            ),
+            Warning::Converted {
+                key,
+                condition,
+                text,
+            } => log(
+                event::USER_ATTRIBUTE_CONVERTED,
+                format_args!(
+                    "Evaluation of condition ({}) for setting '{key}' may not produce the expected result (the User.{} attribute is not a string value, thus it was automatically converted to the string value '{}'). Please make sure that using a non-string value was intended.",
+                    ShowUserCondition(condition),
+                    condition.attribute,
+                    Shortened(text)
+                ),
+            ),
+        }
+    }
+}
+
+/// What a memo entry is the evaluation of: a prerequisite flag (by the address of its
+/// setting), or a segment (by its address) within a flag (by its key, which its warnings name).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum MemoKey<'a> {
+    Prerequisite(usize),
+    Segment(usize, &'a str),
+}
+
+impl<'a> MemoKey<'a> {
+    fn prerequisite(setting: &Setting) -> MemoKey<'a> {
+        MemoKey::Prerequisite(std::ptr::from_ref(setting) as usize)
+    }
+
+    fn segment(segment: &Segment, key: &'a str) -> MemoKey<'a> {
+        MemoKey::Segment(std::ptr::from_ref(segment) as usize, key)
+    }
+}
+
+/// A prerequisite flag's selection or a segment's verdict.
+#[derive(Clone, Copy)]
+enum MemoValue<'a> {
+    Selection(Selection<'a>),
+    Segment(Outcome<'a>),
+}
+
+/// One memoized evaluation: its result, the log lines and the warnings it wrote.
+#[derive(Clone, Copy)]
+struct Memoized<'a> {
+    key: MemoKey<'a>,
+    value: MemoValue<'a>,
+    log: Option<LogSpan>,
+    journal: (usize, usize),
+}
+
+/// The prerequisite flags and segments evaluated in one evaluation. Inline for the few a flag
+/// usually has (nothing touches the heap); a hash index beyond, so that a flag with thousands
+/// of them is not quadratic.
+#[derive(Default)]
+struct Memo<'a> {
+    entries: SmallVec<[Memoized<'a>; 4]>,
+    index: Option<std::collections::HashMap<MemoKey<'a>, usize, foldhash::fast::RandomState>>,
+}
+
+impl<'a> Memo<'a> {
+    /// Past this many entries lookups go through the index.
+    const SCAN: usize = 16;
+
+    fn get(&self, key: MemoKey<'a>) -> Option<Memoized<'a>> {
+        match &self.index {
+            Some(index) => index.get(&key).map(|&i| self.entries[i]),
+            None => self.entries.iter().find(|m| m.key == key).copied(),
+        }
+    }
+
+    fn insert(&mut self, memoized: Memoized<'a>) {
+        self.entries.push(memoized);
+        if let Some(index) = &mut self.index {
+            index.insert(memoized.key, self.entries.len() - 1);
+        } else if self.entries.len() > Self::SCAN {
+            let entries = &self.entries;
+            self.index = Some(
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.key, i))
+                    .collect(),
+            );
+        }
+    }
 }
 
 /// Digests by the identity of their inputs: the attribute bytes are borrowed from the user and
@@ -196,6 +394,10 @@ impl<'a, 's> Evaluator<'a, 's> {
             log: sink.enabled(LogLevel::Info).then(LogBuilder::new),
             visited: SmallVec::new(),
             hashes: HashMemo::default(),
+            memo: Memo::default(),
+            recording: 0,
+            journal: Vec::new(),
+            replayed: 0,
         }
     }
 
@@ -235,9 +437,59 @@ impl<'a, 's> Evaluator<'a, 's> {
         }
     }
 
-    fn warning(&self, event_id: u32, message: fmt::Arguments<'_>) {
+    /// Writes a warning, and keeps it while a prerequisite or a segment is evaluated, whose
+    /// warnings are written again wherever it appears again.
+    fn warning(&mut self, warning: Warning<'a>) {
         if self.warn {
-            self.sink.log(LogLevel::Warn, event_id, message);
+            warning.write(self.sink);
+            if self.recording > 0 {
+                self.journal.push(warning);
+            }
+        }
+    }
+
+    /// Evaluates what `key` names once per evaluation: the first time through `evaluate`,
+    /// remembering its result, log lines and warnings; later, writing those again (as the
+    /// official SDKs, which evaluate it again, would write them).
+    fn memoized(
+        &mut self,
+        key: MemoKey<'a>,
+        evaluate: impl FnOnce(&mut Self) -> Result<MemoValue<'a>, Fatal>,
+    ) -> Result<MemoValue<'a>, Fatal> {
+        if let Some(memoized) = self.memo.get(key) {
+            self.replay(&memoized);
+            return Ok(memoized.value);
+        }
+        let mark = self.log.as_ref().map(LogBuilder::mark);
+        let journal_start = self.journal.len();
+        self.recording += 1;
+        let value = evaluate(self);
+        self.recording -= 1;
+        let value = value?;
+        self.memo.insert(Memoized {
+            key,
+            value,
+            log: self.log.as_ref().zip(mark).map(|(l, m)| l.span_since(m)),
+            journal: (journal_start, self.journal.len()),
+        });
+        Ok(value)
+    }
+
+    /// Writes again what a memoized evaluation wrote: its log lines (within the log's cap)
+    /// and its warnings (within [`MAX_REPLAYED_WARNINGS`]).
+    fn replay(&mut self, memoized: &Memoized<'a>) {
+        if let (Some(log), Some(span)) = (self.log.as_mut(), memoized.log) {
+            log.replay(span);
+        }
+        let (from, to) = memoized.journal;
+        for i in from..to {
+            if self.replayed >= MAX_REPLAYED_WARNINGS {
+                break;
+            }
+            self.replayed += 1;
+            let warning = self.journal[i];
+            warning.write(self.sink);
+            self.journal.push(warning);
         }
     }
 
@@ -359,13 +611,7 @@ impl<'a, 's> Evaluator<'a, 's> {
     fn user_missing(&mut self, ctx: &mut FlagContext<'a>) -> Outcome<'a> {
         if !ctx.user_missing_logged {
             ctx.user_missing_logged = true;
-            self.warning(
-                event::USER_OBJECT_MISSING,
-                format_args!(
-                    "Cannot evaluate targeting rules and % options for setting '{}' (User Object is missing). You should pass a User Object to the evaluation methods like `get_value()`/`get_value_details()` in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                    ctx.key
-                ),
-            );
+            self.warning(Warning::UserMissing { key: ctx.key });
         }
         Outcome::Error(CannotEvaluate::UserMissing)
     }
@@ -389,14 +635,10 @@ impl<'a, 's> Evaluator<'a, 's> {
                 value: AttributeRef::Text(""),
                 ..
             }) => {
-                self.warning(
-                    event::USER_ATTRIBUTE_MISSING,
-                    format_args!(
-                        "Cannot evaluate condition ({}) for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                        ShowUserCondition(condition),
-                        ctx.key
-                    ),
-                );
+                self.warning(Warning::AttributeMissing {
+                    key: ctx.key,
+                    condition,
+                });
                 return Ok(Outcome::Error(CannotEvaluate::AttributeMissing(attribute)));
             }
             Some(value) => value,
@@ -406,14 +648,11 @@ impl<'a, 's> Evaluator<'a, 's> {
             .ok_or_else(|| Fatal::new("Comparison operator is invalid."))?;
         let outcome = self.compare(condition, comparator, value, context_salt, ctx)?;
         if let Outcome::Error(CannotEvaluate::AttributeInvalid(_, reason)) = outcome {
-            self.warning(
-                event::USER_ATTRIBUTE_INVALID,
-                format_args!(
-                    "Cannot evaluate condition ({}) for setting '{}' ({reason}). Please check the User.{attribute} attribute and make sure that its value corresponds to the comparison operator.",
-                    ShowUserCondition(condition),
-                    ctx.key
-                ),
-            );
+            self.warning(Warning::AttributeInvalid {
+                key: ctx.key,
+                condition,
+                reason,
+            });
         }
         Ok(outcome)
     }
@@ -493,15 +732,11 @@ impl<'a, 's> Evaluator<'a, 's> {
             _ => {
                 let (text, converted) = convert::as_text(value);
                 if converted {
-                    self.warning(
-                        event::USER_ATTRIBUTE_CONVERTED,
-                        format_args!(
-                            "Evaluation of condition ({}) for setting '{}' may not produce the expected result (the User.{} attribute is not a string value, thus it was automatically converted to the string value '{text}'). Please make sure that using a non-string value was intended.",
-                            ShowUserCondition(condition),
-                            ctx.key,
-                            condition.attribute
-                        ),
-                    );
+                    self.warning(Warning::Converted {
+                        key: ctx.key,
+                        condition,
+                        text,
+                    });
                 }
                 self.compare_text(comparator, text, operand, salts(ctx, context_salt))?
             }
@@ -522,8 +757,8 @@ impl<'a, 's> Evaluator<'a, 's> {
             Ok(Some(memo.digest(bytes, require(salts)?)))
         };
         Ok(match (comparator, operand) {
-            (IsOneOf, Operand::TextList(list)) => list.iter().any(|i| i == text),
-            (IsNotOneOf, Operand::TextList(list)) => !list.iter().any(|i| i == text),
+            (IsOneOf, Operand::TextList(list)) => list.contains(text),
+            (IsNotOneOf, Operand::TextList(list)) => !list.contains(text),
             (ContainsAnyOf, Operand::TextList(list)) => {
                 list.iter().any(|i| text.contains(i.as_str()))
             }
@@ -544,9 +779,9 @@ impl<'a, 's> Evaluator<'a, 's> {
             }
             (TextEquals, Operand::Text(expected)) => text == expected,
             (TextNotEquals, Operand::Text(expected)) => text != expected,
-            (SensitiveIsOneOf, Operand::HashList(list)) => list.contains(&hashed(text.as_bytes())?),
-            (SensitiveIsNotOneOf, Operand::HashList(list)) => {
-                !list.contains(&hashed(text.as_bytes())?)
+            (SensitiveIsOneOf | SensitiveIsNotOneOf, Operand::HashList(list)) => {
+                let digest = hashed(text.as_bytes())?.unwrap_or_default();
+                list.contains(&digest) == (comparator == SensitiveIsOneOf)
             }
             (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
             (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
@@ -567,17 +802,18 @@ impl<'a, 's> Evaluator<'a, 's> {
                 );
                 let bytes = text.as_bytes();
                 let mut found = false;
-                for (length, expected) in list {
-                    if bytes.len() < *length {
-                        continue;
+                // Shortest first: past the text's length no item can match.
+                for (length, digests) in list.groups() {
+                    if bytes.len() < length {
+                        break;
                     }
                     // Raw bytes, even where the cut splits a character, as the other SDKs do.
                     let affix = if starts {
-                        &bytes[..*length]
+                        &bytes[..length]
                     } else {
                         &bytes[bytes.len() - length..]
                     };
-                    if *expected == hashed(affix)? {
+                    if digests.contains(&hashed(affix)?.unwrap_or_default()) {
                         found = true;
                         break;
                     }
@@ -609,7 +845,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 let salts = require(salts(ctx, context_salt))?;
                 let found = items
                     .iter()
-                    .any(|i| list.contains(&Some(self.hashes.digest(i.as_bytes(), salts))));
+                    .any(|i| list.contains(&self.hashes.digest(i.as_bytes(), salts)));
                 found == (comparator == SensitiveArrayContainsAnyOf)
             }
             _ => return Err(invalid_operand()),
@@ -639,7 +875,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 .indent()
                 .line(format_args!("Evaluating segment '{}':", segment.name));
         });
-        let in_segment = self.evaluate_conditions(&segment.conditions, None, &segment.name, ctx)?;
+        let in_segment = self.evaluate_segment(segment, ctx)?;
         let outcome = match in_segment {
             Outcome::Match(is_in) => {
                 Outcome::Match(is_in == (comparator == SegmentComparator::IsIn))
@@ -672,6 +908,23 @@ impl<'a, 's> Evaluator<'a, 's> {
             l.dedent().line(")");
         });
         Ok(outcome)
+    }
+
+    /// Evaluates a segment's conditions, once per flag and evaluation.
+    fn evaluate_segment(
+        &mut self,
+        segment: &'a Segment,
+        ctx: &mut FlagContext<'a>,
+    ) -> Result<Outcome<'a>, Fatal> {
+        let value = self.memoized(MemoKey::segment(segment, ctx.key), |this| {
+            this.evaluate_conditions(&segment.conditions, None, &segment.name, ctx)
+                .map(MemoValue::Segment)
+        })?;
+        match value {
+            MemoValue::Segment(outcome) => Ok(outcome),
+            // A segment key only ever holds a verdict.
+            MemoValue::Selection(_) => Err(Fatal::new("Segment evaluation failed.")),
+        }
     }
 
     fn evaluate_prerequisite_condition(
@@ -717,7 +970,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 .indent()
                 .line(format_args!("Evaluating prerequisite flag '{key}':"));
         });
-        let selection = self.evaluate_setting(&mut FlagContext::new(key, prerequisite))?;
+        let selection = self.evaluate_prerequisite(key, prerequisite)?;
         self.visited.pop();
 
         let equal = condition.value.equals(selection.value);
@@ -735,6 +988,28 @@ impl<'a, 's> Evaluator<'a, 's> {
             .line(")");
         });
         Ok(Outcome::Match(result))
+    }
+
+    /// Evaluates a prerequisite flag, once per evaluation and within the depth limit.
+    fn evaluate_prerequisite(
+        &mut self,
+        key: &'a str,
+        prerequisite: &'a Setting,
+    ) -> Result<Selection<'a>, Fatal> {
+        let value = self.memoized(MemoKey::prerequisite(prerequisite), |this| {
+            if this.visited.len() > MAX_PREREQUISITE_DEPTH {
+                return Err(Fatal(format!(
+                    "Prerequisite flags are nested more than {MAX_PREREQUISITE_DEPTH} levels deep (at '{key}'), which this SDK does not evaluate."
+                )));
+            }
+            this.evaluate_setting(&mut FlagContext::new(key, prerequisite))
+                .map(MemoValue::Selection)
+        })?;
+        match value {
+            MemoValue::Selection(selection) => Ok(selection),
+            // A prerequisite key only ever holds a selection.
+            MemoValue::Segment(_) => Err(Fatal::new("Prerequisite flag evaluation failed.")),
+        }
     }
 
     fn evaluate_percentage_options(
@@ -763,13 +1038,10 @@ impl<'a, 's> Evaluator<'a, 's> {
             });
             if !ctx.attribute_missing_logged {
                 ctx.attribute_missing_logged = true;
-                self.warning(
-                    event::USER_ATTRIBUTE_MISSING,
-                    format_args!(
-                        "Cannot evaluate % options for setting '{}' (the User.{attribute} attribute is missing). You should set the User.{attribute} attribute in order to make targeting work properly. {USER_OBJECT_DOCS}",
-                        ctx.key
-                    ),
-                );
+                self.warning(Warning::OptionsAttributeMissing {
+                    key: ctx.key,
+                    attribute,
+                });
             }
             return Ok(None);
         };
@@ -782,9 +1054,12 @@ impl<'a, 's> Evaluator<'a, 's> {
                 "- Computing hash in the [0..99] range from User.{attribute} => {hash} (this value is sticky and consistent across all SDKs)"
             ));
         });
-        let mut bucket = 0;
+        let mut bucket: i64 = 0;
         for (i, option) in options.iter().enumerate() {
-            bucket += option.percentage;
+            // Percentages come from the config: a sum that overflows is a broken config.
+            bucket = bucket.checked_add(option.percentage).ok_or_else(|| {
+                Fatal::new("Sum of percentage option percentages is out of range.")
+            })?;
             if hash >= bucket {
                 continue;
             }

@@ -10,9 +10,50 @@ use crate::model::{
 };
 use crate::text::{JsNumber, iso8601_checked};
 
+/// The most text one INFO evaluation log (event 5000) holds; beyond it the log is cut and
+/// [`LOG_TRUNCATED_NOTE`] appended. Nothing past the cap is ever formatted, so a config or a
+/// user built to make a huge log costs at most this much memory.
+///
+/// ```
+/// use configcat_actix::{Config, LogLevel, MemoryLog, User, eval};
+/// let config = Config::parse(r#"{"f":{"f":{"t":0,"v":{"b":false}}}}"#)?;
+/// let log = MemoryLog::new(LogLevel::Info);
+/// let user = User::new("x".repeat(1 << 20));
+/// eval::evaluate_value(&config, "f", false, Some(&user), &log);
+/// let message = &log.take()[0].message;
+/// assert!(message.len() <= eval::MAX_EVALUATION_LOG_BYTES + eval::LOG_TRUNCATED_NOTE.len());
+/// assert!(message.ends_with(eval::LOG_TRUNCATED_NOTE));
+/// # Ok::<(), configcat_actix::ParseError>(())
+/// ```
+pub const MAX_EVALUATION_LOG_BYTES: usize = 64 * 1024;
+
+/// The last line of an evaluation log cut at [`MAX_EVALUATION_LOG_BYTES`].
+pub const LOG_TRUNCATED_NOTE: &str = "\n...[evaluation log truncated at 64 KiB]";
+
 pub(crate) struct LogBuilder {
     text: String,
     indent: usize,
+    /// Whether the text reached the cap: every later write is dropped.
+    full: bool,
+    /// Where each line break written by [`LogBuilder::new_line`] is, so that a block can be
+    /// replayed at another indentation without mistaking a line break inside a value for one.
+    breaks: Vec<usize>,
+}
+
+/// A position in the log, taken before a block is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogMark {
+    start: usize,
+    first_break: usize,
+    indent: usize,
+}
+
+/// A block of the log already written, to write again (a memoized prerequisite's lines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogSpan {
+    mark: LogMark,
+    end: usize,
+    end_break: usize,
 }
 
 impl LogBuilder {
@@ -20,19 +61,39 @@ impl LogBuilder {
         LogBuilder {
             text: String::with_capacity(256),
             indent: 0,
+            full: false,
+            breaks: Vec::new(),
         }
     }
 
     pub(crate) fn append(&mut self, item: impl fmt::Display) -> &mut Self {
-        // Writing to a String cannot fail.
-        let _ = write!(self.text, "{item}");
+        if !self.full {
+            // Fails only when the cap is reached, which `full` records.
+            let _ = write!(self, "{item}");
+        }
+        self
+    }
+
+    /// Appends `value` as compact JSON, streamed: serialisation stops at the cap.
+    pub(crate) fn append_json(&mut self, value: &impl serde::Serialize) -> &mut Self {
+        if !self.full {
+            let _ = serde_json::to_writer(super::convert::FmtIo(self), value);
+        }
         self
     }
 
     pub(crate) fn new_line(&mut self) -> &mut Self {
-        self.text.push('\n');
+        if self.full {
+            return self;
+        }
+        let at = self.text.len();
+        if self.write_str("\n").is_ok() {
+            self.breaks.push(at);
+        }
         for _ in 0..self.indent {
-            self.text.push_str("  ");
+            if self.write_str("  ").is_err() {
+                break;
+            }
         }
         self
     }
@@ -56,8 +117,82 @@ impl LogBuilder {
         self
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    /// The position a block starts at.
+    pub(crate) fn mark(&self) -> LogMark {
+        LogMark {
+            start: self.text.len(),
+            first_break: self.breaks.len(),
+            indent: self.indent,
+        }
+    }
+
+    /// The block written since `mark`.
+    pub(crate) fn span_since(&self, mark: LogMark) -> LogSpan {
+        LogSpan {
+            mark,
+            end: self.text.len(),
+            end_break: self.breaks.len(),
+        }
+    }
+
+    /// Writes `span` again at the current indentation: each of its lines keeps its depth
+    /// relative to the block. Within the cap: a block cut by the cap is only replayed once the
+    /// log is already full, when nothing is written.
+    pub(crate) fn replay(&mut self, span: LogSpan) {
+        let skip = 2 * span.mark.indent;
+        let mut from = span.mark.start;
+        for i in span.mark.first_break..span.end_break {
+            if self.full {
+                return;
+            }
+            let at = self.breaks[i];
+            self.copy(from, at);
+            self.new_line();
+            // The block's own indentation, which `new_line` has just written anew (counted,
+            // not assumed: a cut never drops a character of the line itself).
+            let line = &self.text.as_bytes()[at + 1..span.end];
+            from = at + 1 + line.iter().take(skip).take_while(|b| **b == b' ').count();
+        }
+        self.copy(from, span.end);
+    }
+
+    /// Appends a copy of `text[from..to]`.
+    fn copy(&mut self, from: usize, to: usize) {
+        if from >= to || self.full {
+            return;
+        }
+        let piece = self.text[from..to].to_owned();
+        let _ = self.write_str(&piece);
+    }
+
+    /// The finished text, with [`LOG_TRUNCATED_NOTE`] when it was cut.
+    pub(crate) fn finish(&mut self) -> &str {
+        if self.full && !self.text.ends_with(LOG_TRUNCATED_NOTE) {
+            self.text.push_str(LOG_TRUNCATED_NOTE);
+        }
         &self.text
+    }
+}
+
+/// Writes up to the cap, cutting on a character boundary; past it, refuses (the formatting
+/// in progress stops there).
+impl Write for LogBuilder {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.full {
+            return Err(fmt::Error);
+        }
+        let room = MAX_EVALUATION_LOG_BYTES - self.text.len();
+        if s.len() <= room {
+            self.text.push_str(s);
+            return Ok(());
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&s[..end]);
+        self.full = true;
+        Err(fmt::Error)
     }
 }
 
@@ -215,5 +350,45 @@ impl AsCondition for Condition {
 impl AsCondition for UserCondition {
     fn view(&self) -> ConditionView<'_> {
         ConditionView::User(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_replays_at_another_indentation_keeping_line_breaks_inside_values() {
+        let mut log = LogBuilder::new();
+        log.append("root").indent();
+        let mark = log.mark();
+        log.line("a value with\n  a line break")
+            .indent()
+            .line("deeper")
+            .dedent();
+        let span = log.span_since(mark);
+        log.indent().indent().line("again:");
+        log.replay(span);
+        assert_eq!(
+            log.finish(),
+            "root\n  a value with\n  a line break\n    deeper\n      again:\n      a value with\n  a line break\n        deeper"
+        );
+    }
+
+    #[test]
+    fn the_log_is_cut_on_a_character_boundary_with_a_note() {
+        let mut log = LogBuilder::new();
+        log.append("x".repeat(MAX_EVALUATION_LOG_BYTES - 1))
+            .append("éé");
+        log.line("never written");
+        let text = log.finish().to_owned();
+        assert_eq!(
+            text,
+            format!(
+                "{}{LOG_TRUNCATED_NOTE}",
+                "x".repeat(MAX_EVALUATION_LOG_BYTES - 1)
+            )
+        );
+        assert_eq!(log.finish(), text, "the note is added once");
     }
 }

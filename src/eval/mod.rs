@@ -18,7 +18,8 @@ use std::time::SystemTime;
 
 use smol_str::SmolStr;
 
-pub use evaluator::Selection;
+pub use evaluator::{MAX_PREREQUISITE_DEPTH, MAX_REPLAYED_WARNINGS, Selection};
+pub use log_builder::{LOG_TRUNCATED_NOTE, MAX_EVALUATION_LOG_BYTES};
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
@@ -486,7 +487,8 @@ pub(crate) fn evaluate_found<'a, T: FlagValue>(
     if let Some(log) = evaluator.log.as_mut() {
         log.append(format_args!("Evaluating '{key}'"));
         if let Some(user) = user {
-            log.append(format_args!(" for User '{}'", user.to_json()));
+            // Streamed into the capped log: a user of many megabytes is never written whole.
+            log.append(" for User '").append_json(user).append("'");
         }
         log.indent();
     }
@@ -502,7 +504,7 @@ pub(crate) fn evaluate_found<'a, T: FlagValue>(
         sink.log(
             LogLevel::Info,
             event::EVALUATION_LOG,
-            format_args!("{}", log.as_str()),
+            format_args!("{}", log.finish()),
         );
     }
     let selection = result.map_err(|fatal| {

@@ -261,15 +261,17 @@ fn in_block(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
 }
 
 /// `value` with the user and password of a URL masked, for error messages.
-fn redact_userinfo(value: &str) -> String {
+///
+/// Everything before the last `@` goes: a password may itself hold a `/` (the URL is then
+/// invalid, and this is its error message), so the end of the authority cannot be trusted.
+pub(super) fn redact_userinfo(value: &str) -> String {
     let value = value.trim();
     let (scheme, rest) = match value.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, value),
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let redacted = match rest[..authority_end].rsplit_once('@') {
-        Some((_, host)) => format!("***@{host}{}", &rest[authority_end..]),
+    let redacted = match rest.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
         None => rest.to_owned(),
     };
     match scheme {
@@ -485,6 +487,8 @@ mod tests {
     fn redaction_masks_only_the_userinfo() {
         assert_eq!(redact_userinfo("http://u:p@h:1/"), "http://***@h:1/");
         assert_eq!(redact_userinfo("u:p@h:1"), "***@h:1");
-        assert_eq!(redact_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        // A `/` in the password leaves nothing of it either.
+        assert_eq!(redact_userinfo("http://u:p/w@h:1"), "http://***@h:1");
+        assert_eq!(redact_userinfo("http://h:1/a"), "http://h:1/a");
     }
 }

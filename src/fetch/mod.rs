@@ -3,8 +3,9 @@
 //! A [`Fetcher`] performs one *refresh* per [`Fetcher::fetch`] call: a conditional GET
 //! (`If-None-Match`) of `<base URL>/configuration-files/<SDK key>/config_v6.json`, followed by
 //! up to two more requests when the downloaded config's preferences redirect it to another
-//! base URL (data governance). Every failure is logged once, with its standard event id, through
-//! the [`LogSink`] the fetcher was built with, and returned as a [`FetchOutcome::Failed`].
+//! base URL (data governance), never from https to plain http. Every failure is logged once,
+//! with its standard event id, through the [`LogSink`] the fetcher was built with, and returned
+//! as a [`FetchOutcome::Failed`]; error texts never carry the SDK key (the URL holds it).
 //!
 //! Connections go through awc over rustls (ring provider, webpki roots plus any
 //! [extra roots](FetchOptions::extra_root_certificates)), optionally tunnelled through an HTTP
@@ -17,6 +18,7 @@
 
 mod env_proxy;
 mod error;
+mod headers;
 mod proxy;
 pub(crate) mod tls;
 
@@ -32,10 +34,12 @@ use awc::http::header;
 
 use error::DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE;
 pub use error::{FetchConfigError, FetchError};
+pub(crate) use headers::RequestHeaders;
 pub use proxy::Proxy;
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, RedirectMode};
+use crate::redact::{MAX_ERROR_TEXT, SecretMask, bounded, mask_sdk_key};
 
 /// The CDN base URL of [`DataGovernance::Global`].
 pub(crate) const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
@@ -105,6 +109,9 @@ pub(crate) struct FetchOptions {
     /// refused before reading, and a body without one is read only up to the limit; both are
     /// ERROR 1105.
     pub max_body_bytes: usize,
+    /// Custom headers sent with every config request (validated by the builder at start; one
+    /// that does not parse is not sent).
+    pub request_headers: RequestHeaders,
     /// Replaces the URL of the [data governance](FetchOptions::data_governance) setting.
     /// Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects are
     /// followed from it exactly as from the ConfigCat CDN, so that tests can exercise the
@@ -128,6 +135,7 @@ impl Default for FetchOptions {
             proxy_from_env: false,
             extra_root_certificates: Vec::new(),
             max_body_bytes: crate::options::DEFAULT_MAX_BODY_BYTES,
+            request_headers: RequestHeaders::default(),
             #[cfg(test)]
             data_governance_url: None,
         }
@@ -137,7 +145,7 @@ impl Default for FetchOptions {
 impl fmt::Debug for FetchOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("FetchOptions");
-        f.field("sdk_key", &redact(&self.sdk_key))
+        f.field("sdk_key", &mask_sdk_key(&self.sdk_key))
             .field("base_url", &self.base_url)
             .field("data_governance", &self.data_governance)
             .field("mode_letter", &self.mode_letter)
@@ -149,22 +157,12 @@ impl fmt::Debug for FetchOptions {
                 "extra_root_certificates",
                 &format_args!("[{} certificates]", self.extra_root_certificates.len()),
             )
-            .field("max_body_bytes", &self.max_body_bytes);
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_headers", &self.request_headers);
         #[cfg(test)]
         f.field("data_governance_url", &self.data_governance_url);
         f.finish()
     }
-}
-
-/// The SDK key with all but its last 6 characters masked.
-fn redact(sdk_key: &str) -> String {
-    let chars: Vec<char> = sdk_key.chars().collect();
-    let keep = chars.len().saturating_sub(6);
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < keep && *c != '/' { '*' } else { *c })
-        .collect()
 }
 
 /// The result of one refresh.
@@ -228,13 +226,19 @@ struct Inner {
     connect_timeout: Duration,
     read_timeout: Duration,
     max_body_bytes: usize,
+    /// The custom headers, sent before the SDK's own (which they cannot replace).
+    request_headers: Vec<(header::HeaderName, header::HeaderValue)>,
     sink: Arc<dyn LogSink>,
+    /// Masks the SDK key in error texts: they may quote the URL, which contains it.
+    mask: SecretMask,
+    /// The last https→http redirect refused, so that it is logged once, not at every fetch.
+    refused_downgrade: RefCell<Option<String>>,
 }
 
 impl fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Fetcher")
-            .field("sdk_key", &redact(&self.inner.sdk_key))
+            .field("sdk_key", &mask_sdk_key(&self.inner.sdk_key))
             .field("base_url", &*self.inner.base_url.borrow())
             .field("custom_base_url", &self.inner.custom_base_url)
             .finish_non_exhaustive()
@@ -274,41 +278,14 @@ impl Fetcher {
             Some(url) => normalize_base_url(url),
             None => governance_url(&options),
         };
+        let mask = SecretMask::for_sdk_key(&options.sdk_key);
         validate_url(&base_url)?;
-        validate_url(&config_url(&base_url, &options.sdk_key))?;
+        validate_url(&config_url(&base_url, &options.sdk_key)).map_err(|error| match error {
+            FetchConfigError::InvalidUrl(why) => FetchConfigError::InvalidUrl(mask.masked(&why)),
+            other => other,
+        })?;
 
-        let tls = tls::client_config(&options.extra_root_certificates)?;
-        let connector = awc::Connector::new()
-            .timeout(options.connect_timeout)
-            .handshake_timeout(options.connect_timeout)
-            .rustls_0_23(tls);
-        // The whole-request deadline is applied around each request (see `request`), so awc's
-        // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
-        // config's preferences, and following a 3xx could hand the SDK key to another host.
-        let builder = awc::Client::builder().disable_timeout().disable_redirects();
-        let route = match &options.proxy {
-            Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
-            None if options.proxy_from_env => {
-                let (env, errors) = env_proxy::EnvProxy::read(env);
-                for error in errors {
-                    if sink.enabled(LogLevel::Error) {
-                        sink.log(
-                            LogLevel::Error,
-                            event::PROXY_ENV_INVALID,
-                            format_args!("{error}; the variable is ignored"),
-                        );
-                    }
-                }
-                Some(proxy::Route::Env(env))
-            }
-            None => None,
-        };
-        let client = match route {
-            Some(route) => builder
-                .connector(connector.connector(proxy::ProxyConnector::new(route)))
-                .finish(),
-            None => builder.connector(connector).finish(),
-        };
+        let client = http_client(&options, &*sink, env)?;
 
         Ok(Fetcher {
             inner: Rc::new(Inner {
@@ -320,7 +297,10 @@ impl Fetcher {
                 connect_timeout: options.connect_timeout,
                 read_timeout: options.read_timeout,
                 max_body_bytes: options.max_body_bytes,
+                request_headers: options.request_headers.parse().unwrap_or_default(),
                 sink,
+                mask,
+                refused_downgrade: RefCell::new(None),
             }),
         })
     }
@@ -349,6 +329,10 @@ impl Fetcher {
     ///   no mode) by fetching again at once, mode 1 logging WARNING 3002. A custom base URL is
     ///   left only for mode 2. After the third request ERROR 1104 is logged and the last config
     ///   fetched is returned.
+    /// * A redirect from an `https` URL to anything else (plain `http`) is refused: the SDK key
+    ///   would travel in clear. WARNING 9110 is logged once per target, the config that asked
+    ///   for it is returned, and the current URL stays.
+    /// * Each request is logged at DEBUG: 9100 (200), 9101 (304), 9102 (failed).
     /// * Every failure is logged once at ERROR with its event id (1100–1105) and returned as
     ///   [`FetchOutcome::Failed`]; only 403 and 404 are not transient.
     pub fn fetch(&self, etag: Option<String>) -> impl Future<Output = FetchOutcome> + 'static {
@@ -367,11 +351,42 @@ impl Inner {
         let mut attempt = 0;
         loop {
             let base_url = self.base_url.borrow().clone();
-            let (config, json, response_etag) = match self.request(&base_url, etag).await {
-                Ok(Response::Fetched { config, json, etag }) => (config, json, etag),
-                Ok(Response::NotModified) => return FetchOutcome::NotModified,
+            let started = std::time::Instant::now();
+            let response = self.request(&base_url, etag).await;
+            let millis = millis(started.elapsed());
+            let (config, json, response_etag) = match response {
+                Ok(Response::Fetched { config, json, etag }) => {
+                    self.log(
+                        LogLevel::Debug,
+                        event::CONFIG_DOWNLOADED,
+                        format_args!(
+                            "Downloaded the config JSON from {base_url} (200, {} bytes, {millis} ms).",
+                            json.len()
+                        ),
+                    );
+                    (config, json, etag)
+                }
+                Ok(Response::NotModified) => {
+                    self.log(
+                        LogLevel::Debug,
+                        event::CONFIG_NOT_MODIFIED,
+                        format_args!(
+                            "The config JSON at {base_url} is unchanged (304 Not Modified, {millis} ms)."
+                        ),
+                    );
+                    return FetchOutcome::NotModified;
+                }
                 Err(error) => {
                     error.log_to(&*self.sink);
+                    self.log(
+                        LogLevel::Debug,
+                        event::DOWNLOAD_FAILED,
+                        format_args!(
+                            "Downloading the config JSON from {base_url} failed after {millis} ms \
+                             (event {}); the last good config stays in use.",
+                            error.event_id()
+                        ),
+                    );
                     return FetchOutcome::failed(error);
                 }
             };
@@ -391,6 +406,10 @@ impl Inner {
                 return fetched;
             };
             if self.custom_base_url && mode != Some(RedirectMode::Force) {
+                return fetched;
+            }
+            if is_downgrade(&base_url, &target) {
+                self.refuse_downgrade(&base_url, target);
                 return fetched;
             }
             *self.base_url.borrow_mut() = target;
@@ -418,12 +437,40 @@ impl Inner {
         }
     }
 
+    /// Logs (once per target) that a redirect to `target` would leave https: the SDK key would
+    /// then travel in clear. The current URL stays.
+    fn refuse_downgrade(&self, base_url: &str, target: String) {
+        let mut refused = self.refused_downgrade.borrow_mut();
+        if refused.as_deref() == Some(target.as_str()) {
+            return;
+        }
+        // The target comes from the downloaded config: bounded before it is quoted.
+        let shown = bounded(target.clone(), MAX_SHOWN_URL);
+        self.log(
+            LogLevel::Warn,
+            event::REDIRECT_DOWNGRADE_REFUSED,
+            format_args!(
+                "The config JSON redirects from {base_url} to `{shown}`, which is not https: \
+                 the redirect is refused (the SDK Key would travel in clear) and {base_url} \
+                 stays in use."
+            ),
+        );
+        *refused = Some(target);
+    }
+
+    /// A failure's text, with the SDK key masked (the URL carries it) and bounded.
+    fn error_text(&self, text: String) -> String {
+        self.mask.masked(&bounded(text, MAX_ERROR_TEXT))
+    }
+
     /// One GET of the config, bounded as a whole by the read timeout.
     async fn request(&self, base_url: &str, etag: Option<&str>) -> Result<Response, FetchError> {
         let url = config_url(base_url, &self.sdk_key);
-        let mut request = self
-            .client
-            .get(url)
+        let mut request = self.client.get(url);
+        for (name, value) in &self.request_headers {
+            request = request.append_header((name.clone(), value.clone()));
+        }
+        let mut request = request
             .insert_header((header::USER_AGENT, self.user_agent.as_str()))
             .insert_header(("X-ConfigCat-UserAgent", self.user_agent.as_str()));
         if let Some(etag) = etag {
@@ -488,7 +535,8 @@ impl Inner {
             }
             let json = std::str::from_utf8(&body)
                 .map_err(|e| FetchError::InvalidBody(format!("the body is not UTF-8: {e}")))?;
-            let config = Config::parse(json).map_err(|e| FetchError::InvalidBody(e.to_string()))?;
+            let config = Config::parse(json)
+                .map_err(|e| FetchError::InvalidBody(self.error_text(e.to_string())))?;
             Ok(Response::Fetched {
                 config: Arc::new(config),
                 json: Arc::from(json),
@@ -511,7 +559,7 @@ impl Inner {
             SendRequestError::Timeout => FetchError::Timeout {
                 millis: millis(self.read_timeout),
             },
-            other => FetchError::Network(other.to_string()),
+            other => FetchError::Network(self.error_text(other.to_string())),
         }
     }
 
@@ -520,9 +568,66 @@ impl Inner {
             PayloadError::Overflow => FetchError::BodyTooLarge {
                 limit: self.max_body_bytes,
             },
-            other => FetchError::Network(format!("reading the response body failed: {other}")),
+            other => FetchError::Network(
+                self.error_text(format!("reading the response body failed: {other}")),
+            ),
         }
     }
+}
+
+/// The longest redirect target quoted in a log line.
+const MAX_SHOWN_URL: usize = 256;
+
+/// Whether moving from `from` to `to` leaves https (for http, or anything else).
+fn is_downgrade(from: &str, to: &str) -> bool {
+    let https = |url: &str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    https(from) && !https(to)
+}
+
+/// The awc client the options describe: the TLS roots, the connect timeout, the proxy (given, or
+/// chosen from the environment per target URL); no whole-request timeout (callers bound their
+/// requests themselves) and no redirects. The fetcher and the change stream make theirs here.
+pub(crate) fn http_client(
+    options: &FetchOptions,
+    sink: &dyn LogSink,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<awc::Client, FetchConfigError> {
+    let tls = tls::client_config(&options.extra_root_certificates)?;
+    let connector = awc::Connector::new()
+        .timeout(options.connect_timeout)
+        .handshake_timeout(options.connect_timeout)
+        .rustls_0_23(tls);
+    // The whole-request deadline is applied around each request (see `request`), so awc's
+    // own timeout is off. HTTP redirects are not followed: the CDN redirects through the
+    // config's preferences, and following a 3xx could hand the SDK key to another host.
+    let builder = awc::Client::builder().disable_timeout().disable_redirects();
+    let route = match &options.proxy {
+        Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
+        None if options.proxy_from_env => {
+            let (env, errors) = env_proxy::EnvProxy::read(env);
+            for error in errors {
+                if sink.enabled(LogLevel::Error) {
+                    sink.log(
+                        LogLevel::Error,
+                        event::PROXY_ENV_INVALID,
+                        format_args!("{error}; the variable is ignored"),
+                    );
+                }
+            }
+            Some(proxy::Route::Env(env))
+        }
+        None => None,
+    };
+    let client = match route {
+        Some(route) => builder
+            .connector(connector.connector(proxy::ProxyConnector::new(route)))
+            .finish(),
+        None => builder.connector(connector).finish(),
+    };
+    Ok(client)
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -52,9 +52,14 @@ impl Proxy {
     ///
     /// # Errors
     /// [`FetchConfigError::InvalidProxy`] when the URL cannot be read, names another scheme
-    /// than `http` (TLS to the proxy itself is not supported), or has a path.
+    /// than `http` (TLS to the proxy itself is not supported), or has a path. The error quotes
+    /// the URL without its user and password (`http://***@host:port`).
     pub fn new(url: &str) -> Result<Proxy, FetchConfigError> {
-        Proxy::parse(url).map_err(|why| FetchConfigError::InvalidProxy(format!("`{url}`: {why}")))
+        Proxy::parse(url).map_err(|why| {
+            // The URL may hold a password: the error shows it without its user information.
+            let shown = super::env_proxy::redact_userinfo(url);
+            FetchConfigError::InvalidProxy(format!("`{shown}`: {why}"))
+        })
     }
 
     /// A proxy from the value of a proxy environment variable: as [`Proxy::new`], except that
@@ -334,6 +339,26 @@ mod tests {
             verbatim.credentials,
             Some(("us%65r".to_owned(), "pw".to_owned()))
         );
+    }
+
+    #[test]
+    fn proxy_errors_and_debug_never_show_the_password() {
+        for url in [
+            "socks5://user:s3cret-pw@proxy:1080",
+            "http://user:s3cret-pw@proxy:1080/path",
+            "http://user:s3cret-pw@proxy:1080?query",
+            "user:s3cret-pw@proxy:1080/x",
+        ] {
+            let error = Proxy::new(url).unwrap_err();
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains("s3cret"), "{text}");
+                assert!(text.contains("***@proxy"), "{text}");
+            }
+        }
+        let proxy = Proxy::new("http://user:s3cret-pw@proxy:3128")
+            .unwrap()
+            .credentials("other", "s3cret-2");
+        assert!(!format!("{proxy:?}").contains("s3cret"), "{proxy:?}");
     }
 
     #[test]

@@ -1115,3 +1115,130 @@ fn error_event_ids_and_messages() {
         "ERROR [1106] Unexpected HTTP response was received when no config JSON is cached locally: 304 Not Modified"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// No downgrade, DEBUG events, no SDK key in error texts
+
+#[actix_rt::test]
+async fn a_redirect_from_https_to_http_is_refused_once_and_the_url_kept() {
+    let secure = MockCdn::start_tls();
+    let plain = MockCdn::start();
+    plain.set_config(KEY, simple_config("from", "plain"));
+    // Modes 1 and 2 refetch at once, 0 would switch for the next fetch: all are refused, from
+    // the data governance URL and (mode 2 only leaves it) from a custom one.
+    for (mode, custom) in [(1, false), (2, false), (0, false), (2, true)] {
+        secure.set_config(
+            KEY,
+            with_redirect(&simple_config("from", "secure"), &plain.base_url(), mode),
+        );
+        let base = if custom {
+            options(&secure.base_url())
+        } else {
+            governance_options(&secure.base_url())
+        };
+        let (fetcher, log) = fetcher(FetchOptions {
+            extra_root_certificates: vec![secure.certificate_der()],
+            ..base
+        });
+        for _ in 0..3 {
+            // The config that asked for the redirect is served.
+            assert_eq!(flag_text(&fetcher.fetch(None).await, "from"), "secure");
+            assert_eq!(fetcher.current_base_url(), secure.base_url());
+        }
+        assert_eq!(
+            plain.request_count(),
+            0,
+            "mode {mode}: nothing went out in clear"
+        );
+        let events = log.take();
+        assert_eq!(events.len(), 1, "mode {mode}, logged once: {events:?}");
+        assert_eq!(events[0].event_id, event::REDIRECT_DOWNGRADE_REFUSED);
+        assert_eq!(events[0].level, LogLevel::Warn);
+        assert!(events[0].message.contains(&plain.base_url()), "{events:?}");
+        assert!(!events[0].message.contains(KEY), "{events:?}");
+    }
+    // http to http (a local stand-in) and https to https are followed as before.
+    let other_secure = MockCdn::start_tls();
+    other_secure.set_config(KEY, simple_config("from", "other"));
+    secure.set_config(
+        KEY,
+        with_redirect(
+            &simple_config("from", "secure"),
+            &other_secure.base_url(),
+            2,
+        ),
+    );
+    let (fetcher, log) = fetcher(FetchOptions {
+        extra_root_certificates: vec![secure.certificate_der(), other_secure.certificate_der()],
+        ..governance_options(&secure.base_url())
+    });
+    assert_eq!(flag_text(&fetcher.fetch(None).await, "from"), "other");
+    assert_eq!(event_ids(&log), Vec::<u32>::new());
+}
+
+#[actix_rt::test]
+async fn downloads_304s_and_failures_are_logged_at_debug_with_their_ids() {
+    let cdn = MockCdn::start();
+    cdn.set_config(KEY, simple_config("flag", "one"));
+    let log = Arc::new(MemoryLog::new(LogLevel::Debug));
+    let fetcher = Fetcher::new(options(&cdn.base_url()), log.clone()).unwrap();
+
+    let FetchOutcome::Fetched { etag, .. } = fetcher.fetch(None).await else {
+        panic!("a download")
+    };
+    fetcher.fetch(etag).await;
+    cdn.push_status(500);
+    fetcher.fetch(None).await;
+    let events = log.take();
+    let ids: Vec<(LogLevel, u32)> = events.iter().map(|e| (e.level, e.event_id)).collect();
+    assert_eq!(
+        ids,
+        [
+            (LogLevel::Debug, event::CONFIG_DOWNLOADED),
+            (LogLevel::Debug, event::CONFIG_NOT_MODIFIED),
+            (LogLevel::Error, event::FETCH_UNEXPECTED_STATUS),
+            (LogLevel::Debug, event::DOWNLOAD_FAILED),
+        ]
+    );
+    assert!(events[0].message.contains(&cdn.base_url()), "{events:?}");
+    assert!(events[3].message.contains("1101"), "{events:?}");
+    for event in &events {
+        assert!(!event.message.contains(KEY), "{event}");
+    }
+}
+
+#[actix_rt::test]
+async fn error_texts_carry_neither_the_sdk_key_nor_unbounded_input() {
+    let cdn = MockCdn::start();
+    let (fetcher, log) = fetcher(options(&cdn.base_url()));
+    // A hostile body that quotes the key in a place the parse error names, and a huge one.
+    let quoting = format!(r#"{{"f":{{"{KEY}":{{"t":"not a type"}}}}}}"#);
+    let huge = format!(r#"{{"f":{{"{}":{{"t":"x"}}}}}}"#, "k".repeat(1_000_000));
+    for body in [quoting.into_bytes(), huge.into_bytes()] {
+        cdn.set_body_override(body);
+        let (error, _) = expect_failure(fetcher.fetch(None).await);
+        let text = error.to_string();
+        assert_eq!(error.event_id(), 1105);
+        assert!(!text.contains("PKDVCLf-Hq-h-kCzMp-L7Q"), "{text}");
+        assert!(!text.contains("y_ZB7o-Xb0Swxth"), "{text}");
+        assert!(text.len() <= 5 * 1024, "{} bytes", text.len());
+    }
+    for event in log.take() {
+        assert!(!event.message.contains("PKDVCLf-Hq-h-kCzMp-L7Q"), "{event}");
+        assert!(event.message.len() <= 5 * 1024);
+    }
+    // The config URL of an SDK key that a URL cannot carry is quoted masked.
+    let error = Fetcher::new(
+        FetchOptions {
+            sdk_key: "configcat-sdk-1/PKDVCLf Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA".to_owned(),
+            ..options(&cdn.base_url())
+        },
+        Arc::new(crate::NoLog),
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("invalid URL"), "{error}");
+    assert!(!error.contains("PKDVCLf Hq-h-kCzMp-L7Q"), "{error}");
+    assert!(!error.contains("y_ZB7o-Xb0Swxth"), "{error}");
+}

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::list::{AffixList, HashList, TextList};
 use super::raw::{
     RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
     RawValue,
@@ -44,7 +45,8 @@ pub(crate) enum Operand {
     /// Missing, or not what the comparator needs: evaluating the condition is an error.
     Invalid,
     Text(String),
-    TextList(Vec<String>),
+    /// Indexed for the comparators that look a whole text up (see [`TextList`]).
+    TextList(TextList),
     Number(f64),
     /// `None` when the comparison value is not a valid version: the condition is false.
     SemVer(Option<semver::Version>),
@@ -52,9 +54,9 @@ pub(crate) enum Operand {
     SemVerList(Option<Vec<semver::Version>>),
     /// SHA-256 digests; `None` for an item that is not 64 hex digits (it never matches).
     Hash(Option<[u8; 32]>),
-    HashList(Vec<Option<[u8; 32]>>),
+    HashList(HashList),
     /// `(byte length, digest)` pairs of the hashed STARTS/ENDS WITH comparators.
-    HashAffixList(Vec<(usize, Option<[u8; 32]>)>),
+    HashAffixList(AffixList),
 }
 
 /// A segment (an entry of the root `s`): a named, reusable list of AND-ed user conditions.
@@ -320,16 +322,19 @@ impl Operand {
         let text = raw.string_value.as_ref();
         let list = raw.list_value.as_ref();
         let prepared = match comparator {
-            IsOneOf
-            | IsNotOneOf
-            | ContainsAnyOf
+            IsOneOf | IsNotOneOf | ArrayContainsAnyOf | ArrayNotContainsAnyOf => raw
+                .list_value
+                .take()
+                .map(|items| Operand::TextList(TextList::indexed(items))),
+            ContainsAnyOf
             | NotContainsAnyOf
             | TextStartsWithAnyOf
             | TextNotStartsWithAnyOf
             | TextEndsWithAnyOf
-            | TextNotEndsWithAnyOf
-            | ArrayContainsAnyOf
-            | ArrayNotContainsAnyOf => raw.list_value.take().map(Operand::TextList),
+            | TextNotEndsWithAnyOf => raw
+                .list_value
+                .take()
+                .map(|items| Operand::TextList(TextList::scanned(items))),
             TextEquals | TextNotEquals => raw.string_value.take().map(Operand::Text),
             SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
@@ -357,8 +362,11 @@ impl Operand {
             SensitiveIsOneOf
             | SensitiveIsNotOneOf
             | SensitiveArrayContainsAnyOf
-            | SensitiveArrayNotContainsAnyOf => list
-                .map(|items| Operand::HashList(items.iter().map(|i| decode_sha256(i)).collect())),
+            | SensitiveArrayNotContainsAnyOf => list.map(|items| {
+                Operand::HashList(HashList::new(
+                    items.iter().map(|i| decode_sha256(i)).collect(),
+                ))
+            }),
             SensitiveStartsWithAnyOf
             | SensitiveNotStartsWithAnyOf
             | SensitiveEndsWithAnyOf
@@ -370,7 +378,7 @@ impl Operand {
                         Some((js_trim(length).parse::<usize>().ok()?, decode_sha256(hash)))
                     })
                     .collect::<Option<Vec<_>>>()
-                    .map(Operand::HashAffixList)
+                    .map(|items| Operand::HashAffixList(AffixList::new(items)))
             }),
         };
         prepared.unwrap_or(Operand::Invalid)

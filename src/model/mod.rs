@@ -6,7 +6,9 @@
 //! malformed but can be confined to one flag (an unknown comparator, a value of the wrong type)
 //! is kept and reported when that flag is evaluated, so one bad flag never hides the others.
 
+mod changes;
 mod condition;
+mod list;
 pub(crate) mod raw;
 mod value;
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use smol_str::SmolStr;
 
+pub(crate) use changes::changed_keys;
 pub(crate) use condition::Operand;
 pub use condition::{
     Comparator, Condition, PrerequisiteComparator, PrerequisiteCondition, Segment,

@@ -91,6 +91,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         store: cache.clone().recipient(),
         sync: None,
         sink,
+        hooks: Arc::new(Hooks::default()),
     };
     Started {
         poller: Supervisor::start(move |_| Poller::new(parts)),
@@ -311,4 +312,41 @@ async fn the_client_keeps_answering_while_its_poller_panics_and_restarts() {
         .count();
     assert_eq!(panics, 3, "each panic logged once as 9002");
     assert_eq!(greeting().await.unwrap(), "hello");
+}
+
+/// A change notice (webhook, change stream) that arrives while a fetch runs is not answered by
+/// that fetch, which may predate the change: the notices meanwhile coalesce into one more fetch.
+#[actix_rt::test]
+async fn change_notices_during_a_fetch_coalesce_into_one_fetch_after_it() {
+    use crate::hooks::FetchTrigger;
+    let started = start(
+        PollingMode::manual_poll(),
+        fetched(),
+        // Long enough for the notices to arrive during the first fetch on a loaded machine.
+        Duration::from_millis(1000),
+    );
+    let forced = started.poller.send(Refresh(Need::Always));
+    assert!(wait_for(&started.count, 1).await, "the forced fetch runs");
+    let notices: Vec<_> = (0..3)
+        .map(|_| {
+            started
+                .poller
+                .send(Refresh(Need::Changed(FetchTrigger::Webhook)))
+        })
+        .collect();
+    assert_eq!(forced.await.unwrap(), Ok(()));
+    for reply in futures_util::future::join_all(notices).await {
+        assert_eq!(reply.unwrap(), Ok(()));
+    }
+    assert_eq!(
+        started.count.load(Ordering::SeqCst),
+        2,
+        "the in-flight fetch, then one for the three notices"
+    );
+    // With nothing in flight, a notice starts its own fetch at once.
+    let alone = started
+        .poller
+        .send(Refresh(Need::Changed(FetchTrigger::ChangeStream)));
+    assert_eq!(alone.await.unwrap(), Ok(()));
+    assert_eq!(started.count.load(Ordering::SeqCst), 3);
 }

@@ -19,6 +19,7 @@ mod redis;
 #[cfg(feature = "redis")]
 mod redis_servers;
 mod server;
+mod sse;
 mod temp;
 mod tls;
 
@@ -31,5 +32,6 @@ pub use redis::{redis_connection, redis_url};
 #[cfg(feature = "redis")]
 pub use redis_servers::{RedisCluster, RedisProcess, free_port, redis_binaries, tls_arguments};
 pub use server::refused_base_url;
+pub use sse::MockProxyStream;
 pub use temp::TempDir;
 pub use tls::TestCertificates;
