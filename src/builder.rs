@@ -24,7 +24,7 @@ use crate::model::{Config, Value};
 use crate::options::Options;
 use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
-use crate::poller::{Fetch, Poller, PollerParts};
+use crate::poller::{Fetch, LeaseParts, Poller, PollerParts};
 use crate::state::{Published, SyncThrottle};
 use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
@@ -125,6 +125,21 @@ impl ConfigCatBuilder {
     #[must_use]
     pub fn cache_sync_interval(mut self, interval: Duration) -> Self {
         self.options.cache_sync_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long the download lease in a shared cache lasts (default 2 s; zero: no leases).
+    ///
+    /// Before downloading, a client takes a lease in the external cache (where the cache
+    /// supports it: [`RedisCache`](crate::cache::RedisCache), [`FileCache`](crate::cache::FileCache),
+    /// [`InMemoryCache`](crate::cache::InMemoryCache)); the clients that find it taken wait, at
+    /// most this long, for the leaseholder's entry instead of downloading too, so a fleet makes
+    /// one download per interval. A leaseholder that dies costs the others at most this much.
+    /// `ForceRefresh` takes the lease when it is free but never waits for it. Evaluations never
+    /// wait on a lease; see `docs/fleets.md`.
+    #[must_use]
+    pub fn cache_lease(mut self, ttl: Duration) -> Self {
+        self.options.cache_lease = ttl;
         self
     }
 
@@ -509,6 +524,7 @@ impl ConfigCatBuilder {
             sdk_key: options.sdk_key.clone(),
             cache_timeout: options.cache_timeout,
             sync_throttle: sync_throttle.clone(),
+            cache_lease: options.cache_lease,
             overrides,
             subscribers: std::mem::take(&mut self.subscribers),
         })
@@ -526,6 +542,12 @@ impl ConfigCatBuilder {
             published: published.clone(),
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
+            lease: (has_external && !options.cache_lease.is_zero()).then(|| LeaseParts {
+                take: cache.clone().recipient(),
+                release: cache.clone().recipient(),
+                wait: options.cache_lease,
+                step: options.cache_sync_interval,
+            }),
             sink: sink.clone(),
             hooks: hooks.clone(),
         };

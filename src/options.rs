@@ -26,6 +26,9 @@ pub(crate) const DEFAULT_CACHE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default shortest time between two re-reads of the external cache driven by accesses.
 pub(crate) const DEFAULT_CACHE_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The default time to live of the download lease in a shared cache.
+pub(crate) const DEFAULT_CACHE_LEASE: Duration = Duration::from_secs(2);
+
 /// What a client was configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
@@ -51,6 +54,7 @@ pub(crate) struct Options {
     pub request_headers: RequestHeaders,
     /// A ConfigCat Proxy change stream that triggers fetches.
     pub change_stream: Option<ProxyStream>,
+    pub cache_lease: Duration,
 }
 
 impl Options {
@@ -75,6 +79,7 @@ impl Options {
             cache_sync_interval: DEFAULT_CACHE_SYNC_INTERVAL,
             request_headers: RequestHeaders::default(),
             change_stream: None,
+            cache_lease: DEFAULT_CACHE_LEASE,
         }
     }
 

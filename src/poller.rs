@@ -6,8 +6,10 @@
 //! downloads through a [`Fetch`], so tests can give it a fetcher without a server.
 //!
 //! A refresh is one cycle: the cache actor re-reads the external cache (another process may
-//! have downloaded a fresh config), then, only if the config is still due, a fetch, whose
-//! outcome goes back to the cache actor ([`Store`]); the cycle ends once it is stored. One
+//! have downloaded a fresh config), then, only if the config is still due, the download lease
+//! of a shared cache ([`TakeLease`]: while another process holds it, the cycle waits for that
+//! process's entry, at most one lease time) and a fetch, whose outcome goes back to the cache
+//! actor ([`Store`]); the cycle ends once it is stored and the lease given back. One
 //! cycle runs at a time; refresh requests that arrive meanwhile join it (a `ForceRefresh` waits
 //! for a cycle that fetches).
 //!
@@ -31,7 +33,9 @@ use crate::fetch::{FetchConfigError, FetchOutcome, Fetcher};
 use crate::hooks::{ConfigFetched, FetchResult, Hooks};
 use crate::log::{LogLevel, LogSink, event};
 use crate::policy::{PollingMode, Start};
-use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown, Store, SyncExternal};
+use crate::protocol::{
+    Need, OfflineChanged, Refresh, ReleaseLease, Shutdown, Store, SyncExternal, TakeLease,
+};
 use crate::state::Published;
 
 /// Downloads the config: one refresh per call (redirects included), failures logged.
@@ -48,6 +52,67 @@ impl Fetch for Fetcher {
 
 /// Makes the fetcher (again after a restart: the old one may be what failed).
 pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, FetchConfigError>>;
+
+/// The download lease of a shared cache: one process of a fleet downloads, the others wait for
+/// its entry.
+#[derive(Clone)]
+pub(crate) struct LeaseParts {
+    pub take: Recipient<TakeLease>,
+    pub release: Recipient<ReleaseLease>,
+    /// The longest a cycle waits for another leaseholder's entry: the lease's time to live.
+    pub wait: Duration,
+    /// How often a waiting cycle re-reads the entry's head and asks for the lease again: the
+    /// cache sync interval (so that every re-read is a real one).
+    pub step: Duration,
+}
+
+/// The shortest time between two looks at a taken lease, whatever the sync interval: a
+/// waiting fleet asks the cache at most this often.
+const MIN_LEASE_STEP: Duration = Duration::from_millis(10);
+
+/// How waiting for the lease ended.
+enum Leased {
+    /// This client may download (and gives the lease back after).
+    Held,
+    /// The leaseholder's entry arrived: the config is no longer due.
+    Served,
+    /// The wait ran out, or the request does not wait (`ForceRefresh`): download anyway.
+    NotHeld,
+}
+
+/// Takes the lease, or waits for the leaseholder's entry: polls the head every `step` and asks
+/// for the lease again (a dead holder's lease ends by itself), at most `wait`. A forced refresh
+/// or a change notice asks once and never waits: a download was asked for.
+async fn lease_or_wait(
+    lease: &LeaseParts,
+    need: Need,
+    sync: &Recipient<SyncExternal>,
+    still_due: impl Fn() -> bool,
+) -> Leased {
+    let started = Instant::now();
+    loop {
+        if lease.take.send(TakeLease).await.unwrap_or(true) {
+            // The entry was read again once the lease was ours: the last holder may have
+            // written it after this cycle's first read.
+            if !still_due() {
+                let _ = lease.release.send(ReleaseLease).await;
+                return Leased::Served;
+            }
+            return Leased::Held;
+        }
+        // A change notice (a webhook, a stream message) does not wait either: the entry that
+        // another holder writes may predate the change it announces.
+        if matches!(need, Need::Always | Need::Changed(_)) || started.elapsed() >= lease.wait {
+            return Leased::NotHeld;
+        }
+        let step = lease.step.max(MIN_LEASE_STEP);
+        actix_rt::time::sleep(step.min(lease.wait.saturating_sub(started.elapsed()))).await;
+        let _ = sync.send(SyncExternal { claimed: false }).await;
+        if !still_due() {
+            return Leased::Served;
+        }
+    }
+}
 
 /// A refresh request waiting for the cycle that answers it.
 struct Waiter {
@@ -67,6 +132,8 @@ pub(crate) struct Poller {
     store: Recipient<Store>,
     /// Re-reads the external cache; `None` without one.
     sync: Option<Recipient<SyncExternal>>,
+    /// The download lease; `None` without an external cache or with leases off.
+    lease: Option<LeaseParts>,
     sink: Arc<dyn LogSink>,
     /// For `on_config_fetched`.
     hooks: Arc<Hooks>,
@@ -84,6 +151,7 @@ pub(crate) struct PollerParts {
     pub published: Arc<Published>,
     pub store: Recipient<Store>,
     pub sync: Option<Recipient<SyncExternal>>,
+    pub lease: Option<LeaseParts>,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
 }
@@ -97,6 +165,7 @@ impl Poller {
             published: parts.published,
             store: parts.store,
             sync: parts.sync,
+            lease: parts.lease,
             sink: parts.sink,
             hooks: parts.hooks,
             in_flight: None,
@@ -159,6 +228,7 @@ impl Poller {
         };
         let published = self.published.clone();
         let sync = self.sync.clone();
+        let lease = self.lease.clone().zip(self.sync.clone());
         let store = self.store.clone();
         let policy_mode = self.mode;
         let last_download = self.last_download;
@@ -169,14 +239,25 @@ impl Poller {
                 // then sends its ETag).
                 let _ = sync.send(SyncExternal { claimed: false }).await;
             }
-            let current = published.load_full();
-            let due = match need {
+            let due = || match need {
                 Need::Always | Need::Changed(_) => true,
-                Need::IfDue => policy_mode.policy().due(current.age(), last_download),
+                Need::IfDue => policy_mode
+                    .policy()
+                    .due(published.load().age(), last_download),
             };
-            if !due {
+            if !due() {
                 return None;
             }
+            // One process of a fleet downloads; the others wait for its entry.
+            let mut leased = None;
+            if let Some((lease, sync)) = &lease {
+                match lease_or_wait(lease, need, sync, due).await {
+                    Leased::Held => leased = Some(lease.release.clone()),
+                    Leased::Served => return None,
+                    Leased::NotHeld => {}
+                }
+            }
+            let current = published.load_full();
             let etag = current.remote.as_deref().and_then(|e| e.etag.clone());
             let started = Instant::now();
             let outcome = fetcher.fetch(etag).await;
@@ -191,6 +272,9 @@ impl Poller {
             });
             // Refresh requests are answered only once evaluations see the outcome.
             let _ = store.send(Store(outcome)).await;
+            if let Some(release) = leased {
+                let _ = release.send(ReleaseLease).await;
+            }
             if let Some(fetched) = fetched {
                 hooks.config_fetched(&fetched, &*sink);
             }

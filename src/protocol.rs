@@ -4,7 +4,7 @@
 //! ```text
 //! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
 //! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, Shutdown ──► Cache
-//! Poller ───── SyncExternal, Store ──► Cache
+//! Poller ───── SyncExternal, TakeLease, Store, ReleaseLease ──► Cache
 //! ```
 //!
 //! Each actor holds the others as `Recipient`s of these messages, which the builder hands it;
@@ -65,6 +65,17 @@ pub(crate) struct SyncExternal {
     /// The read was claimed from the throttle already (by an access): it is made.
     pub claimed: bool,
 }
+
+/// Asks the cache actor for the download lease of the shared entry before a download; replies
+/// whether this client may download now (also when the cache has no leases, or failed).
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub(crate) struct TakeLease;
+
+/// Gives the download lease back once the download is stored.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ReleaseLease;
 
 /// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
 /// cache write) or cancelled (a fetch).

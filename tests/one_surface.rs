@@ -217,8 +217,8 @@ mod behind_a_paused_redis {
 
     /// `SetDefaultUser` and the evaluations after it are answered while the cache actor waits
     /// for a write to a Redis that does not answer: the default user does not go through the
-    /// cache actor. The Redis is paused with `CLIENT PAUSE` (the `DEBUG` command is off by
-    /// default), for 2 s.
+    /// cache actor. The Redis is paused with `CLIENT PAUSE` for 2 s (as `DEBUG SLEEP 2` would,
+    /// but `DEBUG` is off by default).
     #[actix_rt::test]
     async fn the_default_user_and_evaluations_do_not_wait_for_a_cache_write() {
         let Some(mut redis) = redis_connection() else {
@@ -251,20 +251,27 @@ mod behind_a_paused_redis {
             &key,
             targeting_config().replace("hi, colleague", "hi again"),
         );
+        // The download takes 500 ms: Redis is paused while it is under way (after the lease
+        // was taken), so that its write meets the pause.
+        cdn.set_delay(Duration::from_millis(500));
         let requests = cdn.requests().len();
+        let asked = Instant::now();
+        let refresh = actix_rt::spawn(client.send(ForceRefresh));
+        while cdn.requests().len() == requests {
+            assert!(
+                asked.elapsed() < Duration::from_secs(5),
+                "the refresh never fetched"
+            );
+            support::sleep(5).await;
+        }
         let paused_at = Instant::now();
         redis::cmd("CLIENT")
             .arg(&["PAUSE", "2000", "ALL"])
             .query::<()>(&mut redis)
             .unwrap();
         let pause = Duration::from_millis(2000);
-        let refresh = actix_rt::spawn(client.send(ForceRefresh));
         // The download is in: its store now waits for the write to the paused Redis.
-        while cdn.requests().len() == requests {
-            assert!(paused_at.elapsed() < pause / 2, "the refresh never fetched");
-            support::sleep(5).await;
-        }
-        support::sleep(200).await;
+        support::sleep(800).await;
 
         client.do_send(SetDefaultUser(User::new("u1").email("a@example.com")));
         let sent = Instant::now();
@@ -293,11 +300,12 @@ mod behind_a_paused_redis {
         );
         assert!(
             !refresh.is_finished(),
-            "the refresh was still waiting for its write"
+            "the refresh is still waiting for its write"
         );
 
         // Once Redis answers, the download is written and served, for the same default user.
         refresh.await.unwrap().unwrap().unwrap();
+        cdn.clear_delay();
         assert!(paused_at.elapsed() >= pause / 2);
         assert_eq!(client.send(greeting()).await.unwrap(), "hi again");
         client.send(Close).await.unwrap();

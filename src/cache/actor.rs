@@ -1,8 +1,10 @@
 //! The cache actor: the config store, the only writer of the published state.
 //!
 //! It applies every fetch outcome the poller hands it ([`Store`]), merges flag overrides in,
-//! keeps the external cache in step (written before a download is served; re-read when asked,
-//! [`SyncExternal`], and taken when another process wrote something else), watches an override
+//! keeps the external cache in step (written before a download is served, a 304 as the new
+//! time only; re-read when asked, [`SyncExternal`], by its head while it holds our config, and
+//! taken when another process wrote something else), takes and gives back the download lease
+//! for the poller ([`TakeLease`], [`ReleaseLease`]), watches an override
 //! file, decides when the client is ready (as the polling mode's policy says), and tells hooks
 //! and subscribers of real changes (never of a 304).
 //!
@@ -29,7 +31,7 @@ use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
-use crate::protocol::{Shutdown, Store, SyncExternal};
+use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
 use crate::state::{ConfigEntry, Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
@@ -56,6 +58,25 @@ struct External {
     /// Failed reads and writes since the last success of each: logged quietly.
     read_failures: Streak,
     write_failures: Streak,
+    /// The ETag line, as the cache holds it, of the entry whose config the client serves:
+    /// a re-read whose head shows this line finds the same config and reads no further.
+    held_etag: Option<String>,
+    /// This client's name as a download leaseholder: unique to it.
+    holder: String,
+    /// How long a download lease lasts.
+    lease_ttl: Duration,
+    /// Whether this client may hold the lease now (taken and not given back yet).
+    leased: bool,
+}
+
+/// What a re-read of the external cache found.
+enum Read {
+    /// No entry.
+    Absent,
+    /// The whole entry.
+    Whole(String),
+    /// An entry whose head shows the ETag line held, with this fetch time (ms).
+    SameConfig(u64),
 }
 
 /// Owns what the client serves.
@@ -88,6 +109,8 @@ pub(crate) struct CacheParts {
     pub cache_timeout: Duration,
     /// The throttle of re-reads, shared with the accesses.
     pub sync_throttle: Arc<SyncThrottle>,
+    /// How long a download lease lasts (see [`TakeLease`]).
+    pub cache_lease: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
     /// Subscribers registered on the builder.
@@ -110,6 +133,10 @@ impl Cache {
             failing: false,
             read_failures: Streak::default(),
             write_failures: Streak::default(),
+            held_etag: None,
+            holder: lease_holder(),
+            lease_ttl: parts.cache_lease,
+            leased: false,
         });
         Cache {
             published: parts.published,
@@ -260,6 +287,8 @@ impl Cache {
             Ok(parts) => parts,
             Err(error) => return self.cache_read_failed(&error),
         };
+        // The line as written (a derived ETag included), which later heads are compared with.
+        let etag_line = external::split_head(text).map(|(_, line)| line.to_owned());
         let fetch_time = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis))
             .unwrap_or(UNIX_EPOCH);
@@ -270,19 +299,30 @@ impl Cache {
             _ => *r.json == *json,
         });
         match remote {
-            Some(remote) if same_config => {
-                if remote.fetch_time < fetch_time {
-                    let entry = ConfigEntry {
-                        fetch_time,
-                        ..remote.clone()
-                    };
-                    self.publish(Some(Arc::new(entry)), false);
-                }
-            }
+            Some(_) if same_config => self.follow_time(fetch_time),
             _ => match ConfigEntry::deserialize(text) {
                 Ok(entry) => self.publish(Some(Arc::new(entry)), true),
-                Err(error) => self.cache_read_failed(&error),
+                Err(error) => return self.cache_read_failed(&error),
             },
+        }
+        if let Some(external) = self.external.as_mut() {
+            external.held_etag = etag_line;
+        }
+    }
+
+    /// The entry in the cache holds our config with this fetch time: a later time is taken
+    /// (another process confirmed the config), nothing else changes.
+    fn follow_time(&mut self, fetch_time: SystemTime) {
+        let current = self.published.load_full();
+        let Some(remote) = current.remote.as_deref() else {
+            return;
+        };
+        if remote.fetch_time < fetch_time {
+            let entry = ConfigEntry {
+                fetch_time,
+                ..remote.clone()
+            };
+            self.publish(Some(Arc::new(entry)), false);
         }
     }
 
@@ -371,10 +411,15 @@ impl Cache {
         }
     }
 
-    /// Starts a read of the external cache unless one is running or the throttle grants none
-    /// (`claimed`: it was granted already); `done` is told when the read (or the one it joined)
-    /// is over.
-    fn sync(&mut self, done: Option<oneshot::Sender<()>>, claimed: bool, ctx: &mut Context<Self>) {
+    /// Starts a read of the external cache unless one is running or the throttle grants none;
+    /// `done` is told when the read (or the one it joined) is over.
+    fn sync(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
+        self.read(done, false, ctx);
+    }
+
+    /// [`sync`](Self::sync), or with `now` a read whatever the throttle says (one an access
+    /// claimed from it already, or one a lease needs).
+    fn read(&mut self, done: Option<oneshot::Sender<()>>, now: bool, ctx: &mut Context<Self>) {
         let Some(external) = self.external.as_mut() else {
             return drop(done);
         };
@@ -382,11 +427,16 @@ impl Cache {
             waiting.extend(done);
             return;
         }
-        if !claimed && !external.throttle.claim() {
+        if !now && !external.throttle.claim() {
             return drop(done);
         }
         external.reading = Some(done.into_iter().collect());
-        let read = bounded(external.timeout, external.cache.get(&external.key));
+        let read = read_entry(
+            external.cache.clone(),
+            external.key.clone(),
+            external.held_etag.clone(),
+            external.timeout,
+        );
         let generation = self.generation;
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             let waiting = act.external.as_mut().map(|external| {
@@ -394,13 +444,16 @@ impl Cache {
                 external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
-            if let Ok(entry) = &result {
-                log_cache_read(&*act.sink, entry.as_deref());
+            if let Ok(read) = &result {
+                log_cache_read(&*act.sink, read);
             }
             act.note_read(result.as_ref().map(drop));
             match result {
                 // A store since the read began is newer than what the read saw.
-                Ok(Some(text)) if act.generation == generation => act.take_external(&text),
+                Ok(Read::Whole(text)) if act.generation == generation => act.take_external(&text),
+                Ok(Read::SameConfig(millis)) if act.generation == generation => {
+                    act.follow_time(external::fetch_time(millis).unwrap_or(UNIX_EPOCH));
+                }
                 _ => {}
             }
             act.synced(ctx);
@@ -533,14 +586,19 @@ fn stored_state(state: ClientCacheState, succeeded: bool) -> ClientCacheState {
 
 /// DEBUG: what a read of the external cache found (its content is never quoted: another
 /// party may have written it).
-fn log_cache_read(sink: &dyn LogSink, entry: Option<&str>) {
-    match entry {
-        Some(text) => sink.log(
+fn log_cache_read(sink: &dyn LogSink, read: &Read) {
+    match read {
+        Read::Whole(text) => sink.log(
             LogLevel::Debug,
             event::CACHE_READ,
             format_args!("Read the external cache: an entry of {} bytes.", text.len()),
         ),
-        None => sink.log(
+        Read::SameConfig(_) => sink.log(
+            LogLevel::Debug,
+            event::CACHE_READ,
+            format_args!("Read the external cache's head: the same config."),
+        ),
+        Read::Absent => sink.log(
             LogLevel::Debug,
             event::CACHE_READ,
             format_args!("Read the external cache: no entry."),
@@ -605,6 +663,48 @@ fn digest(text: &str) -> u64 {
     hasher.finish()
 }
 
+/// Re-reads the entry: only its head when the client holds an entry whose ETag line the head
+/// can be compared with, and the whole entry when the head differs (another config, or an
+/// entry without an ETag, whose JSON must be compared). Each read is bounded by `timeout`.
+async fn read_entry(
+    cache: Arc<dyn ConfigCache>,
+    key: String,
+    held_etag: Option<String>,
+    timeout: Duration,
+) -> Result<Read, CacheError> {
+    let whole = |text: Option<String>| text.map_or(Read::Absent, Read::Whole);
+    let Some(held_etag) = held_etag.filter(|etag| !etag.is_empty()) else {
+        return bounded(timeout, cache.get(&key)).await.map(whole);
+    };
+    let max_bytes = external::head_bytes(held_etag.len());
+    let Some(head) = bounded(timeout, cache.get_head(&key, max_bytes)).await? else {
+        return Ok(Read::Absent);
+    };
+    if head.len() > max_bytes {
+        // A cache without heads answered with the whole entry.
+        return Ok(Read::Whole(head));
+    }
+    match external::split_head(&head) {
+        Some((millis, etag)) if etag == held_etag => Ok(Read::SameConfig(millis)),
+        _ => bounded(timeout, cache.get(&key)).await.map(whole),
+    }
+}
+
+/// A leaseholder name unique to one client: the process, a number within it, and the time
+/// (processes on other machines may share the process id).
+fn lease_holder() -> String {
+    static CLIENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
+}
+
 /// An external cache operation that gives up after `timeout`.
 async fn bounded<T>(
     timeout: Duration,
@@ -647,7 +747,7 @@ impl Actor for Cache {
         if self.external.is_some() {
             // Whatever another process left is usable at once; the poller's first cycle joins
             // this read instead of making its own.
-            self.sync(None, false, ctx);
+            self.sync(None, ctx);
         } else {
             self.synced(ctx);
         }
@@ -662,31 +762,154 @@ impl Handler<Store> for Cache {
             outcome,
             FetchOutcome::Fetched { .. } | FetchOutcome::NotModified
         );
+        // A 304 (or a wrong SDK key): the config held stays, only its time moves on.
+        let confirmed = !matches!(outcome, FetchOutcome::Fetched { .. });
         let Some((entry, changed)) = self.next_entry(outcome) else {
             self.stored(succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
-        let Some((write, failing)) = self.external.as_ref().map(|external| {
-            let write = external.cache.set(&external.key, entry.serialize());
-            (bounded(external.timeout, write), external.failing)
-        }) else {
+        let Some(external) = self.external.as_ref() else {
             self.publish_stored(entry, changed, succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
+        // The entry in the cache already holds this config under this ETag line: moving its
+        // time on in place (where the cache can) writes the same bytes as the whole entry.
+        let touch = external
+            .held_etag
+            .clone()
+            .filter(|etag| confirmed && !etag.is_empty());
+        let etag_line = match &touch {
+            Some(etag) => etag.clone(),
+            None => entry.etag_line().into_owned(),
+        };
+        let write = write_entry(
+            external.cache.clone(),
+            external.key.clone(),
+            entry.clone(),
+            touch,
+            external.timeout,
+        );
         // Written before it is served, so that a process that exits once it has its answer
         // leaves the download behind; a cache that is failing is not waited for.
-        let serve_first = failing;
+        let serve_first = external.failing;
         if serve_first {
+            self.hold(etag_line.clone());
             self.publish_stored(entry.clone(), changed, succeeded, ctx);
         }
         AtomicResponse::new(Box::pin(write.into_actor(self).map(
             move |result, act, ctx| {
                 act.note_write(result);
                 if !serve_first {
+                    act.hold(etag_line);
                     act.publish_stored(entry, changed, succeeded, ctx);
                 }
             },
         )))
+    }
+}
+
+impl Cache {
+    /// Before a stored entry is published: its ETag line in the cache is `etag_line`.
+    fn hold(&mut self, etag_line: String) {
+        if let Some(external) = self.external.as_mut() {
+            external.held_etag = Some(etag_line);
+            // What is served no longer comes from the text read last: that text, seen again,
+            // is news.
+            external.last_text = None;
+        }
+    }
+}
+
+/// Writes an entry: with `touch` (the ETag line the cache holds for this same config), only
+/// its time when the cache can do that in place; otherwise the whole entry.
+///
+/// A touch the cache refused at once (a Redis user without the right to run scripts, say) is
+/// followed by the whole write; one that took half the timeout or more is not, so that a cache
+/// that hangs costs a write one timeout, not two.
+async fn write_entry(
+    cache: Arc<dyn ConfigCache>,
+    key: String,
+    entry: Arc<ConfigEntry>,
+    touch: Option<String>,
+    timeout: Duration,
+) -> Result<(), CacheError> {
+    if let Some(etag) = touch {
+        let started = Instant::now();
+        match bounded(timeout, cache.touch(&key, &etag, &entry.time_line())).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) if started.elapsed() >= timeout / 2 => return Err(error),
+            Err(_) => {}
+        }
+    }
+    bounded(timeout, cache.set(&key, entry.serialize())).await
+}
+
+/// Replies whether this client may download now: it took the download lease, or the cache
+/// could not say (a failing cache, or a cache without leases, grants it). Refused, the poller
+/// waits for the leaseholder's entry. Granted, the entry is read again before the reply: the
+/// last holder may have written it since the cycle's read, and the poller then has no need
+/// to download.
+impl Handler<TakeLease> for Cache {
+    type Result = ResponseActFuture<Self, bool>;
+
+    fn handle(&mut self, _: TakeLease, _: &mut Context<Self>) -> Self::Result {
+        // A cache that is failing is not asked: it would cost the download a cache timeout.
+        let Some(external) = self.external.as_ref().filter(|e| !e.failing) else {
+            return Box::pin(fut::ready(true));
+        };
+        let lease = external
+            .cache
+            .try_lease(&external.key, &external.holder, external.lease_ttl);
+        Box::pin(
+            bounded(external.timeout, lease)
+                .into_actor(self)
+                .then(|result, act, ctx| {
+                    // A lease that cannot be had says nothing of the entry's reads and writes:
+                    // `failing` is left as they set it (write before serve holds).
+                    let granted = result.as_ref().is_ok_and(|granted| *granted);
+                    if let Some(external) = act.external.as_mut() {
+                        external.leased |= granted;
+                    }
+                    let (done, read) = oneshot::channel();
+                    if granted {
+                        act.read(Some(done), true, ctx);
+                    }
+                    // A failing cache: download, as without one.
+                    async move {
+                        let _ = read.await;
+                        result.unwrap_or(true)
+                    }
+                    .into_actor(act)
+                }),
+        )
+    }
+}
+
+/// Gives the download lease back (once the download is stored, so that the others find the
+/// entry when they stop waiting).
+impl Handler<ReleaseLease> for Cache {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: ReleaseLease, _: &mut Context<Self>) -> Self::Result {
+        let release = self.release_lease();
+        Box::pin(async move {
+            if let Some(release) = release {
+                let _ = release.await;
+            }
+        })
+    }
+}
+
+impl Cache {
+    /// Gives the lease back if this client may hold it; bounded by the cache timeout.
+    fn release_lease(&mut self) -> Option<impl Future<Output = Result<(), CacheError>> + use<>> {
+        let external = self.external.as_mut().filter(|e| e.leased)?;
+        external.leased = false;
+        let release = external
+            .cache
+            .release_lease(&external.key, &external.holder);
+        Some(bounded(external.timeout, release))
     }
 }
 
@@ -695,7 +918,7 @@ impl Handler<SyncExternal> for Cache {
 
     fn handle(&mut self, sync: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
         let (done, read) = oneshot::channel();
-        self.sync(Some(done), sync.claimed, ctx);
+        self.read(Some(done), sync.claimed, ctx);
         Box::pin(async move {
             let _ = read.await;
         })
@@ -740,6 +963,10 @@ impl Handler<Shutdown> for Cache {
     /// Stores are handled whole, so every write asked for before this is done.
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         self.subscribers.clear();
+        // A lease of a cycle the poller cancelled is given back rather than left to expire.
+        if let Some(release) = self.release_lease() {
+            actix_rt::spawn(release);
+        }
         ctx.stop();
     }
 }
@@ -804,6 +1031,7 @@ mod tests {
             sdk_key: "key".into(),
             cache_timeout: Duration::from_secs(5),
             sync_throttle: Arc::new(SyncThrottle::new(Duration::from_millis(100))),
+            cache_lease: Duration::from_secs(2),
             overrides: None,
             subscribers: Vec::new(),
         })

@@ -87,34 +87,115 @@ pub type CacheFuture<T> = BoxFuture<'static, Result<T, CacheError>>;
 /// // `builder.cache(cache)` takes it as it is.
 /// # Ok(()) }
 /// ```
+///
+/// # Following at the cost of a header, and one download per fleet
+///
+/// [`get`](ConfigCache::get) and [`set`](ConfigCache::set) are all a cache needs. Four more
+/// methods, each with a default, make a fleet cheaper when the store can do better:
+///
+/// * [`get_head`](ConfigCache::get_head): the start of the value. The client re-reads the entry
+///   at every sync (at most once per sync interval); with a head it reads only the fetch time
+///   and the ETag, and the whole value only when the ETag differs from the one it holds.
+///   Default: the whole value, as `get`.
+/// * [`touch`](ConfigCache::touch): after a 304, moves the entry's fetch time on without
+///   rewriting the config. Default: not done (`false`), and the client writes the whole entry.
+/// * [`try_lease`](ConfigCache::try_lease) and [`release_lease`](ConfigCache::release_lease): a
+///   short lease that lets one process of a fleet download while the others wait for its
+///   entry. Default: every request is granted, so every process downloads for itself.
 pub trait ConfigCache: Send + Sync + 'static {
     /// The value stored under `key`, if any.
     fn get(&self, key: &str) -> CacheFuture<Option<String>>;
 
     /// Stores `value` under `key`.
     fn set(&self, key: &str, value: String) -> CacheFuture<()>;
+
+    /// The start of the value stored under `key`, if any: its first `max_bytes` bytes (fewer
+    /// when the value is shorter, or when the cut would split a character), or more, up to the
+    /// whole value.
+    ///
+    /// The client asks for a head large enough for the entry's first two lines (the fetch
+    /// time and the ETag), and reads the whole value with [`get`](ConfigCache::get) only when
+    /// they are not the ones it holds. A head longer than `max_bytes` is taken as the whole
+    /// value. The default returns the whole value (one `get`): always correct, never cheaper.
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        let _ = max_bytes;
+        self.get(key)
+    }
+
+    /// Moves the fetch time of the entry under `key` on without rewriting the rest: when the
+    /// value is `"<time>\n<etag>\n<json>"` with exactly this `etag` line and a `<time>` of the
+    /// same length as `fetch_time` (decimal milliseconds since the epoch), replaces `<time>`
+    /// with `fetch_time` and answers `true`; otherwise changes nothing and answers `false`.
+    ///
+    /// The client calls it after a 304 (the config it holds is still current) and writes the
+    /// whole entry with [`set`](ConfigCache::set) when it answers `false`. The result is byte
+    /// for byte the entry `set` would have written, so every SDK reads it. The default answers
+    /// `false`. [`entry_with_fetch_time`] computes the new value.
+    fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+        let _ = (key, etag, fetch_time);
+        Box::pin(async { Ok(false) })
+    }
+
+    /// Takes the download lease of the entry under `key` for `holder` (a token unique to one
+    /// client) for `ttl`, unless another holder has it: whether `holder` has it now.
+    ///
+    /// Before downloading, a client takes the lease; a client that is refused waits (at most
+    /// `ttl`) for the holder's entry instead of downloading too, so a fleet sharing the cache
+    /// makes one download. A lease must end by itself after `ttl` (or when its holder dies),
+    /// must be kept apart from the entry, and must not be granted to two holders at once; a
+    /// holder that asks again while it has the lease is granted it. The default grants every
+    /// request: each process then downloads for itself.
+    fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        let _ = (key, holder, ttl);
+        Box::pin(async { Ok(true) })
+    }
+
+    /// Gives back the lease of `key` if `holder` still has it (after its download is stored).
+    /// The default does nothing.
+    fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let _ = (key, holder);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Forwards every method, the optional ones included (a wrapper that forwarded only `get`
+/// and `set` would silently cost a fleet its savings).
+macro_rules! forward_config_cache {
+    () => {
+        fn get(&self, key: &str) -> CacheFuture<Option<String>> {
+            (**self).get(key)
+        }
+
+        fn set(&self, key: &str, value: String) -> CacheFuture<()> {
+            (**self).set(key, value)
+        }
+
+        fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+            (**self).get_head(key, max_bytes)
+        }
+
+        fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+            (**self).touch(key, etag, fetch_time)
+        }
+
+        fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+            (**self).try_lease(key, holder, ttl)
+        }
+
+        fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+            (**self).release_lease(key, holder)
+        }
+    };
 }
 
 // `?Sized` covers `Box<dyn ConfigCache>` and `Arc<dyn ConfigCache>` as well as boxed and
 // shared concrete caches, so the builder's `impl ConfigCache` takes all of them.
 impl<C: ConfigCache + ?Sized> ConfigCache for Box<C> {
-    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
-        (**self).get(key)
-    }
-
-    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
-        (**self).set(key, value)
-    }
+    forward_config_cache!();
 }
 
 impl<C: ConfigCache + ?Sized> ConfigCache for Arc<C> {
-    fn get(&self, key: &str) -> CacheFuture<Option<String>> {
-        (**self).get(key)
-    }
-
-    fn set(&self, key: &str, value: String) -> CacheFuture<()> {
-        (**self).set(key, value)
-    }
+    forward_config_cache!();
 }
 
 /// Why a cache could not be read or written.
@@ -335,15 +416,25 @@ impl ConfigEntry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn serialize(&self) -> String {
+        format!("{}\n{}\n{}", self.time_line(), self.etag_line(), self.json)
+    }
+
+    /// The first line of [`serialize`](ConfigEntry::serialize): the fetch time in ms.
+    pub(crate) fn time_line(&self) -> String {
         let millis = self
             .fetch_time
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis().min(MAX_WRITTEN_MILLIS));
-        let etag = match self.etag.as_deref() {
+        millis.to_string()
+    }
+
+    /// The second line of [`serialize`](ConfigEntry::serialize): the ETag, or one derived
+    /// from the JSON.
+    pub(crate) fn etag_line(&self) -> std::borrow::Cow<'_, str> {
+        match self.etag.as_deref() {
             Some(etag) if !etag.is_empty() && !etag.contains(['\n', '\r']) => etag.into(),
             _ => std::borrow::Cow::Owned(derived_etag(&self.json)),
-        };
-        format!("{millis}\n{etag}\n{}", self.json)
+        }
     }
 
     /// Reads the shared cache format; the JSON may itself contain newlines.
@@ -389,8 +480,72 @@ impl ConfigEntry {
     }
 }
 
+/// The longest time line a head is asked for: 13 digits now, up to 20 with a sign, a
+/// fraction (the Python SDK's) or a far date, with room to spare.
+const TIME_LINE_BYTES: usize = 40;
+
+/// How many bytes of an entry hold its time and an ETag line of `etag_len` bytes, with both
+/// line breaks.
+pub(crate) fn head_bytes(etag_len: usize) -> usize {
+    TIME_LINE_BYTES + etag_len + 2
+}
+
+/// The fetch time (ms since the epoch, as [`split_entry`] reads it) and the ETag line, as
+/// written (a derived ETag included), of an entry's head; `None` when the head does not hold
+/// both lines whole or the time is not one.
+pub(crate) fn split_head(head: &str) -> Option<(u64, &str)> {
+    let (time, rest) = head.split_once('\n')?;
+    let (etag, _) = rest.split_once('\n')?;
+    let millis = parse_millis(time).filter(|&millis| fetch_time(millis).is_some())?;
+    Some((millis, etag))
+}
+
+/// Whether an entry starting with `head` may have its time replaced by `fetch_time` in place:
+/// its ETag line is `etag` and its time line is exactly as long as `fetch_time`. What
+/// [`ConfigCache::touch`] checks.
+pub(crate) fn touchable(head: &[u8], etag: &str, fetch_time: &str) -> bool {
+    let width = fetch_time.len();
+    let Some(after_time) = head.get(width..) else {
+        return false;
+    };
+    !fetch_time.is_empty()
+        && fetch_time.bytes().all(|b| b.is_ascii_digit())
+        && !head[..width].contains(&b'\n')
+        && after_time.first() == Some(&b'\n')
+        && after_time[1..].starts_with(etag.as_bytes())
+        && after_time.get(1 + etag.len()) == Some(&b'\n')
+}
+
+/// The value [`ConfigCache::touch`] leaves: `value` with its time line replaced by
+/// `fetch_time`, when its ETag line is `etag` and its time line is as long as `fetch_time`
+/// (so only the time changes, in place); `None` otherwise. For a cache of your own:
+///
+/// ```
+/// use configcat_actix::cache::entry_with_fetch_time;
+/// let entry = "1686756435844\ntest-etag\n{\"f\":{}}";
+/// assert_eq!(
+///     entry_with_fetch_time(entry, "test-etag", "1686756499999").as_deref(),
+///     Some("1686756499999\ntest-etag\n{\"f\":{}}")
+/// );
+/// assert_eq!(entry_with_fetch_time(entry, "other-etag", "1686756499999"), None);
+/// assert_eq!(entry_with_fetch_time(entry, "test-etag", "99"), None);
+/// ```
+pub fn entry_with_fetch_time(value: &str, etag: &str, fetch_time: &str) -> Option<String> {
+    touchable(value.as_bytes(), etag, fetch_time)
+        .then(|| format!("{fetch_time}{}", &value[fetch_time.len()..]))
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character.
+pub(crate) fn head_of(text: &str, max_bytes: usize) -> &str {
+    let mut end = max_bytes.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The fetch time of `millis` since the epoch, if this platform's `SystemTime` can hold it.
-fn fetch_time(millis: u64) -> Option<SystemTime> {
+pub(crate) fn fetch_time(millis: u64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(millis))
 }
 
@@ -441,9 +596,14 @@ fn parse_millis(time: &str) -> Option<u64> {
 
 /// A cache in this process's memory: lets several clients (or a client and its successor after
 /// `Close`) share one download without any infrastructure.
+///
+/// It implements every optional method of [`ConfigCache`]: clients in one process that share it
+/// make one download between them (see [`ConfigCache::try_lease`]).
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryCache {
     entries: Arc<Mutex<HashMap<String, String>>>,
+    /// The download leases: holder and end, per key.
+    leases: Arc<Mutex<HashMap<String, (String, std::time::Instant)>>>,
 }
 
 impl InMemoryCache {
@@ -472,6 +632,66 @@ impl ConfigCache for InMemoryCache {
                 entries.insert(key.to_owned(), value);
             });
         Box::pin(async move { stored })
+    }
+
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        let value = self
+            .entries
+            .lock()
+            .map_err(|_| CacheError::new("the in-memory cache is poisoned"))
+            .map(|entries| entries.get(key).map(|v| head_of(v, max_bytes).to_owned()));
+        Box::pin(async move { value })
+    }
+
+    fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+        let touched = self
+            .entries
+            .lock()
+            .map_err(|_| CacheError::new("the in-memory cache is poisoned"))
+            .map(|mut entries| {
+                let Some(value) = entries.get_mut(key) else {
+                    return false;
+                };
+                match entry_with_fetch_time(value, etag, fetch_time) {
+                    Some(touched) => {
+                        *value = touched;
+                        true
+                    }
+                    None => false,
+                }
+            });
+        Box::pin(async move { touched })
+    }
+
+    fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        let taken = self
+            .leases
+            .lock()
+            .map_err(|_| CacheError::new("the in-memory cache is poisoned"))
+            .map(|mut leases| {
+                let now = std::time::Instant::now();
+                match leases.get(key) {
+                    Some((other, until)) if other != holder && *until > now => false,
+                    _ => {
+                        leases.insert(key.to_owned(), (holder.to_owned(), now + ttl));
+                        true
+                    }
+                }
+            });
+        Box::pin(async move { taken })
+    }
+
+    fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let released = self
+            .leases
+            .lock()
+            .map_err(|_| CacheError::new("the in-memory cache is poisoned"))
+            .map(|mut leases| {
+                if leases.get(key).is_some_and(|(ours, _)| ours == holder) {
+                    leases.remove(key);
+                }
+            });
+        Box::pin(async move { released })
     }
 }
 
@@ -714,6 +934,48 @@ mod tests {
     }
 
     #[test]
+    fn heads_give_the_time_and_the_etag_line_as_written() {
+        let entry = entry_with_etag("{}", None).serialize();
+        let etag_line = derived_etag("{}");
+        let head = head_of(&entry, head_bytes(etag_line.len()));
+        // A derived ETag stays as written: heads are compared with what the cache holds.
+        assert_eq!(
+            split_head(head),
+            Some((1_686_756_435_844, etag_line.as_str()))
+        );
+        assert_eq!(split_head("5\n\n{}"), Some((5, "")));
+        assert_eq!(
+            split_head("1686756435844.5\ne\n"),
+            Some((1_686_756_435_844, "e"))
+        );
+        for cut in ["", "5", "5\n", "5\netag", "x\ne\n{}", "-\ne\n"] {
+            assert_eq!(split_head(cut), None, "{cut:?}");
+        }
+        // Cut on a character, never inside one.
+        assert_eq!(head_of("ab\u{e9}c", 3), "ab");
+        assert_eq!(head_of("ab\u{e9}c", 4), "ab\u{e9}");
+        assert_eq!(head_of("ab", 10), "ab");
+    }
+
+    #[test]
+    fn only_the_same_etag_line_and_time_width_can_be_touched() {
+        let entry = b"1686756435844\ne\n{}";
+        assert!(touchable(entry, "e", "1686756499999"));
+        assert!(!touchable(entry, "", "1686756499999"));
+        assert!(!touchable(entry, "e\n{", "1686756499999"));
+        assert!(!touchable(entry, "f", "1686756499999"));
+        assert!(!touchable(entry, "e", "168675649999"));
+        assert!(!touchable(entry, "e", "16867564999999"));
+        assert!(!touchable(entry, "e", "168675649999x"));
+        assert!(!touchable(b"1686756435844\ne", "e", "1686756499999"));
+        assert!(!touchable(b"", "e", ""));
+        assert!(
+            touchable(b"5\n\n{}", "", "6"),
+            "an empty ETag line is a line too"
+        );
+    }
+
+    #[test]
     fn an_empty_etag_written_by_another_sdk_is_read_as_none() {
         // The JS and Rust SDKs write an empty ETag when the CDN sent none.
         assert_eq!(split_entry("5\n\n{}").unwrap(), (5, "", "{}"));
@@ -753,6 +1015,24 @@ mod tests {
             self.sets.lock().unwrap().push((key.to_owned(), value));
             Box::pin(async { Err(CacheError::new("set recorded")) })
         }
+
+        // Each answers what its default never would.
+        fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+            let answer = Some(format!("head of {key}, {max_bytes} bytes"));
+            Box::pin(async move { Ok(answer) })
+        }
+
+        fn touch(&self, _: &str, _: &str, _: &str) -> CacheFuture<bool> {
+            Box::pin(async { Ok(true) })
+        }
+
+        fn try_lease(&self, _: &str, _: &str, _: Duration) -> CacheFuture<bool> {
+            Box::pin(async { Ok(false) })
+        }
+
+        fn release_lease(&self, _: &str, _: &str) -> CacheFuture<()> {
+            Box::pin(async { Err(CacheError::new("release recorded")) })
+        }
     }
 
     async fn check_delegation(cache: &dyn ConfigCache, inner: &Recording) {
@@ -769,6 +1049,20 @@ mod tests {
         assert_eq!(
             inner.sets.lock().unwrap().last(),
             Some(&("k2".to_owned(), "v2".to_owned()))
+        );
+        // The optional methods are forwarded too, not answered by their defaults.
+        assert_eq!(
+            cache.get_head("k3", 7).await,
+            Ok(Some("head of k3, 7 bytes".into()))
+        );
+        assert_eq!(cache.touch("k", "e", "1").await, Ok(true));
+        assert_eq!(
+            cache.try_lease("k", "h", Duration::from_secs(1)).await,
+            Ok(false)
+        );
+        assert_eq!(
+            cache.release_lease("k", "h").await,
+            Err(CacheError::new("release recorded"))
         );
     }
 

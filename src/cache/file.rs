@@ -1,12 +1,14 @@
 //! A cache in a directory: one file per cache key.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use super::external::entry_text;
+use super::external::{entry_text, touchable};
 use super::{CacheError, CacheFuture, ConfigCache};
 use crate::local_file::{self, Links};
 
@@ -61,6 +63,17 @@ pub struct FileCache {
     swept: Arc<AtomicBool>,
     /// The permission bits of new entries (Unix).
     mode: u32,
+    /// The download leases this cache (or a clone of it) holds: the locked lease file of each
+    /// key, its holder, and when the lease ends.
+    leases: Arc<Mutex<HashMap<String, HeldLease>>>,
+}
+
+/// A lease file locked by this process for `holder`, until `until`.
+#[derive(Debug)]
+struct HeldLease {
+    holder: String,
+    file: File,
+    until: Instant,
 }
 
 /// The permissions of a new entry unless [`FileCache::mode`] says otherwise: readable and
@@ -75,6 +88,7 @@ impl FileCache {
             directory: directory.into(),
             swept: Arc::default(),
             mode: DEFAULT_MODE,
+            leases: Arc::default(),
         }
     }
 
@@ -154,6 +168,186 @@ impl ConfigCache for FileCache {
             blocking(move || write(&directory, &key, &path, value.as_bytes(), mode)).await
         })
     }
+
+    /// Reads the first `max_bytes` bytes of the file only.
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        let path = self.path(key);
+        Box::pin(async move {
+            let path = path?;
+            blocking(move || {
+                read_head(&path, max_bytes)
+                    .map_err(|e| CacheError::with_source(format!("reading {}", path.display()), e))
+            })
+            .await
+        })
+    }
+
+    /// Rewrites the time in the file itself: a few bytes, each state a crash can leave valid
+    /// (see `touch_in_place` for why this is safe).
+    fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+        let path = self.path(key);
+        let (etag, fetch_time) = (etag.to_owned(), fetch_time.to_owned());
+        Box::pin(async move {
+            let path = path?;
+            blocking(move || {
+                touch_in_place(&path, &etag, &fetch_time).map_err(|e| {
+                    CacheError::with_source(format!("rewriting the time of {}", path.display()), e)
+                })
+            })
+            .await
+        })
+    }
+
+    /// An advisory lock (`flock`, `LockFileEx`) on `.<key>.lease` in the directory, held
+    /// until released, `ttl` passes (for this process), or the holder's process ends (the
+    /// system releases the lock of a process that died). On a file system without locks every
+    /// request is granted.
+    fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        let path = self.lease_path(key);
+        let (key, holder) = (key.to_owned(), holder.to_owned());
+        let (directory, leases) = (self.directory.clone(), self.leases.clone());
+        Box::pin(async move {
+            let path = path?;
+            blocking(move || {
+                let mut leases = leases
+                    .lock()
+                    .map_err(|_| CacheError::new("the file cache's leases are poisoned"))?;
+                take_lease(&mut leases, &directory, &path, key, holder, ttl)
+                    .map_err(|e| CacheError::with_source(format!("locking {}", path.display()), e))
+            })
+            .await
+        })
+    }
+
+    fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let (key, holder, leases) = (key.to_owned(), holder.to_owned(), self.leases.clone());
+        // On the blocking pool: the map is held while a lease file is opened, which on a
+        // network file system can take a while.
+        Box::pin(blocking(move || {
+            let mut leases = leases
+                .lock()
+                .map_err(|_| CacheError::new("the file cache's leases are poisoned"))?;
+            if leases.get(&key).is_some_and(|lease| lease.holder == holder)
+                && let Some(lease) = leases.remove(&key)
+            {
+                // Closing the file would release it too.
+                let _ = lease.file.unlock();
+            }
+            Ok(())
+        }))
+    }
+}
+
+impl FileCache {
+    /// The lease file of `key`: `.<key>.lease`, which starts with a dot (never a cache key)
+    /// and is never taken for a temporary file.
+    fn lease_path(&self, key: &str) -> Result<PathBuf, CacheError> {
+        self.path(key)?;
+        Ok(self.directory.join(format!(".{key}.lease")))
+    }
+}
+
+/// Takes the lease of `key` for `holder`, in this process first (a lease of this cache's
+/// clients), then across processes (the lock of the lease file).
+fn take_lease(
+    leases: &mut HashMap<String, HeldLease>,
+    directory: &Path,
+    path: &Path,
+    key: String,
+    holder: String,
+    ttl: Duration,
+) -> io::Result<bool> {
+    let now = Instant::now();
+    if let Some(lease) = leases.get_mut(&key) {
+        if lease.holder == holder {
+            lease.until = now + ttl;
+            return Ok(true);
+        }
+        if lease.until > now {
+            return Ok(false);
+        }
+        // Expired: given back (its holder never did), and taken anew below.
+        leases.remove(&key);
+    }
+    std::fs::create_dir_all(directory)?;
+    // The file stays (removing it would race a process that just opened it); it is empty.
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(false),
+        // No locks here (a network file system without them, say): each process downloads
+        // for itself, as without leases.
+        Err(TryLockError::Error(_)) => return Ok(true),
+    }
+    leases.insert(
+        key,
+        HeldLease {
+            holder,
+            file,
+            until: now + ttl,
+        },
+    );
+    Ok(true)
+}
+
+/// The first `max_bytes` bytes of the file at `path` (a character cut in two dropped), or
+/// `None` when there is no file.
+fn read_head(path: &Path, max_bytes: usize) -> io::Result<Option<String>> {
+    // The same checks as a whole read: no link followed, nothing but a regular file.
+    let file = match local_file::open_regular(path, Links::Refuse) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut head = Vec::with_capacity(max_bytes.min(4096));
+    file.take(max_bytes as u64).read_to_end(&mut head)?;
+    let valid = match std::str::from_utf8(&head) {
+        Ok(text) => text.len(),
+        // Cut inside a character: drop it.
+        Err(error) if error.error_len().is_none() => error.valid_up_to(),
+        Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error)),
+    };
+    head.truncate(valid);
+    String::from_utf8(head)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Rewrites the time line of the entry at `path` in place, when its ETag line is `etag` and
+/// its time as wide as `fetch_time`; whether it did.
+///
+/// In place rather than through a temporary file and a rename, because the write is a few
+/// bytes at the start of the file and every state it can leave is a valid entry: the time
+/// has the same width and stays digits even if a crash tears the write (old and new digits
+/// mixed are still a time, at worst an older one, which costs one conditional download), and
+/// the ETag and the config are not touched. A concurrent `set` renames a new file over the
+/// entry: this write then lands in the old file, which nobody reads any more, or in the new
+/// one after the check on the new one. Nothing is flushed to disk: a lost time costs one
+/// conditional request, not a config.
+fn touch_in_place(path: &Path, etag: &str, fetch_time: &str) -> io::Result<bool> {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    if !file.metadata()?.is_file() {
+        // Not an entry this cache wrote (a FIFO would block the read below).
+        return Ok(false);
+    }
+    let mut head = Vec::with_capacity(fetch_time.len() + etag.len() + 2);
+    (&file)
+        .take((fetch_time.len() + etag.len() + 2) as u64)
+        .read_to_end(&mut head)?;
+    if !touchable(&head, etag, fetch_time) {
+        return Ok(false);
+    }
+    file.seek(io::SeekFrom::Start(0))?;
+    file.write_all(fetch_time.as_bytes())?;
+    Ok(true)
 }
 
 /// Reads the entry at `path`: what is there but is no usable entry (a link, a FIFO, a device,

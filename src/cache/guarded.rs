@@ -2,6 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{CacheError, CacheFuture, ConfigCache};
 use futures_util::FutureExt;
@@ -38,6 +39,22 @@ impl ConfigCache for PanicGuard {
 
     fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         guarded("set", || self.0.set(key, value))
+    }
+
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        guarded("get_head", || self.0.get_head(key, max_bytes))
+    }
+
+    fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+        guarded("touch", || self.0.touch(key, etag, fetch_time))
+    }
+
+    fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        guarded("try_lease", || self.0.try_lease(key, holder, ttl))
+    }
+
+    fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        guarded("release_lease", || self.0.release_lease(key, holder))
     }
 }
 
@@ -77,6 +94,10 @@ mod tests {
                 cache.set("key", "value".into()).await,
                 Err(CacheError::new("the cache panicked in `set`"))
             );
+            assert_eq!(
+                cache.get_head("key", 10).await,
+                Err(CacheError::new("the cache panicked in `get_head`"))
+            );
         }
     }
 
@@ -86,5 +107,15 @@ mod tests {
         assert_eq!(cache.get("key").await, Ok(None));
         assert_eq!(cache.set("key", "value".into()).await, Ok(()));
         assert_eq!(cache.get("key").await, Ok(Some("value".into())));
+        // The optional methods reach the cache too, not their defaults.
+        cache.set("key", "1\ne\n{}".into()).await.unwrap();
+        assert_eq!(cache.get_head("key", 3).await, Ok(Some("1\ne".into())));
+        assert_eq!(cache.touch("key", "e", "2").await, Ok(true));
+        assert_eq!(cache.get("key").await, Ok(Some("2\ne\n{}".into())));
+        let ttl = Duration::from_secs(60);
+        assert_eq!(cache.try_lease("key", "a", ttl).await, Ok(true));
+        assert_eq!(cache.try_lease("key", "b", ttl).await, Ok(false));
+        cache.release_lease("key", "a").await.unwrap();
+        assert_eq!(cache.try_lease("key", "b", ttl).await, Ok(true));
     }
 }

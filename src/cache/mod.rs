@@ -14,7 +14,10 @@ mod quiet;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use external::{CacheError, CacheFuture, ConfigCache, EntryError, InMemoryCache, cache_key};
+pub use external::{
+    CacheError, CacheFuture, ConfigCache, EntryError, InMemoryCache, cache_key,
+    entry_with_fetch_time,
+};
 pub use file::FileCache;
 #[cfg(feature = "redis")]
 pub use redis::{EntryTooLarge, RedisCache, RedisCacheBuilder};

@@ -69,6 +69,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         sdk_key: String::new(),
         cache_timeout: Duration::from_secs(1),
         sync_throttle: Arc::new(crate::state::SyncThrottle::new(Duration::from_millis(100))),
+        cache_lease: Duration::from_secs(2),
         overrides: None,
         subscribers: Vec::new(),
     })
@@ -90,6 +91,7 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         published,
         store: cache.clone().recipient(),
         sync: None,
+        lease: None,
         sink,
         hooks: Arc::new(Hooks::default()),
     };

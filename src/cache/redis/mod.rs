@@ -396,4 +396,114 @@ impl ConfigCache for RedisCache {
         command.arg(key).arg(value);
         self.run(command)
     }
+
+    /// `GETRANGE key 0 <max_bytes - 1>`: the entry's first lines, not the config.
+    fn get_head(&self, key: &str, max_bytes: usize) -> CacheFuture<Option<String>> {
+        if max_bytes == 0 {
+            // `GETRANGE key 0 -1` would be the whole value.
+            return Box::pin(async { Ok(None) });
+        }
+        let mut command = redis::cmd("GETRANGE");
+        command.arg(key).arg(0).arg(max_bytes - 1);
+        let head = self.run::<Vec<u8>>(command);
+        Box::pin(async move {
+            let head = head.await?;
+            // A missing key reads as empty, and an empty entry is no entry.
+            if head.is_empty() {
+                return Ok(None);
+            }
+            utf8_head(head).map(Some)
+        })
+    }
+
+    /// One `EVAL` of a script that checks the ETag line and the width of the time with
+    /// `GETRANGE` and rewrites the time with `SETRANGE`: atomic, and a few dozen bytes.
+    fn touch(&self, key: &str, etag: &str, fetch_time: &str) -> CacheFuture<bool> {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(TOUCH_SCRIPT)
+            .arg(1)
+            .arg(key)
+            .arg(etag)
+            .arg(fetch_time);
+        let touched = self.run::<i64>(command);
+        Box::pin(async move { Ok(touched.await? == 1) })
+    }
+
+    /// `SET <lease key> <holder> NX PX <ttl>`, under a key of its own beside the entry
+    /// (`configcat-actix-lease:<key>`); refused, a `GET` of it tells whether the lease is
+    /// `holder`'s already. No script: a user who may not run scripts can take leases.
+    fn try_lease(&self, key: &str, holder: &str, ttl: Duration) -> CacheFuture<bool> {
+        let lease_key = lease_key(key);
+        let mut command = redis::cmd("SET");
+        command
+            .arg(&lease_key)
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64);
+        let set = self.run::<Option<String>>(command);
+        let mut command = redis::cmd("GET");
+        command.arg(lease_key);
+        let (cache, holder) = (self.clone(), holder.to_owned());
+        Box::pin(async move {
+            if set.await?.is_some() {
+                return Ok(true);
+            }
+            let owner = cache.run::<Option<String>>(command).await?;
+            Ok(owner.is_some_and(|owner| owner == holder))
+        })
+    }
+
+    /// Deletes the lease key if it still names `holder` (one `EVAL`): a lease that expired and
+    /// was taken by another process meanwhile is left to it.
+    fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(RELEASE_SCRIPT)
+            .arg(1)
+            .arg(lease_key(key))
+            .arg(holder);
+        let released = self.run::<i64>(command);
+        Box::pin(async move { released.await.map(drop) })
+    }
+}
+
+/// Replaces the time line (`ARGV[2]`, same width) of the entry in `KEYS[1]` when its ETag line
+/// is `ARGV[1]`; 1 if it did.
+const TOUCH_SCRIPT: &str = r"
+local width = string.len(ARGV[2])
+local head = redis.call('GETRANGE', KEYS[1], 0, width + string.len(ARGV[1]) + 1)
+if string.sub(head, width + 1) ~= '\n' .. ARGV[1] .. '\n' then return 0 end
+if string.find(string.sub(head, 1, width), '\n', 1, true) then return 0 end
+redis.call('SETRANGE', KEYS[1], 0, ARGV[2])
+return 1
+";
+
+/// Deletes `KEYS[1]` if it holds `ARGV[1]`.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The key of the download lease of the entry under `key`: `configcat-actix-lease:<key>`,
+/// never an entry key (those are hex digests) and clearly this crate's.
+fn lease_key(key: &str) -> String {
+    format!("configcat-actix-lease:{key}")
+}
+
+/// A head cut at a byte count may end inside a character: that character is dropped. Any
+/// other invalid UTF-8 is an error, as it is for `get`.
+fn utf8_head(head: Vec<u8>) -> Result<String, CacheError> {
+    match String::from_utf8(head) {
+        Ok(head) => Ok(head),
+        Err(error) if error.utf8_error().error_len().is_none() => {
+            let valid = error.utf8_error().valid_up_to();
+            let mut head = error.into_bytes();
+            head.truncate(valid);
+            // Only valid UTF-8 is left.
+            String::from_utf8(head).map_err(|e| CacheError::with_source("Redis", e))
+        }
+        Err(error) => entry_text(error.into_bytes()),
+    }
 }
