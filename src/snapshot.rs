@@ -179,6 +179,7 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
+    #[inline]
     fn user(&self, user: Option<&'a User>) -> Option<&'a User> {
         user.or(self.default_user)
     }
