@@ -5,9 +5,10 @@
 //! app would, through the public API only: `RedisCache::new(url)`, a custom base URL, auto poll,
 //! and a `GetValue` of one text flag every few milliseconds; it prints the wall-clock time at which
 //! it first serves each new value. While they run, the parent changes the config at the CDN, and
-//! it reads Redis's own counters (`INFO stats`, `INFO commandstats`) before and after. It prints
-//! what the run cost (CDN requests, Redis bytes and commands per process per second) and how long
-//! a change took to reach the first and the last process.
+//! it reads Redis's own counters (`INFO stats`, `INFO commandstats`) before and after, and over a
+//! window while the config does not change (from 5 s to just before the first change). It prints
+//! what the run cost (CDN requests, Redis bytes and commands per process per second), what the
+//! steady window cost, and how long a change took to reach the first and the last process.
 //!
 //! ```text
 //! cargo run --release --features redis --example fleet -- [flags]
@@ -560,6 +561,7 @@ fn run_parent(args: &Args) -> Result<(), String> {
     let cdn_before = cdn.counts();
     let (mut children, reports) = spawn_children(args.processes, &child)?;
     let started = Instant::now();
+    let steady = sample_steady_window(args, client.clone(), started);
     let timeline = follow(args, &cdn, &reports, started);
     let elapsed = started.elapsed();
     let after = RedisCounters::read(&mut redis)?;
@@ -584,7 +586,70 @@ fn run_parent(args: &Args) -> Result<(), String> {
         timeline,
     };
     print!("{}", run.report());
+    match steady.join() {
+        Ok(Ok(Some(window))) => print!("{}", window.report(args.processes)),
+        Ok(Ok(None)) => {}
+        Ok(Err(error)) => eprintln!("the steady window could not be measured: {error}"),
+        Err(_) => eprintln!("the steady window's thread panicked"),
+    }
     Ok(())
+}
+
+/// When the steady window starts: the children have started and read the entry by then.
+const STEADY_FROM: Duration = Duration::from_secs(5);
+
+/// Redis traffic while the config does not change: from [`STEADY_FROM`] to just before the
+/// first change (or the end of the run), where every process only follows an entry that stays
+/// the same. Start-up reads and the reads of a changed entry fall outside it.
+struct SteadyWindow {
+    seconds: f64,
+    sent: u64,
+    commands: u64,
+}
+
+impl SteadyWindow {
+    fn report(&self, processes: usize) -> String {
+        let rate = |total: u64| total as f64 / processes as f64 / self.seconds;
+        format!(
+            "While the config was unchanged ({:.1} s from {} s): Redis KB sent /process/s {:.2}, \
+             Redis commands /process/s {:.1}\n",
+            self.seconds,
+            STEADY_FROM.as_secs(),
+            rate(self.sent) / 1000.0,
+            rate(self.commands),
+        )
+    }
+}
+
+/// Measures the [`SteadyWindow`] on a thread of its own, beside the run; `None` when the
+/// window would be shorter than a second.
+fn sample_steady_window(
+    args: &Args,
+    client: redis::Client,
+    started: Instant,
+) -> std::thread::JoinHandle<Result<Option<SteadyWindow>, String>> {
+    let until = if args.changes > 0 {
+        Duration::from_secs(args.change_time(1)).saturating_sub(Duration::from_millis(200))
+    } else {
+        Duration::from_secs(args.seconds)
+    };
+    std::thread::spawn(move || {
+        if until < STEADY_FROM + Duration::from_secs(1) {
+            return Ok(None);
+        }
+        let mut redis = client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .map_err(|e| format!("connecting to Redis: {e}"))?;
+        std::thread::sleep((started + STEADY_FROM).saturating_duration_since(Instant::now()));
+        let (from, before) = (Instant::now(), RedisCounters::read(&mut redis)?);
+        std::thread::sleep((started + until).saturating_duration_since(Instant::now()));
+        let after = RedisCounters::read(&mut redis)?;
+        Ok(Some(SteadyWindow {
+            seconds: from.elapsed().as_secs_f64(),
+            sent: after.sent.saturating_sub(before.sent),
+            commands: after.calls_since(&before).values().sum(),
+        }))
+    })
 }
 
 /// Starts the children, each with a thread passing its lines on as `(child, line)`.

@@ -56,6 +56,9 @@ pub struct ConfigCatBuilder {
     hooks: Hooks,
     cache: Option<Arc<dyn ConfigCache>>,
     subscribers: Vec<Recipient<ConfigChanged>>,
+    /// The OpenTelemetry recorders, connected to the client's state when it starts.
+    #[cfg(feature = "opentelemetry")]
+    telemetry: Vec<Arc<crate::telemetry::Recorder>>,
 }
 
 impl ConfigCatBuilder {
@@ -68,6 +71,8 @@ impl ConfigCatBuilder {
             hooks: Hooks::default(),
             cache: None,
             subscribers: Vec::new(),
+            #[cfg(feature = "opentelemetry")]
+            telemetry: Vec::new(),
         }
     }
 
@@ -131,7 +136,7 @@ impl ConfigCatBuilder {
     /// How long the download lease in a shared cache lasts (default 2 s; zero: no leases).
     ///
     /// Before downloading, a client takes a lease in the external cache (where the cache
-    /// supports it: [`RedisCache`](crate::cache::RedisCache), [`FileCache`](crate::cache::FileCache),
+    /// supports it: `RedisCache` (feature `redis`), [`FileCache`](crate::cache::FileCache),
     /// [`InMemoryCache`](crate::cache::InMemoryCache)); the clients that find it taken wait, at
     /// most this long, for the leaseholder's entry instead of downloading too, so a fleet makes
     /// one download per interval. A leaseholder that dies costs the others at most this much.
@@ -391,7 +396,41 @@ impl ConfigCatBuilder {
     /// Called with the message of every ERROR-level log event.
     #[must_use]
     pub fn on_error(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.hooks.on_error.push(Box::new(hook));
+        self.hooks
+            .on_error
+            .push(Box::new(move |_, message| hook(message)));
+        self
+    }
+
+    /// Records evaluations, fetches and cache failures through OpenTelemetry (cargo feature
+    /// `opentelemetry`): evaluation events and metrics, as the
+    /// [`telemetry`](crate::telemetry) module describes. It registers `on_flag_evaluated`,
+    /// `on_config_fetched` and ERROR-event hooks beside any others.
+    ///
+    /// ```
+    /// use configcat_actix::ConfigCat;
+    /// use configcat_actix::telemetry::Telemetry;
+    ///
+    /// let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let builder = ConfigCat::builder("configcat-sdk-1/XXXXXXXXXXXXXXXXXXXXXX/YYYYYYYYYYYYYYYYYYYYYY")
+    ///     .opentelemetry(Telemetry::new(&meters));
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    #[must_use]
+    pub fn opentelemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        let recorder = telemetry.into_recorder();
+        let (evaluated, fetched, errors) = (recorder.clone(), recorder.clone(), recorder.clone());
+        self.hooks
+            .on_flag_evaluated
+            .push(Box::new(move |details| evaluated.evaluated(details)));
+        self.hooks
+            .on_config_fetched
+            .push(Box::new(move |result| fetched.fetched(result)));
+        self.hooks
+            .on_error
+            .push(Box::new(move |event_id, _| errors.error_logged(event_id)));
+        self.telemetry.push(recorder);
         self
     }
 
@@ -511,6 +550,10 @@ impl ConfigCatBuilder {
             options.default_user.clone(),
         );
         let published = Arc::new(Published::new(initial, local_only, options.offline));
+        #[cfg(feature = "opentelemetry")]
+        for recorder in &self.telemetry {
+            recorder.attach(&published);
+        }
         let mode = options.polling_mode;
 
         let has_external = self.cache.is_some();

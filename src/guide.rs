@@ -33,6 +33,10 @@ pub mod fleets {}
 #[doc = include_str!("../docs/openfeature.md")]
 pub mod openfeature {}
 
+#[cfg(feature = "opentelemetry")]
+#[doc = include_str!("../docs/opentelemetry.md")]
+pub mod opentelemetry {}
+
 #[doc = include_str!("../docs/migrating.md")]
 pub mod migrating {}
 

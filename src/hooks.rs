@@ -78,6 +78,9 @@ pub struct ConfigFetched {
     /// What started the refresh cycle that fetched. Requests that arrive while a cycle runs
     /// join it: a `ForceRefresh` served by a tick's fetch sees [`FetchTrigger::Policy`].
     pub trigger: FetchTrigger,
+    /// How long the request took, from sending it to the parsed answer (redirects included;
+    /// the external cache's sync before it excluded).
+    pub duration: std::time::Duration,
 }
 
 impl ConfigFetched {
@@ -93,7 +96,8 @@ type FetchedHook = Box<dyn Fn(&ConfigFetched) + Send + Sync>;
 type StreamStateHook = Box<dyn Fn(StreamState) + Send + Sync>;
 type ChangedHook = Box<dyn Fn(&Config) + Send + Sync>;
 type EvaluatedHook = Box<dyn Fn(&EvaluationDetails<Value>) + Send + Sync>;
-type ErrorHook = Box<dyn Fn(&str) + Send + Sync>;
+/// Called with the event id and the message of each ERROR event (`on_error` takes the message).
+type ErrorHook = Box<dyn Fn(u32, &str) + Send + Sync>;
 
 /// The registered hooks.
 #[derive(Default)]
@@ -172,10 +176,10 @@ impl Hooks {
         }
     }
 
-    pub(crate) fn error(&self, message: &str) {
+    pub(crate) fn error(&self, event_id: u32, message: &str) {
         for hook in &self.on_error {
             // An error hook that panics cannot be reported through itself.
-            let _ = catch_unwind(AssertUnwindSafe(|| hook(message)));
+            let _ = catch_unwind(AssertUnwindSafe(|| hook(event_id, message)));
         }
     }
 }
@@ -266,7 +270,7 @@ impl LogSink for HookedSink {
                 }));
             }
             if level == LogLevel::Error {
-                self.hooks.error(text);
+                self.hooks.error(event_id, text);
             }
         });
     }

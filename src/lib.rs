@@ -97,6 +97,8 @@
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
 //!   a readiness handler for actix-web apps.
+//! * `telemetry` (feature `opentelemetry`): evaluations, fetches and cache failures recorded
+//!   through OpenTelemetry, on the client's hooks.
 //! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
 //!   client and a fake CDN.
 //! * [`guide`]: the guides, one page each.
@@ -126,6 +128,8 @@ mod redact;
 mod snapshot;
 mod state;
 mod stream;
+#[cfg(feature = "opentelemetry")]
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;

@@ -269,6 +269,7 @@ impl Poller {
             let fetched = (!hooks.on_config_fetched.is_empty()).then(|| ConfigFetched {
                 result: fetch_result(&outcome, current.remote.as_deref().map(|e| &*e.json)),
                 trigger: need.trigger(),
+                duration: took,
             });
             // Refresh requests are answered only once evaluations see the outcome.
             let _ = store.send(Store(outcome)).await;

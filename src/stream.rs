@@ -29,7 +29,7 @@ use futures_util::StreamExt as _;
 
 use crate::fetch::{FetchOptions, http_client};
 use crate::hooks::{FetchTrigger, Hooks};
-use crate::log::{LogLevel, LogSink, event};
+use crate::log::{LogLevel, LogSink, NoLog, event};
 use crate::protocol::{Need, Refresh, Shutdown};
 use crate::state::Published;
 
@@ -247,8 +247,10 @@ impl Actor for ChangeStream {
         let Some(parts) = self.parts.take() else {
             return;
         };
-        // The awc client is not `Send`: it is made here, on the actor's thread.
-        let client = match http_client(&parts.fetch_options, &*parts.sink, |name| {
+        // The awc client is not `Send`: it is made here, on the actor's thread. The proxy
+        // variables it reads were read and their errors logged (9003) by the fetcher already:
+        // once per start.
+        let client = match http_client(&parts.fetch_options, &NoLog, |name| {
             std::env::var(name).ok()
         }) {
             Ok(client) => client,

@@ -167,6 +167,8 @@ async fn bad_proxy_variable_child() {
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::manual_poll())
         .proxy_from_env()
+        // The change stream makes an HTTP client of its own from the same variables.
+        .change_stream(ProxyStream::new(cdn.base_url(), "quiet-9003"))
         .log_sink(log.clone())
         .start()
         .unwrap();
