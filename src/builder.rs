@@ -5,9 +5,8 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -26,7 +25,7 @@ use crate::options::Options;
 use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, LeaseParts, Poller, PollerParts};
-use crate::state::Published;
+use crate::state::{Published, SyncThrottle};
 use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
 
@@ -550,28 +549,26 @@ impl ConfigCatBuilder {
             overrides.as_ref().map(|(o, local)| (o, local.as_ref())),
             options.default_user.clone(),
         );
-        let published = Arc::new(Published::new(initial));
+        let published = Arc::new(Published::new(initial, local_only, options.offline));
         #[cfg(feature = "opentelemetry")]
         for recorder in &self.telemetry {
             recorder.attach(&published);
         }
-        let offline = Arc::new(AtomicBool::new(options.offline));
         let mode = options.polling_mode;
 
         let has_external = self.cache.is_some();
+        let sync_throttle = Arc::new(SyncThrottle::new(options.cache_sync_interval));
         let cache = Cache::new(CacheParts {
             published: published.clone(),
             mode,
-            offline: offline.clone(),
             hooks: hooks.clone(),
             sink: sink.clone(),
             external: self.cache.take(),
             sdk_key: options.sdk_key.clone(),
             cache_timeout: options.cache_timeout,
-            cache_sync_interval: options.cache_sync_interval,
+            sync_throttle: sync_throttle.clone(),
             cache_lease: options.cache_lease,
             overrides,
-            local_only,
             subscribers: std::mem::take(&mut self.subscribers),
         })
         .start();
@@ -586,8 +583,6 @@ impl ConfigCatBuilder {
                 Ok(Rc::new(fetcher) as Rc<dyn Fetch>)
             }),
             published: published.clone(),
-            offline: offline.clone(),
-            local_only,
             store: cache.clone().recipient(),
             sync: has_external.then(|| cache.clone().recipient()),
             lease: (has_external && !options.cache_lease.is_zero()).then(|| LeaseParts {
@@ -610,7 +605,7 @@ impl ConfigCatBuilder {
                     stream,
                     fetch_options: stream_fetch_options,
                     refresh: poller.clone().recipient(),
-                    offline: offline.clone(),
+                    published: published.clone(),
                     sink: sink.clone(),
                     hooks: hooks.clone(),
                 })
@@ -618,28 +613,22 @@ impl ConfigCatBuilder {
             });
         let access_sync = has_external.then(|| AccessSync {
             recipient: cache.clone().recipient(),
-            interval: options.cache_sync_interval,
-            last: AtomicU64::new(0),
-            epoch: Instant::now(),
+            throttle: sync_throttle,
         });
         let shared = Arc::new(Shared {
             published,
             mode,
-            offline,
-            local_only,
             read_timeout: options.read_timeout,
             sink,
             hooks,
             refresh: poller.clone().recipient(),
             access_sync,
-            closed: AtomicBool::new(false),
         });
         let peers = Peers {
             refresh: poller.clone().recipient(),
             offline_changed: poller.clone().recipient(),
             subscribe: cache.clone().recipient(),
             unsubscribe: cache.clone().recipient(),
-            default_user: cache.clone().recipient(),
             poller_shutdown: poller.clone().recipient(),
             cache_shutdown: cache.recipient(),
             #[cfg(test)]

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
 
@@ -23,7 +22,7 @@ use crate::hooks::ClientCacheState;
 use crate::log::{LogLevel, event};
 use crate::messages::*;
 use crate::model::Value;
-use crate::protocol::{DefaultUserChanged, Need, OfflineChanged, Refresh, Shutdown};
+use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown};
 use crate::snapshot::Snapshot;
 use crate::state::Current;
 use crate::user::User;
@@ -62,15 +61,13 @@ impl<T: FlagValue + Send + 'static> Evaluation for GetValueDetails<T> {
 
 impl Evaluation for GetAllKeys {
     fn answer(self, shared: &Shared, current: &Current) -> Vec<String> {
-        let view = shared.view(current);
-        view.keys().into_iter().map(str::to_owned).collect()
+        shared.view(current).get_all_keys()
     }
 }
 
 impl Evaluation for GetAllValues {
     fn answer(self, shared: &Shared, current: &Current) -> HashMap<String, Value> {
-        let view = shared.view(current);
-        view.get_all_values(self.0.as_ref()).into_iter().collect()
+        shared.view(current).get_all_values(self.0.as_ref())
     }
 }
 
@@ -98,7 +95,6 @@ pub(crate) struct Peers {
     pub offline_changed: Recipient<OfflineChanged>,
     pub subscribe: Recipient<Subscribe>,
     pub unsubscribe: Recipient<Unsubscribe>,
-    pub default_user: Recipient<DefaultUserChanged>,
     pub poller_shutdown: Recipient<Shutdown>,
     pub cache_shutdown: Recipient<Shutdown>,
     /// Makes the poller fail (tests only).
@@ -135,7 +131,8 @@ impl ConfigCat {
     }
 
     fn set_offline(&mut self, offline: bool) {
-        if !offline && self.shared.local_only {
+        let published = &self.shared.published;
+        if !offline && published.local_only() {
             self.shared.sink.log(
                 LogLevel::Warn,
                 event::LOCAL_ONLY_NO_EFFECT,
@@ -143,14 +140,14 @@ impl ConfigCat {
             );
             return;
         }
-        if self.shared.offline.swap(offline, Ordering::Relaxed) != offline {
+        if published.set_offline(offline) {
             let mode = if offline { "OFFLINE" } else { "ONLINE" };
             self.shared.sink.log(
                 LogLevel::Info,
                 event::MODE_SWITCHED,
                 format_args!("Switched to {mode} mode."),
             );
-            let _ = self.peers.offline_changed.try_send(OfflineChanged(offline));
+            let _ = self.peers.offline_changed.try_send(OfflineChanged);
         }
     }
 
@@ -289,34 +286,29 @@ impl Handler<ForceRefresh> for ConfigCat {
 }
 
 impl ConfigCat {
-    /// Has the cache actor publish `user` as the default user. The mailbox waits until it is
-    /// published, so that the messages sent after this one see it.
-    fn change_default_user(&self, user: Option<User>) -> AtomicResponse<Self, ()> {
-        let published = self.peers.default_user.send(DefaultUserChanged(user));
-        AtomicResponse::new(Box::pin(fut::wrap_future(async move {
-            // An error means the client is closing: there is nothing left to evaluate.
-            let _ = published.await;
-        })))
+    /// Publishes `user` as the default user, here and now: the messages after this one see
+    /// it, and nothing waits for the cache actor (which may be writing to the external cache).
+    fn change_default_user(&self, user: Option<User>) {
+        self.shared.published.update(|current| Current {
+            default_user: user.clone(),
+            ..current.clone()
+        });
     }
 }
 
 impl Handler<SetDefaultUser> for ConfigCat {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(
-        &mut self,
-        SetDefaultUser(user): SetDefaultUser,
-        _: &mut Context<Self>,
-    ) -> Self::Result {
-        self.change_default_user(Some(user))
+    fn handle(&mut self, SetDefaultUser(user): SetDefaultUser, _: &mut Context<Self>) {
+        self.change_default_user(Some(user));
     }
 }
 
 impl Handler<ClearDefaultUser> for ConfigCat {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) -> Self::Result {
-        self.change_default_user(None)
+    fn handle(&mut self, _: ClearDefaultUser, _: &mut Context<Self>) {
+        self.change_default_user(None);
     }
 }
 
@@ -340,7 +332,7 @@ impl Handler<IsOffline> for ConfigCat {
     type Result = bool;
 
     fn handle(&mut self, _: IsOffline, _: &mut Context<Self>) -> bool {
-        self.shared.offline.load(Ordering::Relaxed)
+        self.shared.published.offline()
     }
 }
 
@@ -368,9 +360,12 @@ impl Handler<WaitForReady> for ConfigCat {
 impl Handler<Close> for ConfigCat {
     type Result = ResponseActFuture<Self, ()>;
 
-    /// The poller stops first, so that a download it finished is already queued at the cache
-    /// actor; the cache actor stops after the writes queued before its `Shutdown`.
+    /// The client is closed from now on: nothing more is fetched, and handles (and the messages
+    /// still queued) answer with defaults. The poller stops first, so that a download it
+    /// finished is already queued at the cache actor; the cache actor stops after the writes
+    /// queued before its `Shutdown`.
     fn handle(&mut self, _: Close, _: &mut Context<Self>) -> Self::Result {
+        self.shared.published.close();
         let poller = self.peers.poller_shutdown.send(Shutdown);
         let cache = self.peers.cache_shutdown.clone();
         let closing = async move {
@@ -378,10 +373,7 @@ impl Handler<Close> for ConfigCat {
             let _ = cache.send(Shutdown).await;
         };
         Box::pin(
-            fut::wrap_future(closing).map(|(), act: &mut Self, ctx: &mut Context<Self>| {
-                act.shared.closed.store(true, Ordering::Relaxed);
-                ctx.stop();
-            }),
+            fut::wrap_future(closing).map(|(), _: &mut Self, ctx: &mut Context<Self>| ctx.stop()),
         )
     }
 }

@@ -7,61 +7,48 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::Recipient;
 
-use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
+use crate::eval::{EvaluationDetails, FlagValue};
 use crate::hooks::{ClientCacheState, Hooks};
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::Value;
 use crate::policy::{Access, PollingMode};
 use crate::protocol::{Need, Refresh, SyncExternal};
 use crate::snapshot::{Snapshot, View};
-use crate::state::{Current, Published, state_of};
+use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
-/// Re-reads of the external cache driven by accesses: at most one per interval.
+/// Re-reads of the external cache driven by accesses, under the throttle the cache actor
+/// shares.
 pub(crate) struct AccessSync {
     pub recipient: Recipient<SyncExternal>,
-    pub interval: Duration,
-    /// When the last re-read was asked for, in milliseconds since `epoch`.
-    pub last: AtomicU64,
-    pub epoch: Instant,
+    pub throttle: Arc<SyncThrottle>,
 }
 
 impl AccessSync {
-    /// Asks the cache actor for a re-read when the last one is older than the interval; never
-    /// waits for it (an evaluation does not wait on the external cache).
+    /// Asks the cache actor for a re-read when the throttle grants one; never waits for it (an
+    /// evaluation does not wait on the external cache).
+    #[inline]
     fn poke(&self) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        let last = self.last.load(Ordering::Relaxed);
-        let interval = self.interval.as_millis() as u64;
-        if now.saturating_sub(last) >= interval
-            && self
-                .last
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let _ = self.recipient.try_send(SyncExternal);
+        if self.throttle.claim() {
+            let _ = self.recipient.try_send(SyncExternal { claimed: true });
         }
     }
 }
 
 /// What answering an evaluation needs.
 pub(crate) struct Shared {
+    /// The published state and the client's switches (offline, local-only, closed).
     pub published: Arc<Published>,
     pub mode: PollingMode,
-    pub offline: Arc<AtomicBool>,
-    pub local_only: bool,
     pub read_timeout: Duration,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
     pub refresh: Recipient<Refresh>,
     pub access_sync: Option<AccessSync>,
-    /// Set once the client is closed: handles then answer with defaults.
-    pub closed: AtomicBool,
 }
 
 /// What an access must wait for before it is answered.
@@ -81,10 +68,10 @@ impl Shared {
             sync.poke();
         }
         if current.ready.is_none() {
-            return Some(Wait::Ready(self.mode.policy().first_wait()));
+            return Some(Wait::Ready(self.mode.policy().max_init_wait()));
         }
         let access = self.mode.on_access(current.fetch_time(), self.read_timeout);
-        if access == Access::Serve || self.local_only || self.offline.load(Ordering::Relaxed) {
+        if access == Access::Serve || self.published.local_only() || self.published.offline() {
             return None;
         }
         match access {
@@ -143,7 +130,8 @@ impl Shared {
         }
     }
 
-    /// A view of `current`, borrowed without reference counting.
+    /// A view of `current`, borrowed without reference counting: what every verb of the
+    /// messages and the handle runs on.
     #[inline]
     pub(crate) fn view<'a>(&'a self, current: &'a Current) -> View<'a> {
         View {
@@ -152,30 +140,13 @@ impl Shared {
             default_user: current.default_user.as_ref(),
             sink: &*self.sink,
             hooks: &self.hooks,
+            report_evaluations: self.hooks.wants_flag_evaluated(),
+            closed: self.published.closed(),
         }
     }
 
     pub(crate) fn snapshot(&self, current: &Current) -> Snapshot {
         Snapshot::new(current, self.sink.clone(), self.hooks.clone())
-    }
-
-    /// After `Close`: says so (WARNING 3201) and tells whether the client is closed.
-    #[inline]
-    fn refuses(&self, method: &str) -> bool {
-        let closed = self.closed.load(Ordering::Relaxed);
-        if closed {
-            self.say_closed(method);
-        }
-        closed
-    }
-
-    #[cold]
-    fn say_closed(&self, method: &str) {
-        self.sink.log(
-            LogLevel::Warn,
-            event::CLIENT_DISPOSED,
-            format_args!("The client object is already disposed, thus `{method}()` has no effect."),
-        );
     }
 }
 
@@ -184,12 +155,10 @@ impl Shared {
 ///
 /// Get one with [`GetHandle`](crate::GetHandle). It is `Clone + Send + Sync + 'static`: keep it
 /// in application state and read flags from any thread or task, inside the actix System or
-/// outside it. Reads have the semantics of the evaluation messages (default user, hooks, the
-/// evaluation log, details, lazy-load refreshes and the external cache's re-reads), except that
-/// they never wait: before the client is ready they answer from what is there, so await
-/// [`wait_for_ready`](Self::wait_for_ready) first where that matters. After
-/// [`Close`](crate::Close) they return the default, with [`EvaluationError::ClientClosed`] in
-/// the details.
+/// outside it. Its verbs are those of every other way to evaluate, with the same names and
+/// answers (see [the crate's overview](crate#evaluating-one-set-of-verbs-four-ways)); what is
+/// its own is that it never waits: before the client is ready it answers from what is there,
+/// so await [`wait_for_ready`](Self::wait_for_ready) first where that matters.
 ///
 /// Each thread keeps the state it last read of the first four clients it reads, so that a read
 /// costs one relaxed load while the config is unchanged. A replaced config therefore stays in
@@ -220,7 +189,7 @@ impl std::fmt::Debug for ConfigCatHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigCatHandle")
             .field("ready", &self.ready_state())
-            .field("closed", &self.0.closed.load(Ordering::Relaxed))
+            .field("closed", &self.0.published.closed())
             .finish()
     }
 }
@@ -240,14 +209,7 @@ impl ConfigCatHandle {
     /// The value of a flag for a user (or the default user), `default` on any error.
     #[inline]
     pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {
-        let shared = &*self.0;
-        if shared.refuses("get_value") {
-            return default;
-        }
-        shared.published.read(|current| {
-            shared.access_now(current);
-            shared.view(current).get_value(key, default, user)
-        })
+        self.read(|view| view.get_value(key, default, user))
     }
 
     /// The value of a flag with the details of how it was chosen.
@@ -257,48 +219,27 @@ impl ConfigCatHandle {
         default: T,
         user: Option<&User>,
     ) -> EvaluationDetails<T> {
-        let shared = &*self.0;
-        shared.published.read(|current| {
-            if shared.refuses("get_value_details") {
-                let user = user.or(current.default_user.as_ref());
-                return EvaluationDetails::from_error(
-                    key,
-                    default,
-                    EvaluationError::ClientClosed,
-                    user,
-                );
-            }
-            shared.access_now(current);
-            shared.view(current).get_value_details(key, default, user)
-        })
+        self.read(|view| view.get_value_details(key, default, user))
     }
 
-    /// The setting keys of the current config, sorted.
+    /// The setting keys of the current config, sorted (empty without a config).
     pub fn get_all_keys(&self) -> Vec<String> {
-        self.read("get_all_keys", Vec::new(), |view| {
-            view.keys().into_iter().map(str::to_owned).collect()
-        })
+        self.read(|view| view.get_all_keys())
     }
 
     /// Every flag's value for a user (or the default user); flags that fail are left out.
     pub fn get_all_values(&self, user: Option<&User>) -> HashMap<String, Value> {
-        self.read("get_all_values", HashMap::new(), |view| {
-            view.get_all_values(user).into_iter().collect()
-        })
+        self.read(|view| view.get_all_values(user))
     }
 
     /// Every flag's evaluation details for a user (or the default user), sorted by key.
     pub fn get_all_value_details(&self, user: Option<&User>) -> Vec<EvaluationDetails<Value>> {
-        self.read("get_all_value_details", Vec::new(), |view| {
-            view.get_all_value_details(user)
-        })
+        self.read(|view| view.get_all_value_details(user))
     }
 
     /// The key and value a variation id belongs to.
     pub fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
-        self.read("get_key_and_value", None, |view| {
-            view.get_key_and_value(variation_id)
-        })
+        self.read(|view| view.get_key_and_value(variation_id))
     }
 
     /// An immutable [`Snapshot`] of the current config.
@@ -321,13 +262,13 @@ impl ConfigCatHandle {
         self.0.wait_for_ready(timeout).await
     }
 
-    fn read<R>(&self, method: &str, closed: R, f: impl FnOnce(View<'_>) -> R) -> R {
-        if self.0.refuses(method) {
-            return closed;
-        }
-        self.0.published.read(|current| {
-            self.0.access_now(current);
-            f(self.0.view(current))
+    /// Runs a verb on the newest state, after starting what the access sets in motion.
+    #[inline]
+    fn read<R>(&self, verb: impl FnOnce(View<'_>) -> R) -> R {
+        let shared = &*self.0;
+        shared.published.read(|current| {
+            shared.access_now(current);
+            verb(shared.view(current))
         })
     }
 }

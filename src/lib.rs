@@ -32,6 +32,37 @@
 //! # Ok::<(), configcat_actix::ParseError>(())
 //! ```
 //!
+//! # Evaluating: one set of verbs, four ways
+//!
+//! The same verbs, with the same names, arguments and answers, run on one implementation
+//! whichever way a flag is read:
+//!
+//! | verb | message to [`ConfigCat`] | [`ConfigCatHandle`], [`Snapshot`] | `web::Flags` (feature `actix-web`) |
+//! |---|---|---|---|
+//! | a value, `default` on any error | [`GetValue`] → `T` | `get_value(key, default, user)` | `get_value(key, default)` |
+//! | the value with how it was chosen | [`GetValueDetails`] → [`EvaluationDetails<T>`] | `get_value_details(key, default, user)` | `get_value_details(key, default)` |
+//! | the setting keys, sorted | [`GetAllKeys`] → `Vec<String>` | `get_all_keys()` | `get_all_keys()` |
+//! | every value (failed flags left out) | [`GetAllValues`] → `HashMap<String, Value>` | `get_all_values(user)` | `get_all_values()` |
+//! | every flag's details, sorted by key | [`GetAllValueDetails`] → `Vec<EvaluationDetails<Value>>` | `get_all_value_details(user)` | `get_all_value_details()` |
+//! | the key and value of a variation id | [`GetKeyAndValue`] → `Option<(String, Value)>` | `get_key_and_value(id)` | `get_key_and_value(id)` |
+//!
+//! Everywhere a `None` user means the default user; `on_flag_evaluated` hooks, the evaluation
+//! log (INFO 5000) and the errors are the same. What differs is only when and from what they
+//! answer:
+//!
+//! * **A message waits for readiness**: one mailbox hop; a request made before the client is
+//!   ready waits for it (at most the polling mode's `max_init_wait`), as does a lazy-load
+//!   request the mode says must wait for a refresh; the others are answered at once.
+//! * **A handle never waits**: it evaluates on the caller's thread from the newest config, and
+//!   before the client is ready answers from what is there (await `wait_for_ready` first where
+//!   that matters). `web::Flags` is a handle with the request's user in place of the `user`
+//!   argument.
+//! * **A snapshot is frozen**: it answers from the config and default user it was taken with,
+//!   even after the client changed or closed.
+//!
+//! After [`Close`], handles and `Flags` (and messages still queued at the client) answer as
+//! with no config, [`EvaluationError::ClientClosed`] in the details, and log WARNING 3201.
+//!
 //! # Layout
 //!
 //! Three actors exchange the messages of one module; around them, a pure core that knows

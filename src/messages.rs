@@ -174,9 +174,8 @@ impl Message for IsOffline {
 /// Sets the user evaluations use when none is given.
 ///
 /// Messages sent after it are answered with the new default user, whether or not its reply was
-/// awaited; handles see it from the moment it is replied to. The cache actor publishes it, so
-/// when that actor is finishing a write to the external cache, the client's messages wait for
-/// that write too (at most the cache timeout); handles and snapshots do not.
+/// awaited; handles see it from the moment it is replied to, and snapshots taken after it.
+/// The client publishes it itself, at once: it never waits for the external cache.
 #[derive(Debug, Clone)]
 pub struct SetDefaultUser(pub User);
 

@@ -66,8 +66,8 @@ use crate::{ConfigCat, ConfigCatHandle};
 pub const PROVIDER_NAME: &str = "ConfigCat";
 
 /// How long [`FeatureProvider::initialize`] waits for the client's first config by default:
-/// 5 s, the client's own default (`PollingMode::max_init_wait`).
-pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
+/// the client's own default, the one constant.
+pub use crate::policy::DEFAULT_MAX_INIT_WAIT;
 
 /// An OpenFeature [`FeatureProvider`] that evaluates flags with a ConfigCat client.
 ///

@@ -1,8 +1,10 @@
 //! Every option of a client, in one comparable value.
 //!
-//! The builder fills an [`Options`]; the actors read what they need from it. Two starts with the
-//! same SDK key are "the same client" exactly when their options are equal (warning 3000
-//! otherwise). Hooks, log sinks and the cache object cannot be compared and are kept beside it.
+//! The builder fills an [`Options`] and is its only reader: it hands each actor, when it starts
+//! it, the values that actor needs (the actors never see `Options`), and keeps it to compare
+//! with a later start. Two starts with the same SDK key are "the same client" exactly when
+//! their options are equal (warning 3000 otherwise). Hooks, log sinks and the cache object
+//! cannot be compared and are kept beside it.
 
 use std::time::Duration;
 

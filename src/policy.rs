@@ -18,8 +18,8 @@ use crate::hooks::ClientCacheState;
 /// the poller spin.
 pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The default longest wait for the first config.
-pub(crate) const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
+/// The default longest wait for the first config (see `PollingMode::max_init_wait`): 5 s.
+pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
 
 /// A tick counts the config as due a little before a whole interval has passed, so that a timer
 /// firing early does not skip a fetch (the JavaScript SDK's tolerance).
@@ -72,14 +72,14 @@ impl PollingMode {
         PollingMode(Mode::Lazy(LazyLoad {
             ttl: cache_ttl.max(MIN_INTERVAL),
             wait_for_refresh: false,
-            first_wait: DEFAULT_MAX_INIT_WAIT,
+            max_init_wait: DEFAULT_MAX_INIT_WAIT,
         }))
     }
 
     /// Fetch only on [`ForceRefresh`](crate::ForceRefresh).
     pub fn manual_poll() -> PollingMode {
         PollingMode(Mode::Manual(ManualPoll {
-            first_wait: DEFAULT_MAX_INIT_WAIT,
+            max_init_wait: DEFAULT_MAX_INIT_WAIT,
         }))
     }
 
@@ -94,10 +94,12 @@ impl PollingMode {
                 ..auto
             }),
             Mode::Lazy(lazy) => Mode::Lazy(LazyLoad {
-                first_wait: wait,
+                max_init_wait: wait,
                 ..lazy
             }),
-            Mode::Manual(_) => Mode::Manual(ManualPoll { first_wait: wait }),
+            Mode::Manual(_) => Mode::Manual(ManualPoll {
+                max_init_wait: wait,
+            }),
         })
     }
 
@@ -193,8 +195,8 @@ pub(crate) trait Policy: std::fmt::Debug + Send + Sync {
     /// The state the client reports for a downloaded config of this age.
     fn state_of(&self, age: Duration) -> ClientCacheState;
 
-    /// The longest a request made before the client is ready waits.
-    fn first_wait(&self) -> Duration;
+    /// The longest a request made before the client is ready waits (`max_init_wait`).
+    fn max_init_wait(&self) -> Duration;
 }
 
 /// Fetch at start, then every interval.
@@ -233,7 +235,7 @@ impl Policy for AutoPoll {
         fresh_or_cached(age < self.interval)
     }
 
-    fn first_wait(&self) -> Duration {
+    fn max_init_wait(&self) -> Duration {
         self.max_init_wait
     }
 }
@@ -243,7 +245,7 @@ impl Policy for AutoPoll {
 pub(crate) struct LazyLoad {
     ttl: Duration,
     wait_for_refresh: bool,
-    first_wait: Duration,
+    max_init_wait: Duration,
 }
 
 impl Policy for LazyLoad {
@@ -262,7 +264,7 @@ impl Policy for LazyLoad {
     fn on_access(&self, fetch_time: Option<SystemTime>, read_timeout: Duration) -> Access {
         let age = fetch_time.map(|time| SystemTime::now().duration_since(time).unwrap_or_default());
         match age {
-            None => Access::RefreshAndWait(self.first_wait),
+            None => Access::RefreshAndWait(self.max_init_wait),
             Some(age) if age < self.ttl => Access::Serve,
             Some(_) if self.wait_for_refresh => Access::RefreshAndWait(read_timeout),
             Some(_) => Access::RefreshInBackground,
@@ -277,15 +279,15 @@ impl Policy for LazyLoad {
         fresh_or_cached(age < self.ttl)
     }
 
-    fn first_wait(&self) -> Duration {
-        self.first_wait
+    fn max_init_wait(&self) -> Duration {
+        self.max_init_wait
     }
 }
 
 /// Fetch only when asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ManualPoll {
-    first_wait: Duration,
+    max_init_wait: Duration,
 }
 
 impl Policy for ManualPoll {
@@ -313,8 +315,8 @@ impl Policy for ManualPoll {
         ClientCacheState::HasCachedFlagDataOnly
     }
 
-    fn first_wait(&self) -> Duration {
-        self.first_wait
+    fn max_init_wait(&self) -> Duration {
+        self.max_init_wait
     }
 }
 

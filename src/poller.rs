@@ -21,7 +21,6 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -108,7 +107,7 @@ async fn lease_or_wait(
         }
         let step = lease.step.max(MIN_LEASE_STEP);
         actix_rt::time::sleep(step.min(lease.wait.saturating_sub(started.elapsed()))).await;
-        let _ = sync.send(SyncExternal).await;
+        let _ = sync.send(SyncExternal { claimed: false }).await;
         if !still_due() {
             return Leased::Served;
         }
@@ -128,10 +127,8 @@ pub(crate) struct Poller {
     mode: PollingMode,
     make_fetcher: MakeFetcher,
     fetcher: Option<Rc<dyn Fetch>>,
+    /// The published state, and the switches (offline, local-only, closed) beside it.
     published: Arc<Published>,
-    offline: Arc<AtomicBool>,
-    /// Local-only flag overrides: the poller never fetches.
-    local_only: bool,
     store: Recipient<Store>,
     /// Re-reads the external cache; `None` without one.
     sync: Option<Recipient<SyncExternal>>,
@@ -145,7 +142,6 @@ pub(crate) struct Poller {
     waiters: Vec<Waiter>,
     /// How long the last download took: a tick allows for it (see `AutoPoll::due`).
     last_download: Duration,
-    closed: bool,
 }
 
 /// What the builder hands the poller.
@@ -153,8 +149,6 @@ pub(crate) struct PollerParts {
     pub mode: PollingMode,
     pub make_fetcher: MakeFetcher,
     pub published: Arc<Published>,
-    pub offline: Arc<AtomicBool>,
-    pub local_only: bool,
     pub store: Recipient<Store>,
     pub sync: Option<Recipient<SyncExternal>>,
     pub lease: Option<LeaseParts>,
@@ -169,8 +163,6 @@ impl Poller {
             make_fetcher: parts.make_fetcher,
             fetcher: None,
             published: parts.published,
-            offline: parts.offline,
-            local_only: parts.local_only,
             store: parts.store,
             sync: parts.sync,
             lease: parts.lease,
@@ -180,12 +172,11 @@ impl Poller {
             timer: None,
             waiters: Vec::new(),
             last_download: Duration::ZERO,
-            closed: false,
         }
     }
 
     fn can_fetch(&self) -> bool {
-        !self.closed && !self.local_only && !self.offline.load(Ordering::Relaxed)
+        self.refusal().is_none()
     }
 
     /// Does what the policy says a (re)started poller does.
@@ -246,7 +237,7 @@ impl Poller {
             if let Some(sync) = sync {
                 // Another process may have downloaded a config meanwhile (and a forced fetch
                 // then sends its ETag).
-                let _ = sync.send(SyncExternal).await;
+                let _ = sync.send(SyncExternal { claimed: false }).await;
             }
             let due = || match need {
                 Need::Always | Need::Changed(_) => true,
@@ -390,11 +381,11 @@ impl Poller {
     }
 
     fn refusal(&self) -> Option<RefreshError> {
-        if self.closed {
+        if self.published.closed() {
             Some(RefreshError::Closed)
-        } else if self.local_only {
+        } else if self.published.local_only() {
             Some(RefreshError::LocalOnly)
-        } else if self.offline.load(Ordering::Relaxed) {
+        } else if self.published.offline() {
             Some(RefreshError::Offline)
         } else {
             None
@@ -460,9 +451,9 @@ impl Handler<Refresh> for Poller {
 impl Handler<OfflineChanged> for Poller {
     type Result = ();
 
-    fn handle(&mut self, OfflineChanged(offline): OfflineChanged, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: OfflineChanged, ctx: &mut Context<Self>) {
         self.supervised(ctx, "a switch to offline or online", |act, ctx| {
-            if offline {
+            if act.published.offline() {
                 act.unschedule(ctx);
             } else {
                 act.schedule(ctx);
@@ -474,8 +465,10 @@ impl Handler<OfflineChanged> for Poller {
 impl Handler<Shutdown> for Poller {
     type Result = ();
 
+    /// The client is closed from now on (the evaluator marks it when `Close` begins; marked
+    /// here too, so that no restarted poller fetches after a `Shutdown`, whoever sent it).
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
-        self.closed = true;
+        self.published.close();
         self.unschedule(ctx);
         // A download that finished has been handed to the cache actor already (the cycle sends
         // it as soon as it is in): cancelling loses only a download still under way.

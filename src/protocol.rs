@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ConfigCat ── Refresh, OfflineChanged, Shutdown ──► Poller
-//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, DefaultUserChanged, Shutdown ──► Cache
+//! ConfigCat ── SyncExternal, Subscribe, Unsubscribe, Shutdown ──► Cache
 //! Poller ───── SyncExternal, TakeLease, Store, ReleaseLease ──► Cache
 //! ```
 //!
@@ -15,7 +15,6 @@ use actix::Message;
 use crate::error::RefreshError;
 use crate::fetch::FetchOutcome;
 use crate::hooks::FetchTrigger;
-use crate::user::User;
 
 /// When a refresh cycle fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +45,11 @@ impl Need {
 #[rtype(result = "Result<(), RefreshError>")]
 pub(crate) struct Refresh(pub Need);
 
-/// The client went offline (`true`) or online (`false`).
+/// The client went offline or online: the poller looks at the switch in the published state
+/// (the one place it is kept) and stops or starts polling.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct OfflineChanged(pub bool);
+pub(crate) struct OfflineChanged;
 
 /// A fetch finished: the cache actor stores what it brought, writes it to the external cache,
 /// and replies once evaluations see it.
@@ -57,11 +57,14 @@ pub(crate) struct OfflineChanged(pub bool);
 #[rtype(result = "()")]
 pub(crate) struct Store(pub FetchOutcome);
 
-/// Re-read the external cache unless that was done within the sync interval; replies when the
-/// read (a running one is joined) is over.
+/// Re-read the external cache unless the sync throttle says one was made within the sync
+/// interval; replies when the read (a running one is joined) is over.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct SyncExternal;
+pub(crate) struct SyncExternal {
+    /// The read was claimed from the throttle already (by an access): it is made.
+    pub claimed: bool,
+}
 
 /// Asks the cache actor for the download lease of the shared entry before a download; replies
 /// whether this client may download now (also when the cache has no leases, or failed).
@@ -73,11 +76,6 @@ pub(crate) struct TakeLease;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct ReleaseLease;
-
-/// Publishes a new default user (`None`: none); replies once evaluations see it.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct DefaultUserChanged(pub Option<User>);
 
 /// Stops an actor as part of `Close`; replies once the actor's work in flight is finished (a
 /// cache write) or cancelled (a fetch).

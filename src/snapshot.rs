@@ -1,6 +1,9 @@
 //! The [`Snapshot`] users evaluate from synchronously, and the borrowed view every evaluation
-//! path shares.
+//! path shares: [`View`] is the one implementation of the evaluation verbs, which the evaluator
+//! actor's handlers, [`ConfigCatHandle`](crate::ConfigCatHandle), [`Snapshot`] and `web::Flags`
+//! call.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -8,7 +11,7 @@ use smol_str::SmolStr;
 
 use crate::eval::{self, EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
-use crate::log::LogSink;
+use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, Value};
 pub(crate) use crate::state::ConfigEntry;
 use crate::state::Current;
@@ -17,15 +20,19 @@ use crate::user::User;
 /// An immutable view of the client's current config that evaluates synchronously, with no
 /// mailbox in between: for hot loops. Cloning is a few reference-count increments.
 ///
-/// Get one with the [`GetSnapshot`](crate::GetSnapshot) message. A snapshot never changes; ask
-/// for a new one to see a newer config.
+/// Get one with the [`GetSnapshot`](crate::GetSnapshot) message (or
+/// [`ConfigCatHandle::snapshot`](crate::ConfigCatHandle::snapshot)). It has the verbs of every
+/// other way to evaluate, with the same names and answers (see [the crate's
+/// overview](crate#evaluating-one-set-of-verbs-four-ways)); what is its own is that it is
+/// frozen: it keeps the config and the default user it was taken with (even after
+/// [`Close`](crate::Close)), so ask for a new one to see a newer config.
 ///
 /// ```
 /// use configcat_actix::{Config, Snapshot, User};
 /// let config = Config::parse(r#"{"f":{"isAwesome":{"t":0,"v":{"b":true}}}}"#)?;
 /// let snapshot = Snapshot::from_config(config);
 /// assert!(snapshot.get_value("isAwesome", false, None));
-/// assert_eq!(snapshot.keys(), vec!["isAwesome"]);
+/// assert_eq!(snapshot.get_all_keys(), vec!["isAwesome"]);
 /// # Ok::<(), configcat_actix::ParseError>(())
 /// ```
 #[derive(Clone)]
@@ -44,7 +51,7 @@ impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
             .field("fetch_time", &self.fetch_time())
-            .field("keys", &self.keys().len())
+            .field("keys", &sorted_keys(self.config()).len())
             .finish()
     }
 }
@@ -84,11 +91,18 @@ impl Snapshot {
         self.fetch_time
     }
 
-    /// The setting keys, sorted.
+    /// The setting keys, sorted, borrowed from the snapshot.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `get_all_keys`, the name every way to evaluate shares"
+    )]
     pub fn keys(&self) -> Vec<&str> {
         sorted_keys(self.config())
     }
 
+    /// The view every verb delegates to. A snapshot is never closed: it goes on answering
+    /// from what it holds after the client is closed.
+    #[inline]
     pub(crate) fn view(&self) -> View<'_> {
         View {
             config: self.config.as_deref(),
@@ -96,20 +110,15 @@ impl Snapshot {
             default_user: self.default_user.as_ref(),
             sink: &*self.sink,
             hooks: &self.hooks,
+            report_evaluations: self.report_evaluations,
+            closed: false,
         }
     }
 
     /// The value of a flag for a user (or the default user), `default` on any error.
     #[inline]
     pub fn get_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&User>) -> T {
-        match &self.config {
-            // The hot path: straight to the evaluator.
-            Some(config) if !self.report_evaluations => {
-                let user = user.or(self.default_user.as_ref());
-                eval::evaluate_value(config, key, default, user, &*self.sink)
-            }
-            _ => self.view().get_value(key, default, user),
-        }
+        self.view().get_value(key, default, user)
     }
 
     /// The value of a flag with the details of how it was chosen.
@@ -122,12 +131,18 @@ impl Snapshot {
         self.view().get_value_details(key, default, user)
     }
 
-    /// Every flag's value for a user; flags that fail to evaluate are left out.
-    pub fn get_all_values(&self, user: Option<&User>) -> Vec<(String, Value)> {
+    /// The setting keys of the config, sorted (empty without a config).
+    pub fn get_all_keys(&self) -> Vec<String> {
+        self.view().get_all_keys()
+    }
+
+    /// Every flag's value for a user (or the default user); flags that fail to evaluate are
+    /// left out.
+    pub fn get_all_values(&self, user: Option<&User>) -> HashMap<String, Value> {
         self.view().get_all_values(user)
     }
 
-    /// Every flag's evaluation details for a user, sorted by key.
+    /// Every flag's evaluation details for a user (or the default user), sorted by key.
     pub fn get_all_value_details(&self, user: Option<&User>) -> Vec<EvaluationDetails<Value>> {
         self.view().get_all_value_details(user)
     }
@@ -146,8 +161,9 @@ fn sorted_keys(config: Option<&Config>) -> Vec<&str> {
     keys
 }
 
-/// A borrowed view of the client state an evaluation needs. The evaluator actor builds one from
-/// the published state without touching reference counts; a [`Snapshot`] owns what it borrows.
+/// A borrowed view of the client state an evaluation needs, and the one implementation of the
+/// evaluation verbs. The evaluator actor and handles build one from the published state
+/// without touching reference counts; a [`Snapshot`] owns what it borrows.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
     pub(crate) config: Option<&'a Config>,
@@ -155,15 +171,26 @@ pub(crate) struct View<'a> {
     pub(crate) default_user: Option<&'a User>,
     pub(crate) sink: &'a dyn LogSink,
     pub(crate) hooks: &'a Hooks,
+    /// Whether evaluations must build details for `on_flag_evaluated` hooks.
+    pub(crate) report_evaluations: bool,
+    /// The client is closed: every verb says so (WARNING 3201) and answers as with no config,
+    /// with [`EvaluationError::ClientClosed`](eval::EvaluationError::ClientClosed) in details.
+    pub(crate) closed: bool,
 }
 
 impl<'a> View<'a> {
-    pub(crate) fn keys(&self) -> Vec<&'a str> {
-        sorted_keys(self.config)
-    }
-
+    #[inline]
     fn user(&self, user: Option<&'a User>) -> Option<&'a User> {
         user.or(self.default_user)
+    }
+
+    /// Whether the client is closed; if so, says so for `method` (the check of every verb).
+    #[inline]
+    fn refuses(&self, method: &str) -> bool {
+        if self.closed {
+            say_closed(self.sink, method);
+        }
+        self.closed
     }
 
     // Inlined into the handle's read, which builds the view: passed through memory instead, the
@@ -175,8 +202,8 @@ impl<'a> View<'a> {
         default: T,
         user: Option<&'a User>,
     ) -> T {
-        if self.hooks.wants_flag_evaluated() {
-            return self.get_value_details(key, default, user).value;
+        if self.report_evaluations || self.closed {
+            return self.details_for("get_value", key, default, user).value;
         }
         let Some(config) = self.config else {
             config_missing(self.sink, key, &default);
@@ -191,7 +218,22 @@ impl<'a> View<'a> {
         default: T,
         user: Option<&'a User>,
     ) -> EvaluationDetails<T> {
+        self.details_for("get_value_details", key, default, user)
+    }
+
+    /// The details of one flag, for the verb `method`.
+    fn details_for<T: FlagValue>(
+        &self,
+        method: &str,
+        key: &str,
+        default: T,
+        user: Option<&'a User>,
+    ) -> EvaluationDetails<T> {
         let user = self.user(user);
+        if self.refuses(method) {
+            let error = eval::EvaluationError::ClientClosed;
+            return EvaluationDetails::from_error(key, default, error, user);
+        }
         let details = match self.config {
             None => {
                 config_missing(self.sink, key, &default);
@@ -210,8 +252,21 @@ impl<'a> View<'a> {
         details
     }
 
-    pub(crate) fn get_all_values(&self, user: Option<&'a User>) -> Vec<(String, Value)> {
-        self.get_all_value_details(user)
+    pub(crate) fn get_all_keys(&self) -> Vec<String> {
+        if self.refuses("get_all_keys") {
+            return Vec::new();
+        }
+        sorted_keys(self.config)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub(crate) fn get_all_values(&self, user: Option<&'a User>) -> HashMap<String, Value> {
+        if self.refuses("get_all_values") {
+            return HashMap::new();
+        }
+        self.evaluate_all(user)
             .into_iter()
             .filter(|d| d.error.is_none())
             .map(|d| (d.key.into(), d.value))
@@ -222,10 +277,18 @@ impl<'a> View<'a> {
         &self,
         user: Option<&'a User>,
     ) -> Vec<EvaluationDetails<Value>> {
+        if self.refuses("get_all_value_details") {
+            return Vec::new();
+        }
+        self.evaluate_all(user)
+    }
+
+    /// Every flag's details, sorted by key (none without a config, logged).
+    fn evaluate_all(&self, user: Option<&'a User>) -> Vec<EvaluationDetails<Value>> {
         let Some(config) = self.config else {
             self.sink.log(
-                crate::LogLevel::Error,
-                crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+                LogLevel::Error,
+                event::CONFIG_JSON_NOT_AVAILABLE,
                 format_args!("Config JSON is not present. Returning empty list."),
             );
             return Vec::new();
@@ -251,16 +314,28 @@ impl<'a> View<'a> {
     }
 
     pub(crate) fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
+        if self.refuses("get_key_and_value") {
+            return None;
+        }
         let Some(config) = self.config else {
             self.sink.log(
-                crate::LogLevel::Error,
-                crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+                LogLevel::Error,
+                event::CONFIG_JSON_NOT_AVAILABLE,
                 format_args!("Config JSON is not present. Returning None."),
             );
             return None;
         };
         eval::key_and_value(config, variation_id, self.sink).map(|(k, v)| (k.to_owned(), v.clone()))
     }
+}
+
+#[cold]
+fn say_closed(sink: &dyn LogSink, method: &str) {
+    sink.log(
+        LogLevel::Warn,
+        event::CLIENT_DISPOSED,
+        format_args!("The client object is already disposed, thus `{method}()` has no effect."),
+    );
 }
 
 fn config_missing<T: FlagValue>(sink: &dyn LogSink, key: &str, default: &T) {
@@ -270,10 +345,10 @@ fn config_missing<T: FlagValue>(sink: &dyn LogSink, key: &str, default: &T) {
             self.0.fmt_log(f)
         }
     }
-    if sink.enabled(crate::LogLevel::Error) {
+    if sink.enabled(LogLevel::Error) {
         sink.log(
-            crate::LogLevel::Error,
-            crate::log::event::CONFIG_JSON_NOT_AVAILABLE,
+            LogLevel::Error,
+            event::CONFIG_JSON_NOT_AVAILABLE,
             format_args!(
                 "Config JSON is not present when evaluating setting '{key}'. Returning the `default_value` parameter that you specified in your application: '{}'.",
                 Show(default)

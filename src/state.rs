@@ -1,9 +1,15 @@
-//! The published state: what the cache actor writes and every reader loads without a lock.
+//! The published state: what the client serves, which every reader loads without a lock, and
+//! the client's switches.
 //!
 //! [`Published`] holds one [`Current`]: the last download, the config evaluations use, the
-//! default user, and whether the client is ready. The cache actor is its only writer; the evaluator, snapshots
-//! and the poller read it with one lock-free load. Readiness is a field of the published state,
-//! so there is one source of truth for it; [`Published::ready`] waits for it to be set.
+//! default user, and whether the client is ready. The cache actor writes the config and
+//! readiness, the evaluator the default user; each writes with [`Published::update`], so that
+//! neither undoes the other's change. The evaluator, handles, snapshots and the poller read it
+//! with one lock-free load. Readiness is a field of the published state, so there is one source
+//! of truth for it; [`Published::ready`] waits for it to be set.
+//!
+//! Beside it, each fact every actor needs is kept once: whether the client is offline, whether
+//! its flag overrides are local-only (fixed at start), and whether it is closed.
 //!
 //! Handles read it through [`Published::read`], which keeps, per thread, the state that thread
 //! last read: checking that it is still the newest is one relaxed load, where taking an
@@ -11,8 +17,9 @@
 
 use std::cell::RefCell;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, Cache, Guard};
 use tokio::sync::Notify;
@@ -65,7 +72,9 @@ pub(crate) struct Current {
     /// What evaluations use: the remote config, merged with flag overrides if there are any.
     pub config: Option<Arc<Config>>,
     /// The user evaluations without one are for. It lives here, not beside, so that an
-    /// evaluation gets everything it reads with the one load of the published state.
+    /// evaluation gets everything it reads with the one load of the published state. The
+    /// evaluator writes it at once (never through the cache actor, which may be busy with the
+    /// external cache for up to the cache timeout).
     pub default_user: Option<User>,
     /// How much flag data the client had when it became ready; `None` until then.
     pub ready: Option<ClientCacheState>,
@@ -82,19 +91,58 @@ impl Current {
     }
 }
 
-/// The one published [`Current`], and a wake-up for those waiting on it to change.
+/// The one published [`Current`], a wake-up for those waiting on it to change, and the
+/// client's switches (each kept here only).
 #[derive(Debug, Default)]
 pub(crate) struct Published {
     current: ArcSwap<Current>,
     changed: Notify,
+    /// Local-only flag overrides: nothing is fetched and the client never goes online. Derived
+    /// from the overrides once, at start.
+    local_only: bool,
+    /// `SetOffline`/`SetOnline` (and the builder's `offline`): written by the evaluator only.
+    offline: AtomicBool,
+    /// Set once, when `Close` begins: nothing is fetched any more and handles answer with
+    /// defaults.
+    closed: AtomicBool,
 }
 
 impl Published {
-    pub(crate) fn new(current: Current) -> Published {
+    pub(crate) fn new(current: Current, local_only: bool, offline: bool) -> Published {
         Published {
             current: ArcSwap::from_pointee(current),
             changed: Notify::new(),
+            local_only,
+            offline: AtomicBool::new(offline),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the flag overrides are local-only.
+    #[inline]
+    pub(crate) fn local_only(&self) -> bool {
+        self.local_only
+    }
+
+    /// Whether the client is offline.
+    #[inline]
+    pub(crate) fn offline(&self) -> bool {
+        self.offline.load(Ordering::Relaxed)
+    }
+
+    /// Switches offline or online; tells whether that changed anything.
+    pub(crate) fn set_offline(&self, offline: bool) -> bool {
+        self.offline.swap(offline, Ordering::Relaxed) != offline
+    }
+
+    /// Whether the client is closed (or closing).
+    #[inline]
+    pub(crate) fn closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
     }
 
     /// The current state, borrowed without touching a reference count (the evaluation path).
@@ -130,9 +178,11 @@ impl Published {
         }
     }
 
-    /// Replaces the state (the cache actor only) and wakes everyone waiting on a change.
-    pub(crate) fn store(&self, current: Current) {
-        self.current.store(Arc::new(current));
+    /// Replaces the state with `next` of the newest one, and wakes everyone waiting on a
+    /// change. There are two writers (the cache actor, the evaluator for the default user):
+    /// `next` is called again if the other wrote meanwhile, so that no change is lost.
+    pub(crate) fn update(&self, mut next: impl FnMut(&Current) -> Current) {
+        self.current.rcu(|current| next(current));
         self.changed.notify_waiters();
     }
 
@@ -149,6 +199,54 @@ impl Published {
             }
             changed.await;
         }
+    }
+}
+
+/// The one throttle of the external cache's re-reads: at most one per interval, whoever asks
+/// (an access, the poller's cycle), counted from when the last one was claimed or ended.
+///
+/// The accesses claim a read before they ask the cache actor for it, so that a busy client
+/// sends it one message per interval rather than one per evaluation; the cache actor claims one
+/// for a request that was not claimed yet (the poller's), and restarts the interval when a read
+/// ends.
+#[derive(Debug)]
+pub(crate) struct SyncThrottle {
+    interval_ms: u64,
+    epoch: Instant,
+    /// When the last read was claimed or ended, in milliseconds since `epoch`, plus one (0:
+    /// never).
+    last: AtomicU64,
+}
+
+impl SyncThrottle {
+    pub(crate) fn new(interval: Duration) -> SyncThrottle {
+        SyncThrottle {
+            interval_ms: interval.as_millis().try_into().unwrap_or(u64::MAX),
+            epoch: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Claims the next read: `true` for one caller when none was claimed (or ended) within the
+    /// interval; the caller then makes it (or has the cache actor make it).
+    #[inline]
+    pub(crate) fn claim(&self) -> bool {
+        let now = self.now();
+        let last = self.last.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= self.interval_ms)
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// A read ended: the next may begin an interval from now.
+    pub(crate) fn restart(&self) {
+        self.last.store(self.now(), Ordering::Relaxed);
     }
 }
 
@@ -230,6 +328,10 @@ mod tests {
         }
     }
 
+    fn published(tag: &str) -> Published {
+        Published::new(state(tag), false, false)
+    }
+
     fn tag(current: &Current) -> String {
         current
             .default_user
@@ -241,12 +343,12 @@ mod tests {
     #[test]
     fn a_read_sees_each_clients_newest_state_with_more_clients_than_slots() {
         let clients: Vec<Arc<Published>> = (0..READ_CACHE_SLOTS + 2)
-            .map(|i| Arc::new(Published::new(state(&format!("c{i}-v0")))))
+            .map(|i| Arc::new(published(&format!("c{i}-v0"))))
             .collect();
         for round in 0..3 {
             for (i, client) in clients.iter().enumerate() {
                 assert_eq!(client.read(tag), format!("c{i}-v{round}"));
-                client.store(state(&format!("c{i}-v{}", round + 1)));
+                client.update(|_| state(&format!("c{i}-v{}", round + 1)));
                 assert_eq!(client.read(tag), format!("c{i}-v{}", round + 1));
             }
         }
@@ -267,16 +369,33 @@ mod tests {
     }
 
     #[test]
+    fn the_throttle_grants_one_read_per_interval_counted_from_the_last_one() {
+        let throttle = SyncThrottle::new(Duration::from_millis(200));
+        assert!(throttle.claim(), "the first read is due at once");
+        assert!(!throttle.claim(), "one claim per interval");
+        std::thread::sleep(Duration::from_millis(250));
+        throttle.restart();
+        assert!(
+            !throttle.claim(),
+            "an interval from the end of the last read"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(throttle.claim());
+        let never = SyncThrottle::new(Duration::MAX);
+        assert!(never.claim() && !never.claim());
+    }
+
+    #[test]
     fn a_read_inside_a_read_loads_as_usual() {
-        let outer = Arc::new(Published::new(state("outer")));
-        let inner = Arc::new(Published::new(state("inner")));
+        let outer = Arc::new(published("outer"));
+        let inner = Arc::new(published("inner"));
         let both = outer.read(|current| (tag(current), inner.read(tag), outer.read(tag)));
         assert_eq!(both, ("outer".into(), "inner".into(), "outer".into()));
     }
 
     #[test]
     fn the_state_of_a_client_nobody_holds_is_let_go() {
-        let gone = Arc::new(Published::new(state("gone")));
+        let gone = Arc::new(published("gone"));
         assert_eq!(gone.read(tag), "gone");
         let weak = Arc::downgrade(&gone);
         drop(gone);
@@ -284,7 +403,7 @@ mod tests {
             weak.upgrade().is_some(),
             "this thread's copy still holds it"
         );
-        let other = Arc::new(Published::new(state("other")));
+        let other = Arc::new(published("other"));
         assert_eq!(other.read(tag), "other");
         assert!(
             weak.upgrade().is_none(),

@@ -20,7 +20,6 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -32,6 +31,7 @@ use crate::fetch::{FetchOptions, http_client};
 use crate::hooks::{FetchTrigger, Hooks};
 use crate::log::{LogLevel, LogSink, NoLog, event};
 use crate::protocol::{Need, Refresh, Shutdown};
+use crate::state::Published;
 
 /// The default idle timeout: the Proxy sends nothing while nothing changes, so a connection
 /// silent this long is reopened (it may be dead without either side knowing).
@@ -217,7 +217,8 @@ pub(crate) struct StreamParts {
     pub stream: ProxyStream,
     pub fetch_options: FetchOptions,
     pub refresh: Recipient<Refresh>,
-    pub offline: Arc<AtomicBool>,
+    /// Whether the client is offline (`Published::offline`).
+    pub published: Arc<Published>,
     pub sink: Arc<dyn LogSink>,
     pub hooks: Arc<Hooks>,
 }
@@ -326,9 +327,9 @@ impl Connection {
     async fn run(self) {
         let mut failures: u32 = 0;
         loop {
-            if self.parts.offline.load(Ordering::Relaxed) {
+            if self.parts.published.offline() {
                 self.state(StreamState::Offline);
-                while self.parts.offline.load(Ordering::Relaxed) {
+                while self.parts.published.offline() {
                     actix_rt::time::sleep(CHECK_EVERY).await;
                 }
             }
@@ -442,7 +443,7 @@ impl Connection {
             }
         };
         loop {
-            if self.parts.offline.load(Ordering::Relaxed) {
+            if self.parts.published.offline() {
                 return Ended::Offline;
             }
             match actix_rt::time::timeout(CHECK_EVERY, body.next()).await {

@@ -154,9 +154,11 @@ impl FlagsConfig {
 /// handler.
 ///
 /// The user is the one the registered [`FlagsConfig::user_from`] function built for this
-/// request; `None` (no function, or it returned `None`) means the client's default user. Each
-/// read is a [`ConfigCatHandle`] read: on the worker's thread, from the client's newest config,
-/// with no mailbox and no await. Extraction fails with [`MissingFlagsConfig`] (a 500) when the
+/// request; `None` (no function, or it returned `None`) means the client's default user. Its
+/// verbs are those of every other way to evaluate (see [the crate's
+/// overview](crate#evaluating-one-set-of-verbs-four-ways)), without the user argument: each is
+/// a [`ConfigCatHandle`] read for the request's user, on the worker's thread, from the client's
+/// newest config, with no mailbox and no await. Extraction fails with [`MissingFlagsConfig`] (a 500) when the
 /// app has no [`FlagsConfig`].
 ///
 /// ```
@@ -214,13 +216,22 @@ impl Flags {
         self.handle.get_all_value_details(self.user.as_ref())
     }
 
+    /// The setting keys of the current config, sorted (empty without a config).
+    pub fn get_all_keys(&self) -> Vec<String> {
+        self.handle.get_all_keys()
+    }
+
+    /// The key and value a variation id belongs to.
+    pub fn get_key_and_value(&self, variation_id: &str) -> Option<(String, Value)> {
+        self.handle.get_key_and_value(variation_id)
+    }
+
     /// The user built for this request; `None` when the client's default user applies.
     pub fn user(&self) -> Option<&User> {
         self.user.as_ref()
     }
 
-    /// The client's live handle, for what takes another user or no user (keys, variation ids,
-    /// readiness, a snapshot).
+    /// The client's live handle, for another user, readiness or a snapshot.
     pub fn handle(&self) -> &ConfigCatHandle {
         &self.handle
     }

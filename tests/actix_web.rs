@@ -117,13 +117,19 @@ async fn details_and_all_values_are_for_the_request_user() {
         let details = flags.get_value_details("greeting", String::new());
         let all = flags.get_all_values();
         let listed = flags.get_all_value_details();
+        // The verbs without a user: the same as the handle's.
+        let keys = flags.get_all_keys();
+        let variation = flags.get_key_and_value("v-colleague");
+        assert_eq!(keys, ["enabled", "greeting"]);
+        assert_eq!(variation, flags.handle().get_key_and_value("v-colleague"));
         HttpResponse::Ok().body(format!(
-            "{} {} {:?} {:?} {}",
+            "{} {} {:?} {:?} {} {}",
             details.value,
             details.variation_id.as_deref().unwrap_or("-"),
             all.get("greeting"),
             all.get("enabled"),
             listed.len(),
+            variation.map_or("-".into(), |(key, _)| key),
         ))
     }
     let app = test::init_service(
@@ -136,7 +142,7 @@ async fn details_and_all_values_are_for_the_request_user() {
     assert_eq!(
         colleague,
         format!(
-            "hi, colleague v-colleague {:?} {:?} 2",
+            "hi, colleague v-colleague {:?} {:?} 2 greeting",
             Some(Value::from("hi, colleague")),
             Some(Value::from(true)),
         )
@@ -145,7 +151,7 @@ async fn details_and_all_values_are_for_the_request_user() {
     assert_eq!(
         outsider,
         format!(
-            "hello v-hello {:?} {:?} 2",
+            "hello v-hello {:?} {:?} 2 greeting",
             Some(Value::from("hello")),
             Some(Value::from(true)),
         )

@@ -109,7 +109,10 @@ async fn the_handle_evaluates_as_the_messages_do() {
         handle.get_key_and_value("v-colleague"),
         Some(("greeting".to_owned(), Value::from("hi, colleague")))
     );
-    assert_eq!(handle.snapshot().keys(), vec!["enabled", "greeting"]);
+    assert_eq!(
+        handle.snapshot().get_all_keys(),
+        vec!["enabled", "greeting"]
+    );
     assert!(
         evaluated
             .lock()

@@ -16,7 +16,6 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -32,8 +31,8 @@ use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
-use crate::protocol::{DefaultUserChanged, ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
-use crate::state::{ConfigEntry, Current, Published, state_of};
+use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
+use crate::state::{ConfigEntry, Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
 /// How often an override file is checked for changes.
@@ -45,10 +44,9 @@ struct External {
     key: String,
     /// Bound of every read and write.
     timeout: Duration,
-    /// Reads asked for within this time of the last one are not made again.
-    sync_interval: Duration,
-    /// When the last read ended.
-    last_read: Option<Instant>,
+    /// Reads asked for within the sync interval of the last one are not made again (the
+    /// throttle the accesses share).
+    throttle: Arc<SyncThrottle>,
     /// A running read, and who waits for it.
     reading: Option<Vec<oneshot::Sender<()>>>,
     /// A digest of the text last read: a text is parsed (and a corrupt one logged) once.
@@ -87,7 +85,6 @@ pub(crate) struct Cache {
     /// Bumped at every publish: a read that started before one is stale.
     generation: u64,
     mode: PollingMode,
-    offline: Arc<AtomicBool>,
     started: Instant,
     init_timer: Option<SpawnHandle>,
     subscribers: Vec<Recipient<ConfigChanged>>,
@@ -99,26 +96,23 @@ pub(crate) struct Cache {
     /// A check of the override file is running: the next waits for it to end.
     checking_overrides: bool,
     local: Option<Arc<Config>>,
-    /// Local-only flag overrides: nothing is ever downloaded.
-    local_only: bool,
 }
 
 /// What the builder hands the cache actor.
 pub(crate) struct CacheParts {
     pub published: Arc<Published>,
     pub mode: PollingMode,
-    pub offline: Arc<AtomicBool>,
     pub hooks: Arc<Hooks>,
     pub sink: Arc<dyn LogSink>,
     pub external: Option<Arc<dyn ConfigCache>>,
     pub sdk_key: String,
     pub cache_timeout: Duration,
-    pub cache_sync_interval: Duration,
+    /// The throttle of re-reads, shared with the accesses.
+    pub sync_throttle: Arc<SyncThrottle>,
     /// How long a download lease lasts (see [`TakeLease`]).
     pub cache_lease: Duration,
     /// Flag overrides and the local config loaded from them at start.
     pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
-    pub local_only: bool,
     /// Subscribers registered on the builder.
     pub subscribers: Vec<Recipient<ConfigChanged>>,
 }
@@ -133,8 +127,7 @@ impl Cache {
             cache: PanicGuard::wrap(cache),
             key: cache_key(&parts.sdk_key),
             timeout: parts.cache_timeout,
-            sync_interval: parts.cache_sync_interval,
-            last_read: None,
+            throttle: parts.sync_throttle,
             reading: None,
             last_text: None,
             failing: false,
@@ -149,7 +142,6 @@ impl Cache {
             published: parts.published,
             generation: 0,
             mode: parts.mode,
-            offline: parts.offline,
             started: Instant::now(),
             init_timer: None,
             subscribers: parts.subscribers,
@@ -159,7 +151,6 @@ impl Cache {
             overrides,
             checking_overrides: false,
             local,
-            local_only: parts.local_only,
         }
     }
 
@@ -178,6 +169,36 @@ impl Cache {
     /// Publishes a new remote entry; when the config changed, recomputes what evaluations use
     /// and announces it.
     fn publish(&mut self, remote: Option<Arc<ConfigEntry>>, config_changed: bool) {
+        self.publish_as(remote, config_changed, |_| None);
+    }
+
+    /// Publishes a stored fetch outcome: the first one makes an auto-polling client ready, in
+    /// the same store (readers never see the new config without the readiness it brings).
+    fn publish_stored(
+        &mut self,
+        entry: Arc<ConfigEntry>,
+        changed: bool,
+        succeeded: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let mode = self.mode;
+        let ready = self.publish_as(Some(entry), changed, |next| {
+            Some(stored_state(state_of(next, &mode), succeeded))
+        });
+        if let Some(state) = ready {
+            self.became_ready(state, ctx);
+        }
+    }
+
+    /// [`publish`](Self::publish); if the client is not ready yet, `ready` may make it ready
+    /// in the same store (it is given the state about to be published). Returns the state the
+    /// client became ready with.
+    fn publish_as(
+        &mut self,
+        remote: Option<Arc<ConfigEntry>>,
+        config_changed: bool,
+        ready: impl Fn(&Current) -> Option<ClientCacheState>,
+    ) -> Option<ClientCacheState> {
         let current = self.published.load_full();
         let config = if config_changed {
             effective(
@@ -190,11 +211,19 @@ impl Cache {
         };
         let fetch_time = remote.as_deref().map(|r| r.fetch_time);
         self.generation += 1;
-        self.published.store(Current {
-            remote,
-            config: config.clone(),
-            default_user: current.default_user.clone(),
-            ready: current.ready,
+        let mut became_ready = None;
+        // The cache actor is the only writer of everything but the default user.
+        self.published.update(|newest| {
+            let mut next = Current {
+                remote: remote.clone(),
+                config: config.clone(),
+                ..newest.clone()
+            };
+            if next.ready.is_none() {
+                next.ready = ready(&next);
+            }
+            became_ready = next.ready.filter(|_| newest.ready.is_none());
+            next
         });
         if let (true, Some(config)) = (config_changed, config) {
             let changed_keys = changed_keys(current.config.as_deref(), &config);
@@ -202,6 +231,7 @@ impl Cache {
                 self.announce(config, fetch_time, changed_keys);
             }
         }
+        became_ready
     }
 
     /// The entry a fetch outcome leaves, and whether its config is new.
@@ -381,13 +411,14 @@ impl Cache {
         }
     }
 
-    /// Starts a read of the external cache unless one is running or one ended within the sync
-    /// interval; `done` is told when the read (or the one it joined) is over.
+    /// Starts a read of the external cache unless one is running or the throttle grants none;
+    /// `done` is told when the read (or the one it joined) is over.
     fn sync(&mut self, done: Option<oneshot::Sender<()>>, ctx: &mut Context<Self>) {
         self.read(done, false, ctx);
     }
 
-    /// [`sync`](Self::sync), or with `now` a read even within the sync interval.
+    /// [`sync`](Self::sync), or with `now` a read whatever the throttle says (one an access
+    /// claimed from it already, or one a lease needs).
     fn read(&mut self, done: Option<oneshot::Sender<()>>, now: bool, ctx: &mut Context<Self>) {
         let Some(external) = self.external.as_mut() else {
             return drop(done);
@@ -396,11 +427,7 @@ impl Cache {
             waiting.extend(done);
             return;
         }
-        if !now
-            && external
-                .last_read
-                .is_some_and(|at| at.elapsed() < external.sync_interval)
-        {
+        if !now && !external.throttle.claim() {
             return drop(done);
         }
         external.reading = Some(done.into_iter().collect());
@@ -413,7 +440,7 @@ impl Cache {
         let generation = self.generation;
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
             let waiting = act.external.as_mut().map(|external| {
-                external.last_read = Some(Instant::now());
+                external.throttle.restart();
                 external.failing = result.as_ref().is_err_and(|e| !e.is_invalid_entry());
                 external.reading.take().unwrap_or_default()
             });
@@ -443,7 +470,7 @@ impl Cache {
         }
         match self.mode.policy().readiness() {
             Readiness::AfterCacheSync => self.ready(self.state_now(), ctx),
-            Readiness::AfterFirstRefresh(_) if self.offline.load(Ordering::Relaxed) => {
+            Readiness::AfterFirstRefresh(_) if self.published.offline() => {
                 // Nothing will be fetched before going online: what is there is all there is.
                 self.ready(self.state_now(), ctx);
             }
@@ -462,17 +489,22 @@ impl Cache {
 
     /// Publishes readiness (once) and fires the ready hook.
     fn ready(&mut self, state: ClientCacheState, ctx: &mut Context<Self>) {
-        let current = self.published.load_full();
-        if current.ready.is_some() {
+        if self.published.load().ready.is_some() {
             return;
         }
+        self.published.update(|newest| Current {
+            ready: Some(state),
+            ..newest.clone()
+        });
+        self.became_ready(state, ctx);
+    }
+
+    /// After readiness is published: the timer that would have forced it is not needed any
+    /// more, and the ready hook fires.
+    fn became_ready(&mut self, state: ClientCacheState, ctx: &mut Context<Self>) {
         if let Some(timer) = self.init_timer.take() {
             ctx.cancel_future(timer);
         }
-        self.published.store(Current {
-            ready: Some(state),
-            ..(*current).clone()
-        });
         self.sink.log(
             LogLevel::Debug,
             event::CLIENT_READY,
@@ -532,17 +564,23 @@ impl Cache {
         }));
     }
 
-    /// After a fetch outcome is stored: the first one makes an auto-polling client ready.
+    /// After a fetch outcome that left nothing to publish: the first one makes an
+    /// auto-polling client ready.
     fn stored(&mut self, succeeded: bool, ctx: &mut Context<Self>) {
-        let state = match self.state_now() {
-            ClientCacheState::HasCachedFlagDataOnly | ClientCacheState::HasUpToDateFlagData
-                if succeeded =>
-            {
-                ClientCacheState::HasUpToDateFlagData
-            }
-            state => state,
-        };
-        self.ready(state, ctx);
+        self.ready(stored_state(self.state_now(), succeeded), ctx);
+    }
+}
+
+/// The state a client becomes ready with after a fetch outcome is stored, from the state its
+/// data is in: a download that succeeded makes a stored config up to date.
+fn stored_state(state: ClientCacheState, succeeded: bool) -> ClientCacheState {
+    match state {
+        ClientCacheState::HasCachedFlagDataOnly | ClientCacheState::HasUpToDateFlagData
+            if succeeded =>
+        {
+            ClientCacheState::HasUpToDateFlagData
+        }
+        state => state,
     }
 }
 
@@ -659,7 +697,7 @@ fn lease_holder() -> String {
     format!(
         "{}-{}-{}",
         std::process::id(),
-        CLIENTS.fetch_add(1, Ordering::Relaxed),
+        CLIENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -693,7 +731,7 @@ impl Actor for Cache {
         {
             ctx.run_interval(OVERRIDE_FILE_CHECK, |act, ctx| act.check_override_file(ctx));
         }
-        if self.local_only {
+        if self.published.local_only() {
             // Nothing will be fetched: the local data is all there is, and it is there now.
             let state = self.state_now();
             return self.ready(state, ctx);
@@ -731,8 +769,7 @@ impl Handler<Store> for Cache {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
         let Some(external) = self.external.as_ref() else {
-            self.publish(Some(entry), changed);
-            self.stored(succeeded, ctx);
+            self.publish_stored(entry, changed, succeeded, ctx);
             return AtomicResponse::new(Box::pin(fut::ready(())));
         };
         // The entry in the cache already holds this config under this ETag line: moving its
@@ -756,15 +793,15 @@ impl Handler<Store> for Cache {
         // leaves the download behind; a cache that is failing is not waited for.
         let serve_first = external.failing;
         if serve_first {
-            self.publish_stored(entry.clone(), changed, etag_line.clone());
-            self.stored(succeeded, ctx);
+            self.hold(etag_line.clone());
+            self.publish_stored(entry.clone(), changed, succeeded, ctx);
         }
         AtomicResponse::new(Box::pin(write.into_actor(self).map(
             move |result, act, ctx| {
                 act.note_write(result);
                 if !serve_first {
-                    act.publish_stored(entry, changed, etag_line);
-                    act.stored(succeeded, ctx);
+                    act.hold(etag_line);
+                    act.publish_stored(entry, changed, succeeded, ctx);
                 }
             },
         )))
@@ -772,15 +809,14 @@ impl Handler<Store> for Cache {
 }
 
 impl Cache {
-    /// Publishes a stored entry, whose ETag line in the cache is `etag_line`.
-    fn publish_stored(&mut self, entry: Arc<ConfigEntry>, changed: bool, etag_line: String) {
+    /// Before a stored entry is published: its ETag line in the cache is `etag_line`.
+    fn hold(&mut self, etag_line: String) {
         if let Some(external) = self.external.as_mut() {
             external.held_etag = Some(etag_line);
             // What is served no longer comes from the text read last: that text, seen again,
             // is news.
             external.last_text = None;
         }
-        self.publish(Some(entry), changed);
     }
 }
 
@@ -880,9 +916,9 @@ impl Cache {
 impl Handler<SyncExternal> for Cache {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, sync: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
         let (done, read) = oneshot::channel();
-        self.sync(Some(done), ctx);
+        self.read(Some(done), sync.claimed, ctx);
         Box::pin(async move {
             let _ = read.await;
         })
@@ -910,18 +946,6 @@ impl Handler<Subscribe> for Cache {
             }
         }
         self.subscribers.push(recipient);
-    }
-}
-
-impl Handler<DefaultUserChanged> for Cache {
-    type Result = ();
-
-    fn handle(&mut self, DefaultUserChanged(user): DefaultUserChanged, _: &mut Context<Self>) {
-        let current = self.published.load_full();
-        self.published.store(Current {
-            default_user: user,
-            ..(*current).clone()
-        });
     }
 }
 
@@ -998,7 +1022,6 @@ mod tests {
         let cache = Cache::new(CacheParts {
             published: published.clone(),
             mode: PollingMode::manual_poll(),
-            offline: Arc::default(),
             hooks: Arc::default(),
             sink: Arc::new(NoLog),
             external: Some(Arc::new(SlowFirstWrite {
@@ -1007,10 +1030,9 @@ mod tests {
             })),
             sdk_key: "key".into(),
             cache_timeout: Duration::from_secs(5),
-            cache_sync_interval: Duration::from_millis(100),
+            sync_throttle: Arc::new(SyncThrottle::new(Duration::from_millis(100))),
             cache_lease: Duration::from_secs(2),
             overrides: None,
-            local_only: false,
             subscribers: Vec::new(),
         })
         .start();

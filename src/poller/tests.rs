@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 use std::io::{Read, Write};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::cache::actor::{Cache, CacheParts};
@@ -58,22 +58,19 @@ struct Started {
 }
 
 fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
-    let published = Arc::new(Published::new(Current::default()));
+    let published = Arc::new(Published::new(Current::default(), false, false));
     let sink: Arc<dyn LogSink> = Arc::new(NoLog);
-    let offline = Arc::new(AtomicBool::new(false));
     let cache = Cache::new(CacheParts {
         published: published.clone(),
         mode,
-        offline: offline.clone(),
         hooks: Arc::new(Hooks::default()),
         sink: sink.clone(),
         external: None,
         sdk_key: String::new(),
         cache_timeout: Duration::from_secs(1),
-        cache_sync_interval: Duration::from_millis(100),
+        sync_throttle: Arc::new(crate::state::SyncThrottle::new(Duration::from_millis(100))),
         cache_lease: Duration::from_secs(2),
         overrides: None,
-        local_only: false,
         subscribers: Vec::new(),
     })
     .start();
@@ -92,8 +89,6 @@ fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
         mode,
         make_fetcher,
         published,
-        offline,
-        local_only: false,
         store: cache.clone().recipient(),
         sync: None,
         lease: None,
