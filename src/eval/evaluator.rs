@@ -628,7 +628,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         let Some(user) = self.user else {
             return Ok(self.user_missing(ctx));
         };
-        let attribute = condition.attribute.as_str();
+        let attribute: &str = &condition.attribute;
         let value = match user.attribute(attribute) {
             None
             | Some(Attr {
@@ -759,32 +759,30 @@ impl<'a, 's> Evaluator<'a, 's> {
         Ok(match (comparator, operand) {
             (IsOneOf, Operand::TextList(list)) => list.contains(text),
             (IsNotOneOf, Operand::TextList(list)) => !list.contains(text),
-            (ContainsAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.contains(i.as_str()))
-            }
-            (NotContainsAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.contains(i.as_str()))
-            }
+            (ContainsAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.contains(i)),
+            (NotContainsAnyOf, Operand::TextList(list)) => !list.iter().any(|i| text.contains(i)),
             (TextStartsWithAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.starts_with(i.as_str()))
+                list.iter().any(|i| text.starts_with(i))
             }
             (TextNotStartsWithAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.starts_with(i.as_str()))
+                !list.iter().any(|i| text.starts_with(i))
             }
-            (TextEndsWithAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.ends_with(i.as_str()))
-            }
+            (TextEndsWithAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.ends_with(i)),
             (TextNotEndsWithAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.ends_with(i.as_str()))
+                !list.iter().any(|i| text.ends_with(i))
             }
-            (TextEquals, Operand::Text(expected)) => text == expected,
-            (TextNotEquals, Operand::Text(expected)) => text != expected,
+            (TextEquals, Operand::Text(expected)) => text == &**expected,
+            (TextNotEquals, Operand::Text(expected)) => text != &**expected,
             (SensitiveIsOneOf | SensitiveIsNotOneOf, Operand::HashList(list)) => {
                 let digest = hashed(text.as_bytes())?.unwrap_or_default();
                 list.contains(&digest) == (comparator == SensitiveIsOneOf)
             }
-            (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
-            (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
+            (SensitiveEquals, Operand::Hash(expected)) => {
+                expected.as_deref() == hashed(text.as_bytes())?.as_ref()
+            }
+            (SensitiveNotEquals, Operand::Hash(expected)) => {
+                expected.as_deref() != hashed(text.as_bytes())?.as_ref()
+            }
             (
                 SensitiveStartsWithAnyOf
                 | SensitiveNotStartsWithAnyOf
@@ -932,7 +930,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         condition: &'a PrerequisiteCondition,
         ctx: &mut FlagContext<'a>,
     ) -> Result<Outcome<'a>, Fatal> {
-        let key = condition.key.as_str();
+        let key: &str = &condition.key;
         let prerequisite = self.settings.get(key);
         self.log(|l| {
             l.append(ShowPrerequisiteCondition(

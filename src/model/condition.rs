@@ -25,35 +25,44 @@ pub enum Condition {
 }
 
 /// A user attribute compared with a comparison value.
+///
+/// Kept small (64 bytes): a config holds thousands. Rare or large parts are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
-    pub(crate) attribute: String,
+    pub(crate) attribute: Box<str>,
     pub(crate) comparator: Option<Comparator>,
-    /// The comparison value as the config gives it, for the evaluation log: see
-    /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`], as a value
-    /// the comparator uses unchanged lives in `operand` only.
-    text: Option<String>,
-    pub(crate) number: Option<f64>,
-    list: Option<Vec<String>>,
+    /// The comparison value as the config gives it, for the evaluation log, only where the
+    /// operand cannot show it (a version's text, a version list, a malformed list): see
+    /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`].
+    kept: Option<Box<Kept>>,
     /// The comparison value prepared for the comparator.
     pub(crate) operand: Operand,
 }
 
-/// A comparison value, parsed and decoded at load time for its comparator.
+/// A comparison value kept as text for the evaluation log.
+#[derive(Debug, Clone, PartialEq)]
+enum Kept {
+    Text(Box<str>),
+    List(TextList),
+}
+
+/// A comparison value, parsed and decoded at load time for its comparator. At most 24 bytes
+/// of payload: large and rare forms are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
     /// Missing, or not what the comparator needs: evaluating the condition is an error.
     Invalid,
-    Text(String),
+    Text(Box<str>),
     /// Indexed for the comparators that look a whole text up (see [`TextList`]).
     TextList(TextList),
     Number(f64),
     /// `None` when the comparison value is not a valid version: the condition is false.
-    SemVer(Option<semver::Version>),
+    SemVer(Option<Box<semver::Version>>),
     /// `None` when any listed version is invalid: the condition is false.
-    SemVerList(Option<Vec<semver::Version>>),
-    /// SHA-256 digests; `None` for an item that is not 64 hex digits (it never matches).
-    Hash(Option<[u8; 32]>),
+    SemVerList(Option<Box<[semver::Version]>>),
+    /// SHA-256 digests, as bytes; `None` for an item that is not 64 hex digits (it never
+    /// matches).
+    Hash(Option<Box<[u8; 32]>>),
     HashList(HashList),
     /// `(byte length, digest)` pairs of the hashed STARTS/ENDS WITH comparators.
     HashAffixList(AffixList),
@@ -63,7 +72,7 @@ pub(crate) enum Operand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     pub(crate) name: String,
-    pub(crate) conditions: Vec<UserCondition>,
+    pub(crate) conditions: Box<[UserCondition]>,
 }
 
 /// A segment membership test.
@@ -77,11 +86,12 @@ pub struct SegmentCondition {
 /// A comparison with the value of another flag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrerequisiteCondition {
-    pub(crate) key: String,
+    pub(crate) key: Box<str>,
     pub(crate) comparator: Option<PrerequisiteComparator>,
     /// Kept raw: which field counts depends on the prerequisite flag's type, which flag
-    /// overrides can change after this config was parsed.
-    pub(crate) value: RawValue,
+    /// overrides can change after this config was parsed. Boxed: a `RawValue` is larger than
+    /// a user condition, and every condition would be as large.
+    pub(crate) value: Box<RawValue>,
 }
 
 /// `IS IN SEGMENT` (0) or `IS NOT IN SEGMENT` (1).
@@ -255,13 +265,13 @@ impl SegmentCondition {
 impl PrerequisiteCondition {
     fn from_raw(raw: RawPrerequisiteCondition) -> PrerequisiteCondition {
         PrerequisiteCondition {
-            key: raw.key,
+            key: raw.key.into_boxed_str(),
             comparator: match raw.comparator {
                 0 => Some(PrerequisiteComparator::Equals),
                 1 => Some(PrerequisiteComparator::NotEquals),
                 _ => None,
             },
-            value: raw.value,
+            value: Box::new(raw.value),
         }
     }
 
@@ -277,12 +287,20 @@ impl UserCondition {
         let operand = comparator
             .map(|c| Operand::prepare(c, &mut raw))
             .unwrap_or(Operand::Invalid);
+        // What the log shows and the operand cannot: a version's text, a version list, the
+        // items of a malformed list. A hashed value is shown as a count or a placeholder.
+        let kept = match (&operand, raw.string_value, raw.list_value) {
+            (Operand::SemVer(_), Some(text), _) => Some(Kept::Text(text.into_boxed_str())),
+            (Operand::SemVerList(_) | Operand::Invalid, _, Some(list)) => {
+                Some(Kept::List(TextList::scanned(list)))
+            }
+            (Operand::Invalid, Some(text), None) => Some(Kept::Text(text.into_boxed_str())),
+            _ => None,
+        };
         UserCondition {
-            attribute: raw.attribute,
+            attribute: raw.attribute.into_boxed_str(),
             comparator,
-            text: raw.string_value,
-            number: raw.number_value,
-            list: raw.list_value,
+            kept: kept.map(Box::new),
             operand,
         }
     }
@@ -297,19 +315,42 @@ impl UserCondition {
         self.comparator
     }
 
-    /// The text comparison value (`s`) as the config gives it.
+    /// The text comparison value (`s`) as the config gives it, for the comparators that
+    /// show it (text and version comparators).
     pub(crate) fn comparison_text(&self) -> Option<&str> {
-        match &self.operand {
-            Operand::Text(text) => Some(text),
-            _ => self.text.as_deref(),
+        match (&self.operand, self.kept.as_deref()) {
+            (Operand::Text(text), _) => Some(text),
+            (_, Some(Kept::Text(text))) => Some(text),
+            _ => None,
         }
     }
 
-    /// The list comparison value (`l`) as the config gives it.
-    pub(crate) fn comparison_list(&self) -> Option<&[String]> {
+    /// The number comparison value (`d`) of the number and date comparators.
+    pub(crate) fn comparison_number(&self) -> Option<f64> {
+        match self.operand {
+            Operand::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The list comparison value (`l`) as the config gives it, for the comparators that
+    /// show its items (text and version lists).
+    pub(crate) fn comparison_list(&self) -> Option<&TextList> {
+        match (&self.operand, self.kept.as_deref()) {
+            (Operand::TextList(list), _) => Some(list),
+            (_, Some(Kept::List(list))) => Some(list),
+            _ => None,
+        }
+    }
+
+    /// How many items a hashed list comparison value has (the log shows only the count), or
+    /// `None` when there is no list; a hashed single value counts as one.
+    pub(crate) fn hashed_count(&self) -> Option<usize> {
         match &self.operand {
-            Operand::TextList(list) => Some(list),
-            _ => self.list.as_deref(),
+            Operand::Hash(_) => Some(1),
+            Operand::HashList(list) => Some(list.len()),
+            Operand::HashAffixList(list) => Some(list.len()),
+            _ => self.comparison_list().map(TextList::len),
         }
     }
 }
@@ -335,20 +376,23 @@ impl Operand {
                 .list_value
                 .take()
                 .map(|items| Operand::TextList(TextList::scanned(items))),
-            TextEquals | TextNotEquals => raw.string_value.take().map(Operand::Text),
+            TextEquals | TextNotEquals => raw
+                .string_value
+                .take()
+                .map(|t| Operand::Text(t.into_boxed_str())),
             SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
                 Operand::SemVerList(
                     items
                         .iter()
-                        .map(|i| js_trim(i))
+                        .map(js_trim)
                         .filter(|i| !i.is_empty())
                         .map(|i| semver::Version::parse(i).ok())
                         .collect(),
                 )
             }),
             SemVerLess | SemVerLessOrEquals | SemVerGreater | SemVerGreaterOrEquals => {
-                text.map(|t| Operand::SemVer(semver::Version::parse(js_trim(t)).ok()))
+                text.map(|t| Operand::SemVer(semver::Version::parse(js_trim(t)).ok().map(Box::new)))
             }
             NumberEquals
             | NumberNotEquals
@@ -358,14 +402,14 @@ impl Operand {
             | NumberGreaterOrEquals
             | DateBefore
             | DateAfter => raw.number_value.map(Operand::Number),
-            SensitiveEquals | SensitiveNotEquals => text.map(|t| Operand::Hash(decode_sha256(t))),
+            SensitiveEquals | SensitiveNotEquals => {
+                text.map(|t| Operand::Hash(decode_sha256(t).map(Box::new)))
+            }
             SensitiveIsOneOf
             | SensitiveIsNotOneOf
             | SensitiveArrayContainsAnyOf
             | SensitiveArrayNotContainsAnyOf => list.map(|items| {
-                Operand::HashList(HashList::new(
-                    items.iter().map(|i| decode_sha256(i)).collect(),
-                ))
+                Operand::HashList(HashList::new(items.iter().map(decode_sha256).collect()))
             }),
             SensitiveStartsWithAnyOf
             | SensitiveNotStartsWithAnyOf

@@ -101,7 +101,75 @@ pub(crate) struct RawUserCondition {
     #[serde(rename = "d")]
     pub number_value: Option<f64>,
     #[serde(rename = "l")]
-    pub list_value: Option<Vec<String>>,
+    pub list_value: Option<PackedTexts>,
+}
+
+/// A JSON array of strings read into one text and the end of each item in it: no allocation
+/// per item, while parsing or after (a config's lists hold tens of thousands of short texts).
+#[derive(Default, Clone, Debug, PartialEq)]
+pub(crate) struct PackedTexts {
+    pub text: String,
+    pub ends: Vec<u32>,
+}
+
+impl PackedTexts {
+    /// The items, in order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        let text = self.text.as_str();
+        (0..self.ends.len()).map(move |i| item(text, &self.ends, i))
+    }
+}
+
+/// The `i`th item of a packed list.
+#[inline]
+pub(crate) fn item<'t>(text: &'t str, ends: &[u32], i: usize) -> &'t str {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
+}
+
+impl<'de> Deserialize<'de> for PackedTexts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = PackedTexts;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PackedTexts, A::Error> {
+                let mut packed = PackedTexts::default();
+                while seq.next_element_seed(Append(&mut packed))?.is_some() {}
+                Ok(packed)
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
+}
+
+/// Appends one string item to a packed list.
+struct Append<'p>(&'p mut PackedTexts);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Append<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Append<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, item: &str) -> Result<(), E> {
+        self.0.text.push_str(item);
+        let end = u32::try_from(self.0.text.len())
+            .map_err(|_| E::custom("a comparison list longer than 4 GiB"))?;
+        self.0.ends.push(end);
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]

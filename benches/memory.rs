@@ -1,0 +1,257 @@
+//! Memory: where the bytes of a parsed config go, and what a running client holding it costs.
+//!
+//! Run with `cargo bench --bench memory` (a few seconds). It parses the generated 2,000-flag
+//! config of `support/big_config.rs` (the one the parse and scale benches use) and prints:
+//!
+//! * the live heap of the parsed `Config` (bytes requested and not yet freed);
+//! * those bytes by kind of allocation, told apart by their layout: texts are the only
+//!   allocations aligned to 1 byte, hash tables (the settings map, the indexes of long lists)
+//!   the only ones aligned to 16, and the rest by their size against the model's types;
+//! * the live heap of one running client holding the same config (fetched from a local CDN),
+//!   which also keeps the JSON text for a shared cache.
+//!
+//! Live heap counts what the allocator was asked for, not what `malloc` rounds it up to.
+
+#[path = "support/big_config.rs"]
+mod big_config;
+#[path = "../examples/support/local_cdn.rs"]
+#[allow(dead_code)] // `stop` is for the examples
+mod local_cdn;
+
+use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
+use std::mem::size_of;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use configcat_actix::model::{Condition, PercentageOption, Segment, TargetingRule};
+use configcat_actix::{Close, Config, ConfigCat, ForceRefresh, NoLog, PollingMode, Setting, Value};
+use smol_str::SmolStr;
+
+/// Sizes up to this are counted one by one; larger ones together, per alignment class.
+const EXACT_SIZES: usize = 4096;
+/// Alignment classes: 1 (texts), 2 to 8 (structs, slices of them), 16 and more (hash tables).
+const CLASSES: usize = 3;
+
+/// Live bytes and live allocations per alignment class and size, updated on every call, so
+/// the difference of two snapshots is what was allocated in between and is still alive.
+struct Histogram;
+
+#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the statics
+const ZERO: AtomicI64 = AtomicI64::new(0);
+#[allow(clippy::declare_interior_mutable_const)]
+const ZEROS: [AtomicI64; EXACT_SIZES + 1] = [ZERO; EXACT_SIZES + 1];
+static LIVE_COUNT: [[AtomicI64; EXACT_SIZES + 1]; CLASSES] = [ZEROS; CLASSES];
+static LIVE_BYTES: [[AtomicI64; EXACT_SIZES + 1]; CLASSES] = [ZEROS; CLASSES];
+static TOTAL: AtomicI64 = AtomicI64::new(0);
+
+fn class(align: usize) -> usize {
+    match align {
+        1 => 0,
+        2..=8 => 1,
+        _ => 2,
+    }
+}
+
+fn record(align: usize, size: usize, sign: i64) {
+    let (c, s) = (class(align), size.min(EXACT_SIZES + 1) - 1);
+    LIVE_COUNT[c][s].fetch_add(sign, Ordering::Relaxed);
+    LIVE_BYTES[c][s].fetch_add(sign * size as i64, Ordering::Relaxed);
+    TOTAL.fetch_add(sign * size as i64, Ordering::Relaxed);
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches no heap.
+unsafe impl GlobalAlloc for Histogram {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record(layout.align(), layout.size().max(1), 1);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        unsafe { SystemAllocator.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record(layout.align(), layout.size().max(1), 1);
+        // SAFETY: as for `alloc`.
+        unsafe { SystemAllocator.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record(layout.align(), layout.size().max(1), -1);
+        record(layout.align(), new_size.max(1), 1);
+        // SAFETY: as for `alloc`; `ptr` and `layout` come from this allocator.
+        unsafe { SystemAllocator.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record(layout.align(), layout.size().max(1), -1);
+        // SAFETY: as for `realloc`.
+        unsafe { SystemAllocator.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Histogram = Histogram;
+
+/// (count, bytes) per class and size at one moment.
+type Snapshot = Vec<[(i64, i64); EXACT_SIZES + 1]>;
+
+/// A snapshot to fill, allocated beforehand so that filling it allocates nothing.
+fn empty_snapshot() -> Snapshot {
+    vec![[(0, 0); EXACT_SIZES + 1]; CLASSES]
+}
+
+fn take_snapshot(into: &mut Snapshot) {
+    for (c, sizes) in into.iter_mut().enumerate() {
+        for (s, slot) in sizes.iter_mut().enumerate() {
+            *slot = (
+                LIVE_COUNT[c][s].load(Ordering::Relaxed),
+                LIVE_BYTES[c][s].load(Ordering::Relaxed),
+            );
+        }
+    }
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The size of an `Arc<T>`'s allocation: two counts and the value.
+fn arc_of<T>() -> usize {
+    2 * size_of::<usize>() + size_of::<T>()
+}
+
+/// What an align-8 allocation of `size` bytes most likely is: the first kind whose size it
+/// matches, most specific first.
+fn kind_of(size: usize) -> &'static str {
+    let multiple = |unit: usize| unit > 0 && size % unit == 0;
+    if size == arc_of::<TargetingRule>() {
+        "targeting rules (one Arc each)"
+    } else if size == arc_of::<PercentageOption>() {
+        "percentage options (one Arc each)"
+    } else if multiple(size_of::<Condition>()) && size > 3 * size_of::<Setting>() / 2 {
+        "condition arrays (n × Condition)"
+    } else if size == arc_of::<Segment>() {
+        "segments (one Arc each)"
+    } else if multiple(size_of::<String>()) {
+        "text-list arrays (n × String) and other 24-byte slots"
+    } else if multiple(size_of::<[u8; 32]>() + 1) {
+        "digest arrays"
+    } else if multiple(size_of::<Arc<TargetingRule>>()) {
+        "arrays of Arcs (rules, options)"
+    } else {
+        "other"
+    }
+}
+
+fn main() {
+    let json = big_config::big_config_json(2_000);
+    println!(
+        "# Memory of the generated config: {} bytes of JSON, 2,000 flags",
+        json.len()
+    );
+    println!(
+        "\nsize_of: Setting {} B, TargetingRule {} B, Condition {} B, PercentageOption {} B, Value {} B, SmolStr {} B",
+        size_of::<Setting>(),
+        size_of::<TargetingRule>(),
+        size_of::<Condition>(),
+        size_of::<PercentageOption>(),
+        size_of::<Value>(),
+        size_of::<SmolStr>(),
+    );
+
+    // Parse once first, so that what the first parse of a process sets up once is not counted.
+    drop(Config::parse(&json).expect("the generated config parses"));
+    let (mut before, mut after) = (empty_snapshot(), empty_snapshot());
+    let total_before = TOTAL.load(Ordering::Relaxed);
+    take_snapshot(&mut before);
+    let parsed = Config::parse(&json).expect("the generated config parses");
+    take_snapshot(&mut after);
+    let parsed_bytes = TOTAL.load(Ordering::Relaxed) - total_before;
+    breakdown(&before, &after, parsed_bytes);
+    println!(
+        "\n| **`Config::parse` result** | | **{:.2} MiB** ({:.2} × the JSON) |",
+        mib(parsed_bytes),
+        parsed_bytes as f64 / json.len() as f64
+    );
+    drop(parsed);
+
+    let client_bytes = running_client(&json);
+    println!(
+        "| **one running client holding it** (config, JSON text kept for a shared cache, actors, HTTP client) | | **{:.2} MiB** |",
+        mib(client_bytes)
+    );
+}
+
+/// Prints the live allocations made between `before` and `after` by kind.
+fn breakdown(before: &Snapshot, after: &Snapshot, total: i64) {
+    let mut kinds: Vec<(&'static str, i64, i64)> = Vec::new();
+    let mut add = |kind: &'static str, count: i64, bytes: i64| {
+        match kinds.iter_mut().find(|k| k.0 == kind) {
+            Some(k) => {
+                k.1 += count;
+                k.2 += bytes;
+            }
+            None => kinds.push((kind, count, bytes)),
+        };
+    };
+    for c in 0..CLASSES {
+        for s in 0..=EXACT_SIZES {
+            let (count, bytes) = (
+                after[c][s].0 - before[c][s].0,
+                after[c][s].1 - before[c][s].1,
+            );
+            if count == 0 && bytes == 0 {
+                continue;
+            }
+            let kind = match c {
+                0 => "texts (attribute names, list items, comparison texts, values)",
+                2 => "hash tables (settings map, indexes of long lists)",
+                _ if s == EXACT_SIZES => "large arrays (over 4 KiB)",
+                _ => kind_of(s + 1),
+            };
+            add(kind, count, bytes);
+        }
+    }
+    kinds.sort_by_key(|k| -k.2);
+    println!("\n## Where the parsed config's bytes go (live allocations by kind)");
+    println!("| kind | allocations | live heap |");
+    println!("|---|---:|---:|");
+    for (kind, count, bytes) in kinds {
+        println!(
+            "| {kind} | {count} | {:.2} MiB ({:.0} %) |",
+            mib(bytes),
+            100.0 * bytes as f64 / total as f64
+        );
+    }
+}
+
+/// The live heap of one manual-polling client that fetched `json` from a local CDN, against
+/// the same process after a first client (which sets up what a process does once) closed.
+fn running_client(json: &str) -> i64 {
+    let system = System::new();
+    let cdn = system
+        .block_on(async { local_cdn::LocalCdn::start(json) })
+        .expect("local CDN");
+    let start = |name: &str| {
+        let key = format!("configcat-sdk-1/BENCH-MEMORY-012345678/{name:->22}");
+        system.block_on(async {
+            let client = ConfigCat::builder(key)
+                .base_url(cdn.base_url())
+                .polling_mode(PollingMode::manual_poll())
+                .log_sink(NoLog)
+                .start()
+                .expect("client");
+            assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
+            client
+        })
+    };
+    let pause =
+        |ms| system.block_on(async { actix_rt::time::sleep(Duration::from_millis(ms)).await });
+    let warm_up = start("warm-up");
+    system.block_on(async { warm_up.send(Close).await.expect("close") });
+    drop(warm_up);
+    pause(200);
+    let baseline = TOTAL.load(Ordering::Relaxed);
+    let client = start("measured");
+    pause(200);
+    let held = TOTAL.load(Ordering::Relaxed) - baseline;
+    system.block_on(async { client.send(Close).await.expect("close") });
+    held
+}
