@@ -4,9 +4,10 @@
 //! config of `support/big_config.rs` (the one the parse and scale benches use) and prints:
 //!
 //! * the live heap of the parsed `Config` (bytes requested and not yet freed);
-//! * those bytes by kind of allocation, told apart by their layout: texts are the only
-//!   allocations aligned to 1 byte, hash tables (the settings map, the indexes of long lists)
-//!   the only ones aligned to 16, and the rest by their size against the model's types;
+//! * those bytes by kind: texts are the only allocations aligned to 1 byte, hash tables (the
+//!   settings map, the indexes of long lists) the only ones aligned to 16; conditions, rules
+//!   and percentage options are counted through the public model and charged their size;
+//!   the other allocations are the rest;
 //! * the live heap of one running client holding the same config (fetched from a local CDN),
 //!   which also keeps the JSON text for a shared cache.
 //!
@@ -20,16 +21,16 @@ mod local_cdn;
 
 use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
 use std::mem::size_of;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use configcat_actix::model::{Condition, PercentageOption, Segment, TargetingRule};
+use configcat_actix::model::{Condition, PercentageOption, TargetingRule};
 use configcat_actix::{Close, Config, ConfigCat, ForceRefresh, NoLog, PollingMode, Setting, Value};
 use smol_str::SmolStr;
 
-/// Sizes up to this are counted one by one; larger ones together, per alignment class.
+/// Sizes up to this are counted one by one; larger ones together, per alignment class (the
+/// sizes are kept apart for a closer look at the histogram, e.g. with a debugger).
 const EXACT_SIZES: usize = 4096;
 /// Alignment classes: 1 (texts), 2 to 8 (structs, slices of them), 16 and more (hash tables).
 const CLASSES: usize = 3;
@@ -117,27 +118,18 @@ fn arc_of<T>() -> usize {
     2 * size_of::<usize>() + size_of::<T>()
 }
 
-/// What an align-8 allocation of `size` bytes most likely is: the first kind whose size it
-/// matches, most specific first.
-fn kind_of(size: usize) -> &'static str {
-    let multiple = |unit: usize| unit > 0 && size % unit == 0;
-    if size == arc_of::<TargetingRule>() {
-        "targeting rules (one Arc each)"
-    } else if size == arc_of::<PercentageOption>() {
-        "percentage options (one Arc each)"
-    } else if multiple(size_of::<Condition>()) && size > 3 * size_of::<Setting>() / 2 {
-        "condition arrays (n × Condition)"
-    } else if size == arc_of::<Segment>() {
-        "segments (one Arc each)"
-    } else if multiple(size_of::<String>()) {
-        "text-list arrays (n × String) and other 24-byte slots"
-    } else if multiple(size_of::<[u8; 32]>() + 1) {
-        "digest arrays"
-    } else if multiple(size_of::<Arc<TargetingRule>>()) {
-        "arrays of Arcs (rules, options)"
-    } else {
-        "other"
+/// How many targeting rules, conditions and percentage options `config` holds.
+fn counts(config: &Config) -> (usize, usize, usize) {
+    let (mut rules, mut conditions, mut options) = (0, 0, 0);
+    for (_, setting) in config.settings() {
+        rules += setting.targeting_rules().len();
+        options += setting.percentage_options().len();
+        for rule in setting.targeting_rules() {
+            conditions += rule.conditions().len();
+            options += rule.percentage_options().len();
+        }
     }
+    (rules, conditions, options)
 }
 
 fn main() {
@@ -164,7 +156,7 @@ fn main() {
     let parsed = Config::parse(&json).expect("the generated config parses");
     take_snapshot(&mut after);
     let parsed_bytes = TOTAL.load(Ordering::Relaxed) - total_before;
-    breakdown(&before, &after, parsed_bytes);
+    breakdown(&before, &after, parsed_bytes, counts(&parsed));
     println!(
         "\n| **`Config::parse` result** | | **{:.2} MiB** ({:.2} × the JSON) |",
         mib(parsed_bytes),
@@ -179,43 +171,65 @@ fn main() {
     );
 }
 
-/// Prints the live allocations made between `before` and `after` by kind.
-fn breakdown(before: &Snapshot, after: &Snapshot, total: i64) {
-    let mut kinds: Vec<(&'static str, i64, i64)> = Vec::new();
-    let mut add = |kind: &'static str, count: i64, bytes: i64| {
-        match kinds.iter_mut().find(|k| k.0 == kind) {
-            Some(k) => {
-                k.1 += count;
-                k.2 += bytes;
-            }
-            None => kinds.push((kind, count, bytes)),
-        };
+/// Prints the live allocations made between `before` and `after` by kind: texts and hash
+/// tables by their alignment, rules, conditions and options by their count times their size
+/// (their arrays have no spare capacity, or the rest shows it), and the other allocations
+/// aligned to 2 to 8 bytes as the rest.
+fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, usize, usize)) {
+    let class_total = |c: usize| -> (i64, i64) {
+        (0..=EXACT_SIZES).fold((0, 0), |(n, b), s| {
+            (
+                n + after[c][s].0 - before[c][s].0,
+                b + after[c][s].1 - before[c][s].1,
+            )
+        })
     };
-    for c in 0..CLASSES {
-        for s in 0..=EXACT_SIZES {
-            let (count, bytes) = (
-                after[c][s].0 - before[c][s].0,
-                after[c][s].1 - before[c][s].1,
-            );
-            if count == 0 && bytes == 0 {
-                continue;
-            }
-            let kind = match c {
-                0 => "texts (attribute names, list items, comparison texts, values)",
-                2 => "hash tables (settings map, indexes of long lists)",
-                _ if s == EXACT_SIZES => "large arrays (over 4 KiB)",
-                _ => kind_of(s + 1),
-            };
-            add(kind, count, bytes);
-        }
-    }
-    kinds.sort_by_key(|k| -k.2);
-    println!("\n## Where the parsed config's bytes go (live allocations by kind)");
-    println!("| kind | allocations | live heap |");
+    let (rules, conditions, options) = counts;
+    let rule_bytes = (rules * arc_of::<TargetingRule>()) as i64;
+    let condition_bytes = (conditions * size_of::<Condition>()) as i64;
+    let option_bytes = (options * arc_of::<PercentageOption>()) as i64;
+    let (texts, text_bytes) = class_total(0);
+    let (tables, table_bytes) = class_total(2);
+    let (_, other_bytes) = class_total(1);
+    let rest = other_bytes - rule_bytes - condition_bytes - option_bytes;
+    let rows = [
+        (
+            format!("hash tables: the settings map ({} B per bucket), indexes of long lists", size_of::<SmolStr>() + size_of::<Setting>()),
+            format!("{tables} tables"),
+            table_bytes,
+        ),
+        (
+            format!("conditions ({} B each)", size_of::<Condition>()),
+            format!("{conditions}"),
+            condition_bytes,
+        ),
+        (
+            format!("targeting rules ({} B each, in an `Arc`)", arc_of::<TargetingRule>()),
+            format!("{rules}"),
+            rule_bytes,
+        ),
+        (
+            format!("percentage options ({} B each, in an `Arc`)", arc_of::<PercentageOption>()),
+            format!("{options}"),
+            option_bytes,
+        ),
+        (
+            "texts: attribute names, comparison lists and texts, text values, keys over 23 bytes".to_owned(),
+            format!("{texts} allocations"),
+            text_bytes,
+        ),
+        (
+            "the rest: arrays of rules and options, list item offsets, versions, digests, segments, spare capacity".to_owned(),
+            String::new(),
+            rest,
+        ),
+    ];
+    println!("\n## Where the parsed config's bytes go");
+    println!("| what | how many | live heap |");
     println!("|---|---:|---:|");
-    for (kind, count, bytes) in kinds {
+    for (what, count, bytes) in rows {
         println!(
-            "| {kind} | {count} | {:.2} MiB ({:.0} %) |",
+            "| {what} | {count} | {:.2} MiB ({:.0} %) |",
             mib(bytes),
             100.0 * bytes as f64 / total as f64
         );
