@@ -758,7 +758,9 @@ impl<'a, 's> Evaluator<'a, 's> {
         };
         Ok(match (comparator, operand) {
             (IsOneOf, Operand::TextList(list)) => list.contains(text),
+            (IsOneOf, Operand::IndexedTextList(list)) => list.contains(text),
             (IsNotOneOf, Operand::TextList(list)) => !list.contains(text),
+            (IsNotOneOf, Operand::IndexedTextList(list)) => !list.contains(text),
             (ContainsAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.contains(i)),
             (NotContainsAnyOf, Operand::TextList(list)) => !list.iter().any(|i| text.contains(i)),
             (TextStartsWithAnyOf, Operand::TextList(list)) => {
@@ -833,6 +835,12 @@ impl<'a, 's> Evaluator<'a, 's> {
         use Comparator::*;
         Ok(match (comparator, operand) {
             (ArrayContainsAnyOf, Operand::TextList(list)) => items.iter().any(|i| list.contains(i)),
+            (ArrayContainsAnyOf, Operand::IndexedTextList(list)) => {
+                items.iter().any(|i| list.contains(i))
+            }
+            (ArrayNotContainsAnyOf, Operand::IndexedTextList(list)) => {
+                !items.iter().any(|i| list.contains(i))
+            }
             (ArrayNotContainsAnyOf, Operand::TextList(list)) => {
                 !items.iter().any(|i| list.contains(i))
             }
@@ -1027,7 +1035,7 @@ impl<'a, 's> Evaluator<'a, 's> {
             .setting
             .percentage_attribute
             .as_deref()
-            .unwrap_or("Identifier");
+            .map_or("Identifier", |a| a);
         let Some(value) = user.attribute(attribute) else {
             self.log(|l| {
                 l.line(format_args!(
@@ -1126,10 +1134,10 @@ struct Salts<'s> {
 
 /// The salts, if the config has one; only hashed comparators [`require`] it.
 fn salts<'s>(ctx: &FlagContext<'s>, context: &'s str) -> Option<Salts<'s>> {
-    ctx.setting
-        .salt
-        .as_deref()
-        .map(|config| Salts { config, context })
+    ctx.setting.salt.as_deref().map(|config| Salts {
+        config: config.as_ref(),
+        context,
+    })
 }
 
 fn require(salts: Option<Salts<'_>>) -> Result<Salts<'_>, Fatal> {
@@ -1153,24 +1161,28 @@ fn compare_semver(
     use std::cmp::Ordering;
     Ok(match (comparator, operand) {
         // An invalid comparison value makes both the positive and the negated form false.
-        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(None))
-        | (_, Operand::SemVer(None)) => false,
-        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(Some(list))) => {
-            let found = list
-                .iter()
-                .any(|v| convert::semver_precedence(version, v) == Ordering::Equal);
-            found == (comparator == SemVerIsOneOf)
-        }
-        (_, Operand::SemVer(Some(expected))) => {
-            let order = convert::semver_precedence(version, expected);
-            match comparator {
-                SemVerLess => order == Ordering::Less,
-                SemVerLessOrEquals => order != Ordering::Greater,
-                SemVerGreater => order == Ordering::Greater,
-                SemVerGreaterOrEquals => order != Ordering::Less,
-                _ => return Err(invalid_operand()),
+        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(list)) => match &list.parsed {
+            None => false,
+            Some(list) => {
+                let found = list
+                    .iter()
+                    .any(|v| convert::semver_precedence(version, v) == Ordering::Equal);
+                found == (comparator == SemVerIsOneOf)
             }
-        }
+        },
+        (_, Operand::SemVer(expected)) => match &expected.parsed {
+            None => false,
+            Some(expected) => {
+                let order = convert::semver_precedence(version, expected);
+                match comparator {
+                    SemVerLess => order == Ordering::Less,
+                    SemVerLessOrEquals => order != Ordering::Greater,
+                    SemVerGreater => order == Ordering::Greater,
+                    SemVerGreaterOrEquals => order != Ordering::Less,
+                    _ => return Err(invalid_operand()),
+                }
+            }
+        },
         _ => return Err(invalid_operand()),
     })
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::list::{AffixList, HashList, TextList};
+use super::list::{AffixList, HashList, IndexedTextList, TextList};
 use super::raw::{
     RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
     RawValue,
@@ -31,35 +31,45 @@ pub enum Condition {
 pub struct UserCondition {
     pub(crate) attribute: Box<str>,
     pub(crate) comparator: Option<Comparator>,
-    /// The comparison value as the config gives it, for the evaluation log, only where the
-    /// operand cannot show it (a version's text, a version list, a malformed list): see
+    /// The comparison value prepared for the comparator, with the text the evaluation log
+    /// shows where it cannot show the prepared value: see
     /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`].
-    kept: Option<Box<Kept>>,
-    /// The comparison value prepared for the comparator.
     pub(crate) operand: Operand,
 }
 
 /// A comparison value kept as text for the evaluation log.
 #[derive(Debug, Clone, PartialEq)]
-enum Kept {
+pub(crate) enum Kept {
     Text(Box<str>),
     List(TextList),
+}
+
+/// Versions parsed from a comparison value, with the value as the config gives it, for the
+/// evaluation log.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Versions<K, V> {
+    pub(crate) text: K,
+    /// `None` when the value is not a valid version (or a list item is not): the condition
+    /// is false.
+    pub(crate) parsed: Option<V>,
 }
 
 /// A comparison value, parsed and decoded at load time for its comparator. At most 24 bytes
 /// of payload: large and rare forms are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
-    /// Missing, or not what the comparator needs: evaluating the condition is an error.
-    Invalid,
+    /// Missing, or not what the comparator needs: evaluating the condition is an error. The
+    /// log shows what the config gave, if anything.
+    Invalid(Option<Box<Kept>>),
     Text(Box<str>),
-    /// Indexed for the comparators that look a whole text up (see [`TextList`]).
     TextList(TextList),
+    /// A long list for the comparators that look a whole text up (a short one is a
+    /// `TextList`).
+    IndexedTextList(Box<IndexedTextList>),
     Number(f64),
-    /// `None` when the comparison value is not a valid version: the condition is false.
-    SemVer(Option<Box<semver::Version>>),
-    /// `None` when any listed version is invalid: the condition is false.
-    SemVerList(Option<Box<[semver::Version]>>),
+    SemVer(Box<Versions<Box<str>, semver::Version>>),
+    /// Empty items are skipped.
+    SemVerList(Box<Versions<TextList, Box<[semver::Version]>>>),
     /// SHA-256 digests, as bytes; `None` for an item that is not 64 hex digits (it never
     /// matches).
     Hash(Option<Box<[u8; 32]>>),
@@ -284,24 +294,21 @@ impl PrerequisiteCondition {
 impl UserCondition {
     pub(crate) fn from_raw(mut raw: RawUserCondition) -> UserCondition {
         let comparator = Comparator::from_code(raw.comparator);
-        let operand = comparator
-            .map(|c| Operand::prepare(c, &mut raw))
-            .unwrap_or(Operand::Invalid);
-        // What the log shows and the operand cannot: a version's text, a version list, the
-        // items of a malformed list. A hashed value is shown as a count or a placeholder.
-        let kept = match (&operand, raw.string_value, raw.list_value) {
-            (Operand::SemVer(_), Some(text), _) => Some(Kept::Text(text.into_boxed_str())),
-            (Operand::SemVerList(_) | Operand::Invalid, _, Some(list)) => {
-                Some(Kept::List(TextList::scanned(list)))
-            }
-            (Operand::Invalid, Some(text), None) => Some(Kept::Text(text.into_boxed_str())),
-            _ => None,
-        };
+        let mut operand = comparator.and_then(|c| Operand::prepare(c, &mut raw));
+        if operand.is_none() {
+            // What the log shows of an invalid value: the items of a (malformed) list, or else
+            // the text. A hashed value is shown as a count or a placeholder only.
+            let kept = match (raw.string_value, raw.list_value) {
+                (_, Some(list)) => Some(Kept::List(TextList::scanned(list))),
+                (Some(text), None) => Some(Kept::Text(text.into_boxed_str())),
+                (None, None) => None,
+            };
+            operand = Some(Operand::Invalid(kept.map(Box::new)));
+        }
         UserCondition {
             attribute: raw.attribute.into_boxed_str(),
             comparator,
-            kept: kept.map(Box::new),
-            operand,
+            operand: operand.unwrap_or(Operand::Invalid(None)),
         }
     }
 
@@ -318,9 +325,13 @@ impl UserCondition {
     /// The text comparison value (`s`) as the config gives it, for the comparators that
     /// show it (text and version comparators).
     pub(crate) fn comparison_text(&self) -> Option<&str> {
-        match (&self.operand, self.kept.as_deref()) {
-            (Operand::Text(text), _) => Some(text),
-            (_, Some(Kept::Text(text))) => Some(text),
+        match &self.operand {
+            Operand::Text(text) => Some(text),
+            Operand::SemVer(version) => Some(&version.text),
+            Operand::Invalid(Some(kept)) => match &**kept {
+                Kept::Text(text) => Some(text),
+                Kept::List(_) => None,
+            },
             _ => None,
         }
     }
@@ -336,9 +347,14 @@ impl UserCondition {
     /// The list comparison value (`l`) as the config gives it, for the comparators that
     /// show its items (text and version lists).
     pub(crate) fn comparison_list(&self) -> Option<&TextList> {
-        match (&self.operand, self.kept.as_deref()) {
-            (Operand::TextList(list), _) => Some(list),
-            (_, Some(Kept::List(list))) => Some(list),
+        match &self.operand {
+            Operand::TextList(list) => Some(list),
+            Operand::IndexedTextList(indexed) => Some(&indexed.list),
+            Operand::SemVerList(versions) => Some(&versions.text),
+            Operand::Invalid(Some(kept)) => match &**kept {
+                Kept::List(list) => Some(list),
+                Kept::Text(_) => None,
+            },
             _ => None,
         }
     }
@@ -356,9 +372,10 @@ impl UserCondition {
 }
 
 impl Operand {
-    /// The comparison value of `raw` for `comparator`. A value the comparator uses as it is
-    /// is moved out of `raw` rather than copied: a config holds it once.
-    fn prepare(comparator: Comparator, raw: &mut RawUserCondition) -> Operand {
+    /// The comparison value of `raw` for `comparator`, or `None` when it has none of the kind
+    /// the comparator needs. A value the comparator uses as it is is moved out of `raw` rather
+    /// than copied: a config holds it once.
+    fn prepare(comparator: Comparator, raw: &mut RawUserCondition) -> Option<Operand> {
         use Comparator::*;
         let text = raw.string_value.as_ref();
         let list = raw.list_value.as_ref();
@@ -366,7 +383,10 @@ impl Operand {
             IsOneOf | IsNotOneOf | ArrayContainsAnyOf | ArrayNotContainsAnyOf => raw
                 .list_value
                 .take()
-                .map(|items| Operand::TextList(TextList::indexed(items))),
+                .map(|items| match TextList::indexed(items) {
+                    Ok(indexed) => Operand::IndexedTextList(indexed),
+                    Err(short) => Operand::TextList(short),
+                }),
             ContainsAnyOf
             | NotContainsAnyOf
             | TextStartsWithAnyOf
@@ -380,19 +400,23 @@ impl Operand {
                 .string_value
                 .take()
                 .map(|t| Operand::Text(t.into_boxed_str())),
-            SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
+            SemVerIsOneOf | SemVerIsNotOneOf => raw.list_value.take().map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
-                Operand::SemVerList(
-                    items
-                        .iter()
-                        .map(js_trim)
-                        .filter(|i| !i.is_empty())
-                        .map(|i| semver::Version::parse(i).ok())
-                        .collect(),
-                )
+                let parsed = items
+                    .iter()
+                    .map(js_trim)
+                    .filter(|i| !i.is_empty())
+                    .map(|i| semver::Version::parse(i).ok())
+                    .collect();
+                let text = TextList::scanned(items);
+                Operand::SemVerList(Box::new(Versions { text, parsed }))
             }),
             SemVerLess | SemVerLessOrEquals | SemVerGreater | SemVerGreaterOrEquals => {
-                text.map(|t| Operand::SemVer(semver::Version::parse(js_trim(t)).ok().map(Box::new)))
+                raw.string_value.take().map(|text| {
+                    let parsed = semver::Version::parse(js_trim(&text)).ok();
+                    let text = text.into_boxed_str();
+                    Operand::SemVer(Box::new(Versions { text, parsed }))
+                })
             }
             NumberEquals
             | NumberNotEquals
@@ -425,7 +449,7 @@ impl Operand {
                     .map(|items| Operand::HashAffixList(AffixList::new(items)))
             }),
         };
-        prepared.unwrap_or(Operand::Invalid)
+        prepared
     }
 }
 

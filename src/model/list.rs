@@ -57,12 +57,26 @@ impl Index {
 
 /// A list of texts: `IS ONE OF`, `CONTAINS ANY OF`, `ARRAY CONTAINS ANY OF`… The items are
 /// packed into one text (see [`PackedTexts`]): two allocations per list, not one per item.
-/// [`TextList::contains`] uses the index when there is one.
 #[derive(Clone, Default)]
 pub(crate) struct TextList {
     text: Box<str>,
     ends: Box<[u32]>,
-    index: Option<Box<Index>>,
+}
+
+/// A long list looked up whole, with its index. Apart from [`TextList`] (and boxed where a
+/// condition holds it) so that the many short lists carry no room for an index.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct IndexedTextList {
+    pub(crate) list: TextList,
+    index: Index,
+}
+
+impl IndexedTextList {
+    /// Whether `text` is one of the items.
+    #[inline]
+    pub(crate) fn contains(&self, text: &str) -> bool {
+        self.index.find(text, |i| self.list.get(i) == text)
+    }
 }
 
 impl TextList {
@@ -71,15 +85,19 @@ impl TextList {
         TextList {
             text: items.text.into_boxed_str(),
             ends: items.ends.into_boxed_slice(),
-            index: None,
         }
     }
 
-    /// A list looked up whole, indexed when long.
-    pub(crate) fn indexed(items: PackedTexts) -> TextList {
-        let mut list = TextList::scanned(items);
-        list.index = Index::build(list.len(), |i| Some(list.get(i)));
-        list
+    /// A list looked up whole: with an index when long (`Ok`), as it is when short (`Err`).
+    pub(crate) fn indexed(items: PackedTexts) -> Result<Box<IndexedTextList>, TextList> {
+        let list = TextList::scanned(items);
+        match Index::build(list.len(), |i| Some(list.get(i))) {
+            Some(index) => Ok(Box::new(IndexedTextList {
+                list,
+                index: *index,
+            })),
+            None => Err(list),
+        }
     }
 
     /// How many items there are.
@@ -100,18 +118,10 @@ impl TextList {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Whether `text` is one of the items.
+    /// Whether `text` is one of the items, item by item.
     #[inline]
     pub(crate) fn contains(&self, text: &str) -> bool {
-        match &self.index {
-            Some(index) => index.find(text, |i| self.get(i) == text),
-            None => self.iter().any(|i| i == text),
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn is_indexed(&self) -> bool {
-        self.index.is_some()
+        self.iter().any(|i| i == text)
     }
 }
 
@@ -206,10 +216,20 @@ impl PartialEq for HashList {
 
 impl fmt::Debug for TextList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TextList")
-            .field("items", &self.iter().collect::<Vec<_>>())
-            .field("indexed", &self.index.is_some())
-            .finish()
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Index({} items)", self.table.len())
+    }
+}
+
+/// An index follows from its list's items.
+impl PartialEq for Index {
+    fn eq(&self, _: &Index) -> bool {
+        true
     }
 }
 
@@ -243,17 +263,16 @@ mod tests {
     #[test]
     fn long_lists_are_indexed_and_agree_with_a_scan() {
         let items: Vec<String> = (0..1000).map(|i| format!("item-{i}")).collect();
-        let indexed = TextList::indexed(packed(&items));
+        let indexed = TextList::indexed(packed(&items)).expect("a long list is indexed");
         let scanned = TextList::scanned(packed(&items));
-        assert!(indexed.is_indexed() && !scanned.is_indexed());
-        assert!(!TextList::indexed(packed(&items[..INDEX_FROM])).is_indexed());
-        assert_eq!(indexed.iter().collect::<Vec<_>>(), items);
+        assert!(TextList::indexed(packed(&items[..INDEX_FROM])).is_err());
+        assert_eq!(indexed.list.iter().collect::<Vec<_>>(), items);
         for probe in ["item-0", "item-999", "item-500", "item-1000", "", "item-"] {
             assert_eq!(indexed.contains(probe), scanned.contains(probe), "{probe}");
         }
         assert!(indexed.contains("item-999") && !indexed.contains("item-1000"));
-        assert_eq!(indexed.len(), 1000);
-        assert_eq!(indexed, scanned);
+        assert_eq!(indexed.list.len(), 1000);
+        assert_eq!(indexed.list, scanned);
     }
 
     #[test]
