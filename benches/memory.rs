@@ -29,22 +29,15 @@ use configcat_actix::model::{Condition, PercentageOption, TargetingRule};
 use configcat_actix::{Close, Config, ConfigCat, ForceRefresh, NoLog, PollingMode, Setting, Value};
 use smol_str::SmolStr;
 
-/// Sizes up to this are counted one by one; larger ones together, per alignment class (the
-/// sizes are kept apart for a closer look at the histogram, e.g. with a debugger).
-const EXACT_SIZES: usize = 4096;
 /// Alignment classes: 1 (texts), 2 to 8 (structs, slices of them), 16 and more (hash tables).
 const CLASSES: usize = 3;
 
-/// Live bytes and live allocations per alignment class and size, updated on every call, so
-/// the difference of two snapshots is what was allocated in between and is still alive.
+/// Live bytes and live allocations per alignment class, updated on every call, so the
+/// difference of two snapshots is what was allocated in between and is still alive.
 struct Histogram;
 
-#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the statics
-const ZERO: AtomicI64 = AtomicI64::new(0);
-#[allow(clippy::declare_interior_mutable_const)]
-const ZEROS: [AtomicI64; EXACT_SIZES + 1] = [ZERO; EXACT_SIZES + 1];
-static LIVE_COUNT: [[AtomicI64; EXACT_SIZES + 1]; CLASSES] = [ZEROS; CLASSES];
-static LIVE_BYTES: [[AtomicI64; EXACT_SIZES + 1]; CLASSES] = [ZEROS; CLASSES];
+static LIVE_COUNT: [AtomicI64; CLASSES] = [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)];
+static LIVE_BYTES: [AtomicI64; CLASSES] = [AtomicI64::new(0), AtomicI64::new(0), AtomicI64::new(0)];
 static TOTAL: AtomicI64 = AtomicI64::new(0);
 
 fn class(align: usize) -> usize {
@@ -56,9 +49,9 @@ fn class(align: usize) -> usize {
 }
 
 fn record(align: usize, size: usize, sign: i64) {
-    let (c, s) = (class(align), size.min(EXACT_SIZES + 1) - 1);
-    LIVE_COUNT[c][s].fetch_add(sign, Ordering::Relaxed);
-    LIVE_BYTES[c][s].fetch_add(sign * size as i64, Ordering::Relaxed);
+    let c = class(align);
+    LIVE_COUNT[c].fetch_add(sign, Ordering::Relaxed);
+    LIVE_BYTES[c].fetch_add(sign * size as i64, Ordering::Relaxed);
     TOTAL.fetch_add(sign * size as i64, Ordering::Relaxed);
 }
 
@@ -90,23 +83,16 @@ unsafe impl GlobalAlloc for Histogram {
 #[global_allocator]
 static ALLOCATOR: Histogram = Histogram;
 
-/// (count, bytes) per class and size at one moment.
-type Snapshot = Vec<[(i64, i64); EXACT_SIZES + 1]>;
+/// (count, bytes) per class at one moment.
+type Snapshot = [(i64, i64); CLASSES];
 
-/// A snapshot to fill, allocated beforehand so that filling it allocates nothing.
-fn empty_snapshot() -> Snapshot {
-    vec![[(0, 0); EXACT_SIZES + 1]; CLASSES]
-}
-
-fn take_snapshot(into: &mut Snapshot) {
-    for (c, sizes) in into.iter_mut().enumerate() {
-        for (s, slot) in sizes.iter_mut().enumerate() {
-            *slot = (
-                LIVE_COUNT[c][s].load(Ordering::Relaxed),
-                LIVE_BYTES[c][s].load(Ordering::Relaxed),
-            );
-        }
-    }
+fn take_snapshot() -> Snapshot {
+    std::array::from_fn(|c| {
+        (
+            LIVE_COUNT[c].load(Ordering::Relaxed),
+            LIVE_BYTES[c].load(Ordering::Relaxed),
+        )
+    })
 }
 
 fn mib(bytes: i64) -> f64 {
@@ -150,11 +136,10 @@ fn main() {
 
     // Parse once first, so that what the first parse of a process sets up once is not counted.
     drop(Config::parse(&json).expect("the generated config parses"));
-    let (mut before, mut after) = (empty_snapshot(), empty_snapshot());
     let total_before = TOTAL.load(Ordering::Relaxed);
-    take_snapshot(&mut before);
+    let before = take_snapshot();
     let parsed = Config::parse(&json).expect("the generated config parses");
-    take_snapshot(&mut after);
+    let after = take_snapshot();
     let parsed_bytes = TOTAL.load(Ordering::Relaxed) - total_before;
     breakdown(&before, &after, parsed_bytes, counts(&parsed));
     println!(
@@ -176,14 +161,7 @@ fn main() {
 /// (their arrays have no spare capacity, or the rest shows it), and the other allocations
 /// aligned to 2 to 8 bytes as the rest.
 fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, usize, usize)) {
-    let class_total = |c: usize| -> (i64, i64) {
-        (0..=EXACT_SIZES).fold((0, 0), |(n, b), s| {
-            (
-                n + after[c][s].0 - before[c][s].0,
-                b + after[c][s].1 - before[c][s].1,
-            )
-        })
-    };
+    let class_total = |c: usize| (after[c].0 - before[c].0, after[c].1 - before[c].1);
     let (rules, conditions, options) = counts;
     let rule_bytes = (rules * arc_of::<TargetingRule>()) as i64;
     let condition_bytes = (conditions * size_of::<Condition>()) as i64;

@@ -379,7 +379,7 @@ impl Operand {
         use Comparator::*;
         let text = raw.string_value.as_ref();
         let list = raw.list_value.as_ref();
-        let prepared = match comparator {
+        match comparator {
             IsOneOf | IsNotOneOf | ArrayContainsAnyOf | ArrayNotContainsAnyOf => raw
                 .list_value
                 .take()
@@ -448,8 +448,7 @@ impl Operand {
                     .collect::<Option<Vec<_>>>()
                     .map(|items| Operand::HashAffixList(AffixList::new(items)))
             }),
-        };
-        prepared
+        }
     }
 }
 
