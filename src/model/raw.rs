@@ -4,8 +4,6 @@
 //! model, doing once per config the work that would otherwise repeat on every evaluation.
 //! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use smol_str::SmolStr;
 
@@ -15,8 +13,34 @@ pub(crate) struct RawConfig {
     pub preferences: Option<RawPreferences>,
     #[serde(rename = "s", default)]
     pub segments: Vec<RawSegment>,
-    #[serde(rename = "f", default)]
-    pub settings: HashMap<SmolStr, RawSetting>,
+    /// In document order, not in a map: the settings map is built once, from these (a later
+    /// duplicate key wins there, as it would here).
+    #[serde(rename = "f", default, deserialize_with = "entries")]
+    pub settings: Vec<(SmolStr, RawSetting)>,
+}
+
+/// The entries of a JSON object, in order.
+fn entries<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(SmolStr, RawSetting)>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<(SmolStr, RawSetting)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }
 
 #[derive(Deserialize, Default)]
@@ -198,4 +222,28 @@ pub(crate) struct RawPercentageOption {
     pub value: RawValue,
     #[serde(rename = "i")]
     pub variation_id: Option<SmolStr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Config;
+
+    #[test]
+    fn a_duplicate_setting_key_keeps_the_last_setting_as_a_map_would() {
+        let config = Config::parse(
+            r#"{"f":{"a":{"t":2,"v":{"i":1}},"b":{"t":2,"v":{"i":2}},"a":{"t":2,"v":{"i":3}}}}"#,
+        )
+        .expect("parses");
+        let value = |key: &str| {
+            config.settings()[key]
+                .default_value()
+                .and_then(|v| v.as_int())
+        };
+        assert_eq!(
+            (config.settings().len(), value("a"), value("b")),
+            (2, Some(3), Some(2))
+        );
+        let error = Config::parse(r#"{"f":{"a":{"t":2},"b":{"t":"x"}}}"#).expect_err("a bad type");
+        assert_eq!(error.path(), "f.b.t");
+    }
 }
