@@ -112,10 +112,16 @@ impl TextList {
         raw::item(&self.text, &self.ends, i)
     }
 
-    /// The items, in order.
+    /// The items, in order: each starts where the one before ended.
     #[inline]
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
-        (0..self.len()).map(|i| self.get(i))
+        let text = &*self.text;
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let item = &text[start..end as usize];
+            start = end as usize;
+            item
+        })
     }
 
     /// Whether `text` is one of the items, item by item.
