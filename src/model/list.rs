@@ -83,8 +83,8 @@ impl TextList {
     /// A list scanned item by item (the comparators that match parts of texts).
     pub(crate) fn scanned(items: PackedTexts) -> TextList {
         TextList {
-            text: items.text.into_boxed_str(),
-            ends: items.ends.into_boxed_slice(),
+            text: items.text,
+            ends: items.ends,
         }
     }
 

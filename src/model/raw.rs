@@ -4,6 +4,8 @@
 //! model, doing once per config the work that would otherwise repeat on every evaluation.
 //! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
 
+use std::cell::RefCell;
+
 use serde::Deserialize;
 use smol_str::SmolStr;
 
@@ -130,16 +132,18 @@ pub(crate) struct RawUserCondition {
 
 /// A JSON array of strings read into one text and the end of each item in it: no allocation
 /// per item, while parsing or after (a config's lists hold tens of thousands of short texts).
+/// The items are gathered in a per-thread scratch buffer and copied out at their exact size:
+/// two allocations per list.
 #[derive(Default, Clone, Debug, PartialEq)]
 pub(crate) struct PackedTexts {
-    pub text: String,
-    pub ends: Vec<u32>,
+    pub text: Box<str>,
+    pub ends: Box<[u32]>,
 }
 
 impl PackedTexts {
     /// The items, in order.
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
-        let text = self.text.as_str();
+        let text = &*self.text;
         (0..self.ends.len()).map(move |i| item(text, &self.ends, i))
     }
 }
@@ -149,6 +153,14 @@ impl PackedTexts {
 pub(crate) fn item<'t>(text: &'t str, ends: &[u32], i: usize) -> &'t str {
     let start = if i == 0 { 0 } else { ends[i - 1] as usize };
     &text[start..ends[i] as usize]
+}
+
+/// A scratch buffer larger than this is not kept for the next list (a hostile config's huge
+/// list must not stay in memory).
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<(String, Vec<u32>)> = const { RefCell::new((String::new(), Vec::new())) };
 }
 
 impl<'de> Deserialize<'de> for PackedTexts {
@@ -163,17 +175,36 @@ impl<'de> Deserialize<'de> for PackedTexts {
                 self,
                 mut seq: A,
             ) -> Result<PackedTexts, A::Error> {
-                let mut packed = PackedTexts::default();
-                while seq.next_element_seed(Append(&mut packed))?.is_some() {}
-                Ok(packed)
+                SCRATCH.with(|scratch| {
+                    // A list holds only strings: nothing re-enters while the buffer is borrowed.
+                    let mut scratch = scratch.borrow_mut();
+                    let (text, ends) = &mut *scratch;
+                    text.clear();
+                    ends.clear();
+                    let read = loop {
+                        match seq.next_element_seed(Append(text, ends)) {
+                            Ok(Some(())) => {}
+                            Ok(None) => break Ok(()),
+                            Err(error) => break Err(error),
+                        }
+                    };
+                    let packed = read.map(|()| PackedTexts {
+                        text: text.as_str().into(),
+                        ends: ends.as_slice().into(),
+                    });
+                    if text.capacity() > SCRATCH_KEPT || ends.capacity() > SCRATCH_KEPT / 4 {
+                        *scratch = Default::default();
+                    }
+                    packed
+                })
             }
         }
         deserializer.deserialize_seq(Items)
     }
 }
 
-/// Appends one string item to a packed list.
-struct Append<'p>(&'p mut PackedTexts);
+/// Appends one string item to a list being packed.
+struct Append<'p>(&'p mut String, &'p mut Vec<u32>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Append<'_> {
     type Value = ();
@@ -188,10 +219,10 @@ impl serde::de::Visitor<'_> for Append<'_> {
         f.write_str("a string")
     }
     fn visit_str<E: serde::de::Error>(self, item: &str) -> Result<(), E> {
-        self.0.text.push_str(item);
-        let end = u32::try_from(self.0.text.len())
+        self.0.push_str(item);
+        let end = u32::try_from(self.0.len())
             .map_err(|_| E::custom("a comparison list longer than 4 GiB"))?;
-        self.0.ends.push(end);
+        self.1.push(end);
         Ok(())
     }
 }
