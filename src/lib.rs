@@ -94,9 +94,9 @@ mod protocol;
 mod redact;
 mod snapshot;
 mod state;
-mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod stream;
 mod text;
 mod user;
 #[cfg(feature = "actix-web")]
