@@ -628,7 +628,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         let Some(user) = self.user else {
             return Ok(self.user_missing(ctx));
         };
-        let attribute = condition.attribute.as_str();
+        let attribute: &str = &condition.attribute;
         let value = match user.attribute(attribute) {
             None
             | Some(Attr {
@@ -758,33 +758,33 @@ impl<'a, 's> Evaluator<'a, 's> {
         };
         Ok(match (comparator, operand) {
             (IsOneOf, Operand::TextList(list)) => list.contains(text),
+            (IsOneOf, Operand::IndexedTextList(list)) => list.contains(text),
             (IsNotOneOf, Operand::TextList(list)) => !list.contains(text),
-            (ContainsAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.contains(i.as_str()))
-            }
-            (NotContainsAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.contains(i.as_str()))
-            }
+            (IsNotOneOf, Operand::IndexedTextList(list)) => !list.contains(text),
+            (ContainsAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.contains(i)),
+            (NotContainsAnyOf, Operand::TextList(list)) => !list.iter().any(|i| text.contains(i)),
             (TextStartsWithAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.starts_with(i.as_str()))
+                list.iter().any(|i| text.starts_with(i))
             }
             (TextNotStartsWithAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.starts_with(i.as_str()))
+                !list.iter().any(|i| text.starts_with(i))
             }
-            (TextEndsWithAnyOf, Operand::TextList(list)) => {
-                list.iter().any(|i| text.ends_with(i.as_str()))
-            }
+            (TextEndsWithAnyOf, Operand::TextList(list)) => list.iter().any(|i| text.ends_with(i)),
             (TextNotEndsWithAnyOf, Operand::TextList(list)) => {
-                !list.iter().any(|i| text.ends_with(i.as_str()))
+                !list.iter().any(|i| text.ends_with(i))
             }
-            (TextEquals, Operand::Text(expected)) => text == expected,
-            (TextNotEquals, Operand::Text(expected)) => text != expected,
+            (TextEquals, Operand::Text(expected)) => text == &**expected,
+            (TextNotEquals, Operand::Text(expected)) => text != &**expected,
             (SensitiveIsOneOf | SensitiveIsNotOneOf, Operand::HashList(list)) => {
                 let digest = hashed(text.as_bytes())?.unwrap_or_default();
                 list.contains(&digest) == (comparator == SensitiveIsOneOf)
             }
-            (SensitiveEquals, Operand::Hash(expected)) => *expected == hashed(text.as_bytes())?,
-            (SensitiveNotEquals, Operand::Hash(expected)) => *expected != hashed(text.as_bytes())?,
+            (SensitiveEquals, Operand::Hash(expected)) => {
+                expected.as_deref() == hashed(text.as_bytes())?.as_ref()
+            }
+            (SensitiveNotEquals, Operand::Hash(expected)) => {
+                expected.as_deref() != hashed(text.as_bytes())?.as_ref()
+            }
             (
                 SensitiveStartsWithAnyOf
                 | SensitiveNotStartsWithAnyOf
@@ -835,6 +835,12 @@ impl<'a, 's> Evaluator<'a, 's> {
         use Comparator::*;
         Ok(match (comparator, operand) {
             (ArrayContainsAnyOf, Operand::TextList(list)) => items.iter().any(|i| list.contains(i)),
+            (ArrayContainsAnyOf, Operand::IndexedTextList(list)) => {
+                items.iter().any(|i| list.contains(i))
+            }
+            (ArrayNotContainsAnyOf, Operand::IndexedTextList(list)) => {
+                !items.iter().any(|i| list.contains(i))
+            }
             (ArrayNotContainsAnyOf, Operand::TextList(list)) => {
                 !items.iter().any(|i| list.contains(i))
             }
@@ -932,7 +938,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         condition: &'a PrerequisiteCondition,
         ctx: &mut FlagContext<'a>,
     ) -> Result<Outcome<'a>, Fatal> {
-        let key = condition.key.as_str();
+        let key: &str = &condition.key;
         let prerequisite = self.settings.get(key);
         self.log(|l| {
             l.append(ShowPrerequisiteCondition(
@@ -1029,7 +1035,7 @@ impl<'a, 's> Evaluator<'a, 's> {
             .setting
             .percentage_attribute
             .as_deref()
-            .unwrap_or("Identifier");
+            .map_or("Identifier", |a| a);
         let Some(value) = user.attribute(attribute) else {
             self.log(|l| {
                 l.line(format_args!(
@@ -1128,10 +1134,10 @@ struct Salts<'s> {
 
 /// The salts, if the config has one; only hashed comparators [`require`] it.
 fn salts<'s>(ctx: &FlagContext<'s>, context: &'s str) -> Option<Salts<'s>> {
-    ctx.setting
-        .salt
-        .as_deref()
-        .map(|config| Salts { config, context })
+    ctx.setting.salt.as_deref().map(|config| Salts {
+        config: config.as_ref(),
+        context,
+    })
 }
 
 fn require(salts: Option<Salts<'_>>) -> Result<Salts<'_>, Fatal> {
@@ -1155,24 +1161,28 @@ fn compare_semver(
     use std::cmp::Ordering;
     Ok(match (comparator, operand) {
         // An invalid comparison value makes both the positive and the negated form false.
-        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(None))
-        | (_, Operand::SemVer(None)) => false,
-        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(Some(list))) => {
-            let found = list
-                .iter()
-                .any(|v| convert::semver_precedence(version, v) == Ordering::Equal);
-            found == (comparator == SemVerIsOneOf)
-        }
-        (_, Operand::SemVer(Some(expected))) => {
-            let order = convert::semver_precedence(version, expected);
-            match comparator {
-                SemVerLess => order == Ordering::Less,
-                SemVerLessOrEquals => order != Ordering::Greater,
-                SemVerGreater => order == Ordering::Greater,
-                SemVerGreaterOrEquals => order != Ordering::Less,
-                _ => return Err(invalid_operand()),
+        (SemVerIsOneOf | SemVerIsNotOneOf, Operand::SemVerList(list)) => match &list.parsed {
+            None => false,
+            Some(list) => {
+                let found = list
+                    .iter()
+                    .any(|v| convert::semver_precedence(version, v) == Ordering::Equal);
+                found == (comparator == SemVerIsOneOf)
             }
-        }
+        },
+        (_, Operand::SemVer(expected)) => match &expected.parsed {
+            None => false,
+            Some(expected) => {
+                let order = convert::semver_precedence(version, expected);
+                match comparator {
+                    SemVerLess => order == Ordering::Less,
+                    SemVerLessOrEquals => order != Ordering::Greater,
+                    SemVerGreater => order == Ordering::Greater,
+                    SemVerGreaterOrEquals => order != Ordering::Less,
+                    _ => return Err(invalid_operand()),
+                }
+            }
+        },
         _ => return Err(invalid_operand()),
     })
 }

@@ -6,7 +6,7 @@
 use std::fmt::{self, Write};
 
 use crate::model::{
-    Condition, PrerequisiteCondition, SegmentCondition, SettingType, UserCondition,
+    Condition, Operand, PrerequisiteCondition, SegmentCondition, SettingType, UserCondition,
 };
 use crate::text::{JsNumber, iso8601_checked};
 
@@ -220,11 +220,11 @@ impl fmt::Display for ShowUserCondition<'_> {
             | NumberLess
             | NumberLessOrEquals
             | NumberGreater
-            | NumberGreaterOrEquals => match c.number {
+            | NumberGreaterOrEquals => match c.comparison_number() {
                 Some(n) => write!(f, "'{}'", JsNumber(n)),
                 None => write!(f, "'{INVALID_VALUE}'"),
             },
-            DateBefore | DateAfter => match c.number {
+            DateBefore | DateAfter => match c.comparison_number() {
                 Some(n) => match iso8601_checked(n) {
                     Some(date) => write!(f, "'{}' ({date} UTC)", JsNumber(n)),
                     None => write!(f, "'{}'", JsNumber(n)),
@@ -240,14 +240,14 @@ impl fmt::Display for ShowUserCondition<'_> {
                 Some(text) => write!(f, "'{text}'"),
                 None => write!(f, "'{INVALID_VALUE}'"),
             },
-            SensitiveEquals | SensitiveNotEquals => match c.comparison_text() {
-                Some(_) => f.write_str("'<hashed value>'"),
-                None => write!(f, "'{INVALID_VALUE}'"),
+            SensitiveEquals | SensitiveNotEquals => match c.operand {
+                Operand::Hash(_) => f.write_str("'<hashed value>'"),
+                _ => write!(f, "'{INVALID_VALUE}'"),
             },
-            _ if comparator.is_sensitive() => match c.comparison_list() {
-                Some(items) => {
-                    let noun = if items.len() == 1 { "value" } else { "values" };
-                    write!(f, "[<{} hashed {noun}>]", items.len())
+            _ if comparator.is_sensitive() => match c.hashed_count() {
+                Some(count) => {
+                    let noun = if count == 1 { "value" } else { "values" };
+                    write!(f, "[<{count} hashed {noun}>]")
                 }
                 None => write!(f, "'{INVALID_VALUE}'"),
             },

@@ -56,7 +56,7 @@ fn prerequisites(setting: &Setting) -> impl Iterator<Item = &str> {
         .iter()
         .flat_map(|rule| &rule.conditions)
         .filter_map(|condition| match condition {
-            Condition::Prerequisite(p) => Some(p.key.as_str()),
+            Condition::Prerequisite(p) => Some(&*p.key),
             _ => None,
         })
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::list::{AffixList, HashList, TextList};
+use super::list::{AffixList, HashList, IndexedTextList, TextList};
 use super::raw::{
     RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
     RawValue,
@@ -25,35 +25,54 @@ pub enum Condition {
 }
 
 /// A user attribute compared with a comparison value.
+///
+/// Kept small (64 bytes): a config holds thousands. Rare or large parts are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
-    pub(crate) attribute: String,
+    pub(crate) attribute: Box<str>,
     pub(crate) comparator: Option<Comparator>,
-    /// The comparison value as the config gives it, for the evaluation log: see
-    /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`], as a value
-    /// the comparator uses unchanged lives in `operand` only.
-    text: Option<String>,
-    pub(crate) number: Option<f64>,
-    list: Option<Vec<String>>,
-    /// The comparison value prepared for the comparator.
+    /// The comparison value prepared for the comparator, with the text the evaluation log
+    /// shows where it cannot show the prepared value: see
+    /// [`UserCondition::comparison_text`] and [`UserCondition::comparison_list`].
     pub(crate) operand: Operand,
 }
 
-/// A comparison value, parsed and decoded at load time for its comparator.
+/// A comparison value kept as text for the evaluation log.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kept {
+    Text(Box<str>),
+    List(TextList),
+}
+
+/// Versions parsed from a comparison value, with the value as the config gives it, for the
+/// evaluation log.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Versions<K, V> {
+    pub(crate) text: K,
+    /// `None` when the value is not a valid version (or a list item is not): the condition
+    /// is false.
+    pub(crate) parsed: Option<V>,
+}
+
+/// A comparison value, parsed and decoded at load time for its comparator. At most 24 bytes
+/// of payload: large and rare forms are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
-    /// Missing, or not what the comparator needs: evaluating the condition is an error.
-    Invalid,
-    Text(String),
-    /// Indexed for the comparators that look a whole text up (see [`TextList`]).
+    /// Missing, or not what the comparator needs: evaluating the condition is an error. The
+    /// log shows what the config gave, if anything.
+    Invalid(Option<Box<Kept>>),
+    Text(Box<str>),
     TextList(TextList),
+    /// A long list for the comparators that look a whole text up (a short one is a
+    /// `TextList`).
+    IndexedTextList(Box<IndexedTextList>),
     Number(f64),
-    /// `None` when the comparison value is not a valid version: the condition is false.
-    SemVer(Option<semver::Version>),
-    /// `None` when any listed version is invalid: the condition is false.
-    SemVerList(Option<Vec<semver::Version>>),
-    /// SHA-256 digests; `None` for an item that is not 64 hex digits (it never matches).
-    Hash(Option<[u8; 32]>),
+    SemVer(Box<Versions<Box<str>, semver::Version>>),
+    /// Empty items are skipped.
+    SemVerList(Box<Versions<TextList, Box<[semver::Version]>>>),
+    /// SHA-256 digests, as bytes; `None` for an item that is not 64 hex digits (it never
+    /// matches).
+    Hash(Option<Box<[u8; 32]>>),
     HashList(HashList),
     /// `(byte length, digest)` pairs of the hashed STARTS/ENDS WITH comparators.
     HashAffixList(AffixList),
@@ -63,7 +82,7 @@ pub(crate) enum Operand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     pub(crate) name: String,
-    pub(crate) conditions: Vec<UserCondition>,
+    pub(crate) conditions: Box<[UserCondition]>,
 }
 
 /// A segment membership test.
@@ -77,11 +96,12 @@ pub struct SegmentCondition {
 /// A comparison with the value of another flag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrerequisiteCondition {
-    pub(crate) key: String,
+    pub(crate) key: Box<str>,
     pub(crate) comparator: Option<PrerequisiteComparator>,
     /// Kept raw: which field counts depends on the prerequisite flag's type, which flag
-    /// overrides can change after this config was parsed.
-    pub(crate) value: RawValue,
+    /// overrides can change after this config was parsed. Boxed: a `RawValue` is larger than
+    /// a user condition, and every condition would be as large.
+    pub(crate) value: Box<RawValue>,
 }
 
 /// `IS IN SEGMENT` (0) or `IS NOT IN SEGMENT` (1).
@@ -255,13 +275,13 @@ impl SegmentCondition {
 impl PrerequisiteCondition {
     fn from_raw(raw: RawPrerequisiteCondition) -> PrerequisiteCondition {
         PrerequisiteCondition {
-            key: raw.key,
+            key: raw.key.into_boxed_str(),
             comparator: match raw.comparator {
                 0 => Some(PrerequisiteComparator::Equals),
                 1 => Some(PrerequisiteComparator::NotEquals),
                 _ => None,
             },
-            value: raw.value,
+            value: Box::new(raw.value),
         }
     }
 
@@ -274,16 +294,21 @@ impl PrerequisiteCondition {
 impl UserCondition {
     pub(crate) fn from_raw(mut raw: RawUserCondition) -> UserCondition {
         let comparator = Comparator::from_code(raw.comparator);
-        let operand = comparator
-            .map(|c| Operand::prepare(c, &mut raw))
-            .unwrap_or(Operand::Invalid);
+        let mut operand = comparator.and_then(|c| Operand::prepare(c, &mut raw));
+        if operand.is_none() {
+            // What the log shows of an invalid value: the items of a (malformed) list, or else
+            // the text. A hashed value is shown as a count or a placeholder only.
+            let kept = match (raw.string_value, raw.list_value) {
+                (_, Some(list)) => Some(Kept::List(TextList::scanned(list))),
+                (Some(text), None) => Some(Kept::Text(text.into_boxed_str())),
+                (None, None) => None,
+            };
+            operand = Some(Operand::Invalid(kept.map(Box::new)));
+        }
         UserCondition {
-            attribute: raw.attribute,
+            attribute: raw.attribute.into_boxed_str(),
             comparator,
-            text: raw.string_value,
-            number: raw.number_value,
-            list: raw.list_value,
-            operand,
+            operand: operand.unwrap_or(Operand::Invalid(None)),
         }
     }
 
@@ -297,35 +322,71 @@ impl UserCondition {
         self.comparator
     }
 
-    /// The text comparison value (`s`) as the config gives it.
+    /// The text comparison value (`s`) as the config gives it, for the comparators that
+    /// show it (text and version comparators).
     pub(crate) fn comparison_text(&self) -> Option<&str> {
         match &self.operand {
             Operand::Text(text) => Some(text),
-            _ => self.text.as_deref(),
+            Operand::SemVer(version) => Some(&version.text),
+            Operand::Invalid(Some(kept)) => match &**kept {
+                Kept::Text(text) => Some(text),
+                Kept::List(_) => None,
+            },
+            _ => None,
         }
     }
 
-    /// The list comparison value (`l`) as the config gives it.
-    pub(crate) fn comparison_list(&self) -> Option<&[String]> {
+    /// The number comparison value (`d`) of the number and date comparators.
+    pub(crate) fn comparison_number(&self) -> Option<f64> {
+        match self.operand {
+            Operand::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The list comparison value (`l`) as the config gives it, for the comparators that
+    /// show its items (text and version lists).
+    pub(crate) fn comparison_list(&self) -> Option<&TextList> {
         match &self.operand {
             Operand::TextList(list) => Some(list),
-            _ => self.list.as_deref(),
+            Operand::IndexedTextList(indexed) => Some(&indexed.list),
+            Operand::SemVerList(versions) => Some(&versions.text),
+            Operand::Invalid(Some(kept)) => match &**kept {
+                Kept::List(list) => Some(list),
+                Kept::Text(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// How many items a hashed list comparison value has (the log shows only the count), or
+    /// `None` when there is no list; a hashed single value counts as one.
+    pub(crate) fn hashed_count(&self) -> Option<usize> {
+        match &self.operand {
+            Operand::Hash(_) => Some(1),
+            Operand::HashList(list) => Some(list.len()),
+            Operand::HashAffixList(list) => Some(list.len()),
+            _ => self.comparison_list().map(TextList::len),
         }
     }
 }
 
 impl Operand {
-    /// The comparison value of `raw` for `comparator`. A value the comparator uses as it is
-    /// is moved out of `raw` rather than copied: a config holds it once.
-    fn prepare(comparator: Comparator, raw: &mut RawUserCondition) -> Operand {
+    /// The comparison value of `raw` for `comparator`, or `None` when it has none of the kind
+    /// the comparator needs. A value the comparator uses as it is is moved out of `raw` rather
+    /// than copied: a config holds it once.
+    fn prepare(comparator: Comparator, raw: &mut RawUserCondition) -> Option<Operand> {
         use Comparator::*;
         let text = raw.string_value.as_ref();
         let list = raw.list_value.as_ref();
-        let prepared = match comparator {
+        match comparator {
             IsOneOf | IsNotOneOf | ArrayContainsAnyOf | ArrayNotContainsAnyOf => raw
                 .list_value
                 .take()
-                .map(|items| Operand::TextList(TextList::indexed(items))),
+                .map(|items| match TextList::indexed(items) {
+                    Ok(indexed) => Operand::IndexedTextList(indexed),
+                    Err(short) => Operand::TextList(short),
+                }),
             ContainsAnyOf
             | NotContainsAnyOf
             | TextStartsWithAnyOf
@@ -335,20 +396,27 @@ impl Operand {
                 .list_value
                 .take()
                 .map(|items| Operand::TextList(TextList::scanned(items))),
-            TextEquals | TextNotEquals => raw.string_value.take().map(Operand::Text),
-            SemVerIsOneOf | SemVerIsNotOneOf => list.map(|items| {
+            TextEquals | TextNotEquals => raw
+                .string_value
+                .take()
+                .map(|t| Operand::Text(t.into_boxed_str())),
+            SemVerIsOneOf | SemVerIsNotOneOf => raw.list_value.take().map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
-                Operand::SemVerList(
-                    items
-                        .iter()
-                        .map(|i| js_trim(i))
-                        .filter(|i| !i.is_empty())
-                        .map(|i| semver::Version::parse(i).ok())
-                        .collect(),
-                )
+                let parsed = items
+                    .iter()
+                    .map(js_trim)
+                    .filter(|i| !i.is_empty())
+                    .map(|i| semver::Version::parse(i).ok())
+                    .collect();
+                let text = TextList::scanned(items);
+                Operand::SemVerList(Box::new(Versions { text, parsed }))
             }),
             SemVerLess | SemVerLessOrEquals | SemVerGreater | SemVerGreaterOrEquals => {
-                text.map(|t| Operand::SemVer(semver::Version::parse(js_trim(t)).ok()))
+                raw.string_value.take().map(|text| {
+                    let parsed = semver::Version::parse(js_trim(&text)).ok();
+                    let text = text.into_boxed_str();
+                    Operand::SemVer(Box::new(Versions { text, parsed }))
+                })
             }
             NumberEquals
             | NumberNotEquals
@@ -358,14 +426,14 @@ impl Operand {
             | NumberGreaterOrEquals
             | DateBefore
             | DateAfter => raw.number_value.map(Operand::Number),
-            SensitiveEquals | SensitiveNotEquals => text.map(|t| Operand::Hash(decode_sha256(t))),
+            SensitiveEquals | SensitiveNotEquals => {
+                text.map(|t| Operand::Hash(decode_sha256(t).map(Box::new)))
+            }
             SensitiveIsOneOf
             | SensitiveIsNotOneOf
             | SensitiveArrayContainsAnyOf
             | SensitiveArrayNotContainsAnyOf => list.map(|items| {
-                Operand::HashList(HashList::new(
-                    items.iter().map(|i| decode_sha256(i)).collect(),
-                ))
+                Operand::HashList(HashList::new(items.iter().map(decode_sha256).collect()))
             }),
             SensitiveStartsWithAnyOf
             | SensitiveNotStartsWithAnyOf
@@ -380,8 +448,7 @@ impl Operand {
                     .collect::<Option<Vec<_>>>()
                     .map(|items| Operand::HashAffixList(AffixList::new(items)))
             }),
-        };
-        prepared.unwrap_or(Operand::Invalid)
+        }
     }
 }
 

@@ -8,9 +8,10 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::ops::Deref;
 
 use hashbrown::HashTable;
+
+use super::raw::{self, PackedTexts};
 
 /// Lists up to this long are scanned: comparing a few items is as fast as hashing one.
 pub(crate) const INDEX_FROM: usize = 32;
@@ -23,20 +24,24 @@ struct Index {
 }
 
 impl Index {
-    /// An index of the items `key` gives a key for (the others never match), or `None` for a
-    /// list too short to need one (or too long to number with `u32`).
-    fn build<T, K: Hash + ?Sized>(items: &[T], key: impl Fn(&T) -> Option<&K>) -> Option<Index> {
-        if items.len() <= INDEX_FROM || u32::try_from(items.len()).is_err() {
+    /// An index of the `len` items `key` gives a key for by position (the others never
+    /// match), or `None` for a list too short to need one (or too long to number with `u32`).
+    /// Boxed: most lists have none, and a list is part of every condition's size.
+    fn build<'k, K: Hash + ?Sized + 'k>(
+        len: usize,
+        key: impl Fn(usize) -> Option<&'k K>,
+    ) -> Option<Box<Index>> {
+        if len <= INDEX_FROM || u32::try_from(len).is_err() {
             return None;
         }
-        let mut index = Index::default();
-        index.table.reserve(items.len(), |_| 0);
-        for (i, item) in items.iter().enumerate() {
-            if let Some(k) = key(item) {
+        let mut index = Box::<Index>::default();
+        index.table.reserve(len, |_| 0);
+        for i in 0..len {
+            if let Some(k) = key(i) {
                 let hash = index.state.hash_one(k);
                 let position = i as u32;
                 index.table.insert_unique(hash, position, |&j| {
-                    key(&items[j as usize]).map_or(0, |k| index.state.hash_one(k))
+                    key(j as usize).map_or(0, |k| index.state.hash_one(k))
                 });
             }
         }
@@ -50,52 +55,94 @@ impl Index {
     }
 }
 
-/// A list of texts: `IS ONE OF`, `CONTAINS ANY OF`, `ARRAY CONTAINS ANY OF`… Reads as the
-/// slice it holds; [`TextList::contains`] uses the index when there is one.
-#[derive(Clone)]
+/// A list of texts: `IS ONE OF`, `CONTAINS ANY OF`, `ARRAY CONTAINS ANY OF`… The items are
+/// packed into one text (see [`PackedTexts`]): two allocations per list, not one per item.
+#[derive(Clone, Default)]
 pub(crate) struct TextList {
-    items: Vec<String>,
-    index: Option<Index>,
+    text: Box<str>,
+    ends: Box<[u32]>,
+}
+
+/// A long list looked up whole, with its index. Apart from [`TextList`] (and boxed where a
+/// condition holds it) so that the many short lists carry no room for an index.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct IndexedTextList {
+    pub(crate) list: TextList,
+    index: Index,
+}
+
+impl IndexedTextList {
+    /// Whether `text` is one of the items.
+    #[inline]
+    pub(crate) fn contains(&self, text: &str) -> bool {
+        self.index.find(text, |i| self.list.get(i) == text)
+    }
 }
 
 impl TextList {
     /// A list scanned item by item (the comparators that match parts of texts).
-    pub(crate) fn scanned(items: Vec<String>) -> TextList {
-        TextList { items, index: None }
-    }
-
-    /// A list looked up whole, indexed when long.
-    pub(crate) fn indexed(items: Vec<String>) -> TextList {
-        let index = Index::build(&items, |s: &String| Some(s.as_str()));
-        TextList { items, index }
-    }
-
-    /// Whether `text` is one of the items.
-    #[inline]
-    pub(crate) fn contains(&self, text: &str) -> bool {
-        match &self.index {
-            Some(index) => index.find(text, |i| self.items[i] == text),
-            None => self.items.iter().any(|i| i == text),
+    pub(crate) fn scanned(items: PackedTexts) -> TextList {
+        TextList {
+            text: items.text,
+            ends: items.ends,
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn is_indexed(&self) -> bool {
-        self.index.is_some()
+    /// A list looked up whole: with an index when long (`Ok`), as it is when short (`Err`).
+    pub(crate) fn indexed(items: PackedTexts) -> Result<Box<IndexedTextList>, TextList> {
+        let list = TextList::scanned(items);
+        match Index::build(list.len(), |i| Some(list.get(i))) {
+            Some(index) => Ok(Box::new(IndexedTextList {
+                list,
+                index: *index,
+            })),
+            None => Err(list),
+        }
+    }
+
+    /// How many items there are.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The `i`th item.
+    #[inline]
+    fn get(&self, i: usize) -> &str {
+        raw::item(&self.text, &self.ends, i)
+    }
+
+    /// The items, in order: each starts where the one before ended.
+    #[inline]
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        let text = &*self.text;
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let item = &text[start..end as usize];
+            start = end as usize;
+            item
+        })
+    }
+
+    /// Whether `text` is one of the items, item by item.
+    #[inline]
+    pub(crate) fn contains(&self, text: &str) -> bool {
+        self.iter().any(|i| i == text)
     }
 }
 
 /// A list of SHA-256 digests (`None` for an item that is not one: it never matches).
 #[derive(Clone)]
 pub(crate) struct HashList {
-    items: Vec<Option<[u8; 32]>>,
-    index: Option<Index>,
+    items: Box<[Option<[u8; 32]>]>,
+    index: Option<Box<Index>>,
 }
 
 impl HashList {
     /// A list of digests, indexed when long.
     pub(crate) fn new(items: Vec<Option<[u8; 32]>>) -> HashList {
-        let index = Index::build(&items, |d: &Option<[u8; 32]>| d.as_ref());
+        let items = items.into_boxed_slice();
+        let index = Index::build(items.len(), |i| items[i].as_ref());
         HashList { items, index }
     }
 
@@ -106,6 +153,11 @@ impl HashList {
             Some(index) => index.find(digest, |i| self.items[i].as_ref() == Some(digest)),
             None => self.items.iter().any(|i| i.as_ref() == Some(digest)),
         }
+    }
+
+    /// How many items the config listed.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
     }
 
     #[cfg(test)]
@@ -119,11 +171,14 @@ impl HashList {
 /// each digest looked up in its group, and lengths past the text's end are never visited.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct AffixList {
-    groups: Vec<(usize, HashList)>,
+    groups: Box<[(usize, HashList)]>,
+    /// How many items the config listed, for the evaluation log.
+    len: usize,
 }
 
 impl AffixList {
     pub(crate) fn new(mut items: Vec<(usize, Option<[u8; 32]>)>) -> AffixList {
+        let len = items.len();
         items.sort_by_key(|(length, _)| *length);
         let mut groups: Vec<(usize, Vec<Option<[u8; 32]>>)> = Vec::new();
         for (length, digest) in items {
@@ -137,6 +192,7 @@ impl AffixList {
                 .into_iter()
                 .map(|(length, digests)| (length, HashList::new(digests)))
                 .collect(),
+            len,
         }
     }
 
@@ -144,19 +200,17 @@ impl AffixList {
     pub(crate) fn groups(&self) -> impl Iterator<Item = (usize, &HashList)> {
         self.groups.iter().map(|(length, list)| (*length, list))
     }
-}
 
-impl Deref for TextList {
-    type Target = [String];
-    fn deref(&self) -> &[String] {
-        &self.items
+    /// How many items the config listed.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 }
 
 /// Lists are equal when their items are: the index follows from them.
 impl PartialEq for TextList {
     fn eq(&self, other: &TextList) -> bool {
-        self.items == other.items
+        self.text == other.text && self.ends == other.ends
     }
 }
 
@@ -168,10 +222,20 @@ impl PartialEq for HashList {
 
 impl fmt::Debug for TextList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TextList")
-            .field("items", &self.items)
-            .field("indexed", &self.index.is_some())
-            .finish()
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Index({} items)", self.table.len())
+    }
+}
+
+/// An index follows from its list's items.
+impl PartialEq for Index {
+    fn eq(&self, _: &Index) -> bool {
+        true
     }
 }
 
@@ -188,19 +252,33 @@ impl fmt::Debug for HashList {
 mod tests {
     use super::*;
 
+    fn packed(items: &[impl AsRef<str>]) -> PackedTexts {
+        let json = serde_json::to_string(&items.iter().map(AsRef::as_ref).collect::<Vec<_>>());
+        serde_json::from_str(&json.expect("a list of texts")).expect("packs")
+    }
+
+    #[test]
+    fn packed_lists_keep_empty_and_escaped_items() {
+        let list = TextList::scanned(packed(&["", "a\"b", "", "é"]));
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["", "a\"b", "", "é"]);
+        assert!(list.contains("") && list.contains("é") && !list.contains("a"));
+        assert_eq!(TextList::scanned(packed(&[] as &[&str])).len(), 0);
+        assert!(serde_json::from_str::<PackedTexts>(r#"["a", 1]"#).is_err());
+    }
+
     #[test]
     fn long_lists_are_indexed_and_agree_with_a_scan() {
         let items: Vec<String> = (0..1000).map(|i| format!("item-{i}")).collect();
-        let indexed = TextList::indexed(items.clone());
-        let scanned = TextList::scanned(items.clone());
-        assert!(indexed.is_indexed() && !scanned.is_indexed());
-        assert!(!TextList::indexed(items[..INDEX_FROM].to_vec()).is_indexed());
+        let indexed = TextList::indexed(packed(&items)).expect("a long list is indexed");
+        let scanned = TextList::scanned(packed(&items));
+        assert!(TextList::indexed(packed(&items[..INDEX_FROM])).is_err());
+        assert_eq!(indexed.list.iter().collect::<Vec<_>>(), items);
         for probe in ["item-0", "item-999", "item-500", "item-1000", "", "item-"] {
             assert_eq!(indexed.contains(probe), scanned.contains(probe), "{probe}");
         }
         assert!(indexed.contains("item-999") && !indexed.contains("item-1000"));
-        assert_eq!(indexed.len(), 1000);
-        assert_eq!(indexed, scanned);
+        assert_eq!(indexed.list.len(), 1000);
+        assert_eq!(indexed.list, scanned);
     }
 
     #[test]

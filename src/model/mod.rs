@@ -225,20 +225,24 @@ pub enum RedirectMode {
 pub struct Setting {
     pub(crate) setting_type: Option<SettingType>,
     pub(crate) type_code: i64,
-    pub(crate) percentage_attribute: Option<String>,
-    pub(crate) targeting_rules: Vec<Arc<TargetingRule>>,
-    pub(crate) percentage_options: Vec<Arc<PercentageOption>>,
+    /// Boxed twice (a thin pointer): rare, and every setting's size counts twice over in the
+    /// settings map, which has up to twice as many slots as settings.
+    pub(crate) percentage_attribute: Option<Box<Box<str>>>,
+    // Boxed slices, not `Vec`s: no spare capacity, and 8 bytes less each.
+    pub(crate) targeting_rules: Box<[Arc<TargetingRule>]>,
+    pub(crate) percentage_options: Box<[Arc<PercentageOption>]>,
     pub(crate) value: Option<Value>,
     pub(crate) variation_id: Option<SmolStr>,
     /// The salt of the config this setting came from: settings of different configs can be
-    /// merged by flag overrides, and each must keep hashing with its own salt.
-    pub(crate) salt: Option<Arc<str>>,
+    /// merged by flag overrides, and each must keep hashing with its own salt. Shared, and
+    /// behind a thin pointer, as `percentage_attribute`.
+    pub(crate) salt: Option<Arc<Box<str>>>,
 }
 
 /// A targeting rule: AND-ed conditions and what to serve when they all hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetingRule {
-    pub(crate) conditions: Vec<Condition>,
+    pub(crate) conditions: Box<[Condition]>,
     pub(crate) then: RuleOutcome,
 }
 
@@ -249,7 +253,7 @@ pub(crate) enum RuleOutcome {
         value: Option<Value>,
         variation_id: Option<SmolStr>,
     },
-    PercentageOptions(Vec<Arc<PercentageOption>>),
+    PercentageOptions(Box<[Arc<PercentageOption>]>),
     Missing,
 }
 
@@ -359,6 +363,7 @@ impl Config {
     fn from_raw(raw: RawConfig) -> Config {
         let prefs = raw.preferences.unwrap_or_default();
         let salt: Option<Arc<str>> = prefs.salt.map(Arc::from);
+        let setting_salt = salt.as_deref().map(|s| Arc::new(Box::from(s)));
         let segments: Vec<Arc<Segment>> = raw
             .segments
             .into_iter()
@@ -367,7 +372,7 @@ impl Config {
         let settings = raw
             .settings
             .into_iter()
-            .map(|(key, s)| (key, Setting::from_raw(s, &salt, &segments)))
+            .map(|(key, s)| (key, Setting::from_raw(s, &setting_salt, &segments)))
             .collect();
         Config {
             preferences: Preferences {
@@ -413,13 +418,19 @@ fn strip_position(message: &str) -> String {
 }
 
 impl Setting {
-    fn from_raw(raw: RawSetting, salt: &Option<Arc<str>>, segments: &[Arc<Segment>]) -> Setting {
+    fn from_raw(
+        raw: RawSetting,
+        salt: &Option<Arc<Box<str>>>,
+        segments: &[Arc<Segment>],
+    ) -> Setting {
         let setting_type = SettingType::from_code(raw.setting_type);
         let typed = |v: &RawValue| setting_type.and_then(|t| v.typed(t));
         Setting {
             setting_type,
             type_code: raw.setting_type,
-            percentage_attribute: raw.percentage_attribute,
+            percentage_attribute: raw
+                .percentage_attribute
+                .map(|a| Box::new(a.into_boxed_str())),
             targeting_rules: raw
                 .targeting_rules
                 .into_iter()
@@ -438,8 +449,8 @@ impl Setting {
             setting_type: Some(value.setting_type()),
             type_code: value.setting_type() as i64,
             percentage_attribute: None,
-            targeting_rules: Vec::new(),
-            percentage_options: Vec::new(),
+            targeting_rules: Box::default(),
+            percentage_options: Box::default(),
             value: Some(value),
             variation_id: None,
             salt: None,
@@ -475,7 +486,7 @@ impl Setting {
 fn percentage_options(
     raw: Vec<RawPercentageOption>,
     setting_type: Option<SettingType>,
-) -> Vec<Arc<PercentageOption>> {
+) -> Box<[Arc<PercentageOption>]> {
     raw.into_iter()
         .map(|o| {
             Arc::new(PercentageOption {

@@ -4,7 +4,7 @@
 //! model, doing once per config the work that would otherwise repeat on every evaluation.
 //! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use serde::Deserialize;
 use smol_str::SmolStr;
@@ -15,8 +15,34 @@ pub(crate) struct RawConfig {
     pub preferences: Option<RawPreferences>,
     #[serde(rename = "s", default)]
     pub segments: Vec<RawSegment>,
-    #[serde(rename = "f", default)]
-    pub settings: HashMap<SmolStr, RawSetting>,
+    /// In document order, not in a map: the settings map is built once, from these (a later
+    /// duplicate key wins there, as it would here).
+    #[serde(rename = "f", default, deserialize_with = "entries")]
+    pub settings: Vec<(SmolStr, RawSetting)>,
+}
+
+/// The entries of a JSON object, in order.
+fn entries<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(SmolStr, RawSetting)>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<(SmolStr, RawSetting)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }
 
 #[derive(Deserialize, Default)]
@@ -101,7 +127,104 @@ pub(crate) struct RawUserCondition {
     #[serde(rename = "d")]
     pub number_value: Option<f64>,
     #[serde(rename = "l")]
-    pub list_value: Option<Vec<String>>,
+    pub list_value: Option<PackedTexts>,
+}
+
+/// A JSON array of strings read into one text and the end of each item in it: no allocation
+/// per item, while parsing or after (a config's lists hold tens of thousands of short texts).
+/// The items are gathered in a per-thread scratch buffer and copied out at their exact size:
+/// two allocations per list.
+#[derive(Default, Clone, Debug, PartialEq)]
+pub(crate) struct PackedTexts {
+    pub text: Box<str>,
+    pub ends: Box<[u32]>,
+}
+
+impl PackedTexts {
+    /// The items, in order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
+        let text = &*self.text;
+        (0..self.ends.len()).map(move |i| item(text, &self.ends, i))
+    }
+}
+
+/// The `i`th item of a packed list.
+#[inline]
+pub(crate) fn item<'t>(text: &'t str, ends: &[u32], i: usize) -> &'t str {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
+}
+
+/// A scratch buffer larger than this is not kept for the next list (a hostile config's huge
+/// list must not stay in memory).
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<(String, Vec<u32>)> = const { RefCell::new((String::new(), Vec::new())) };
+}
+
+impl<'de> Deserialize<'de> for PackedTexts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items;
+        impl<'de> serde::de::Visitor<'de> for Items {
+            type Value = PackedTexts;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PackedTexts, A::Error> {
+                SCRATCH.with(|scratch| {
+                    // A list holds only strings: nothing re-enters while the buffer is borrowed.
+                    let mut scratch = scratch.borrow_mut();
+                    let (text, ends) = &mut *scratch;
+                    text.clear();
+                    ends.clear();
+                    let read = loop {
+                        match seq.next_element_seed(Append(text, ends)) {
+                            Ok(Some(())) => {}
+                            Ok(None) => break Ok(()),
+                            Err(error) => break Err(error),
+                        }
+                    };
+                    let packed = read.map(|()| PackedTexts {
+                        text: text.as_str().into(),
+                        ends: ends.as_slice().into(),
+                    });
+                    if text.capacity() > SCRATCH_KEPT || ends.capacity() > SCRATCH_KEPT / 4 {
+                        *scratch = Default::default();
+                    }
+                    packed
+                })
+            }
+        }
+        deserializer.deserialize_seq(Items)
+    }
+}
+
+/// Appends one string item to a list being packed.
+struct Append<'p>(&'p mut String, &'p mut Vec<u32>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Append<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Append<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, item: &str) -> Result<(), E> {
+        self.0.push_str(item);
+        let end = u32::try_from(self.0.len())
+            .map_err(|_| E::custom("a comparison list longer than 4 GiB"))?;
+        self.1.push(end);
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -130,4 +253,28 @@ pub(crate) struct RawPercentageOption {
     pub value: RawValue,
     #[serde(rename = "i")]
     pub variation_id: Option<SmolStr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Config;
+
+    #[test]
+    fn a_duplicate_setting_key_keeps_the_last_setting_as_a_map_would() {
+        let config = Config::parse(
+            r#"{"f":{"a":{"t":2,"v":{"i":1}},"b":{"t":2,"v":{"i":2}},"a":{"t":2,"v":{"i":3}}}}"#,
+        )
+        .expect("parses");
+        let value = |key: &str| {
+            config.settings()[key]
+                .default_value()
+                .and_then(|v| v.as_int())
+        };
+        assert_eq!(
+            (config.settings().len(), value("a"), value("b")),
+            (2, Some(3), Some(2))
+        );
+        let error = Config::parse(r#"{"f":{"a":{"t":2},"b":{"t":"x"}}}"#).expect_err("a bad type");
+        assert_eq!(error.path(), "f.b.t");
+    }
 }
