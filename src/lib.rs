@@ -96,7 +96,10 @@
 //!   (file, Redis, in-memory) in the cross-SDK format.
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
-//!   a readiness handler for actix-web apps.
+//!   readiness handlers for actix-web apps; `webhook`: the ConfigCat webhook receiver
+//!   (`web::Webhook`), which verifies signed calls and asks the poller for a fetch.
+//! * `redact`: the SDK key masked and error texts bounded before any log line or error carries
+//!   them; `hooks`: the user's hooks and the sink every event passes through.
 //! * `telemetry` (feature `opentelemetry`): evaluations, fetches and cache failures recorded
 //!   through OpenTelemetry, on the client's hooks.
 //! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
