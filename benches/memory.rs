@@ -18,6 +18,9 @@ mod big_config;
 #[path = "../examples/support/local_cdn.rs"]
 #[allow(dead_code)] // `stop` is for the examples
 mod local_cdn;
+#[path = "support/started_client.rs"]
+mod started_client;
+use started_client::started_client;
 
 use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
 use std::mem::size_of;
@@ -26,7 +29,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use configcat_actix::model::{Condition, PercentageOption, TargetingRule};
-use configcat_actix::{Close, Config, ConfigCat, ForceRefresh, NoLog, PollingMode, Setting, Value};
+use configcat_actix::{Close, Config, Setting, Value};
 use smol_str::SmolStr;
 
 /// Alignment classes: 1 (texts), 2 to 8 (structs, slices of them), 16 and more (hash tables).
@@ -232,16 +235,7 @@ fn running_client(json: &str) -> i64 {
         .expect("local CDN");
     let start = |name: &str| {
         let key = format!("configcat-sdk-1/BENCH-MEMORY-012345678/{name:->22}");
-        system.block_on(async {
-            let client = ConfigCat::builder(key)
-                .base_url(cdn.base_url())
-                .polling_mode(PollingMode::manual_poll())
-                .log_sink(NoLog)
-                .start()
-                .expect("client");
-            assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
-            client
-        })
+        system.block_on(started_client(&cdn, &key))
     };
     let pause =
         |ms| system.block_on(async { actix_rt::time::sleep(Duration::from_millis(ms)).await });

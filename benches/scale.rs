@@ -16,6 +16,9 @@ mod big_config;
 #[path = "../examples/support/local_cdn.rs"]
 #[allow(dead_code)] // `stop` is for the examples
 mod local_cdn;
+#[path = "support/started_client.rs"]
+mod started_client;
+use started_client::started_client;
 
 use std::alloc::{GlobalAlloc, Layout, System as SystemAllocator};
 use std::collections::HashMap;
@@ -25,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use configcat_actix::{
-    Close, Config, ConfigCat, ConfigCatHandle, ForceRefresh, GetHandle, GetSnapshot, GetValue,
-    NoLog, PollingMode, Snapshot, User,
+    Close, Config, ConfigCat, ConfigCatHandle, GetHandle, GetSnapshot, GetValue, NoLog,
+    PollingMode, Snapshot, User,
 };
 
 /// Counts live heap bytes and allocations of the whole process.
@@ -116,18 +119,6 @@ fn main() {
         .join()
         .expect("the idle measurement");
     memory_per_client();
-}
-
-/// Starts a manual-polling client on the current System against `cdn`, refreshed once.
-async fn started_client(cdn: &local_cdn::LocalCdn, key: &str) -> Addr<ConfigCat> {
-    let client = ConfigCat::builder(key)
-        .base_url(cdn.base_url())
-        .polling_mode(PollingMode::manual_poll())
-        .log_sink(NoLog)
-        .start()
-        .expect("client");
-    assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
-    client
 }
 
 // ---------------------------------------------------------------------------------------------
