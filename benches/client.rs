@@ -7,14 +7,14 @@
 
 #[path = "../examples/support/local_cdn.rs"]
 mod local_cdn;
+#[path = "support/started_client.rs"]
+mod started_client;
+use started_client::started_client;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use configcat_actix::{
-    Config, ConfigCat, ForceRefresh, GetHandle, GetSnapshot, GetValue, NoLog, PollingMode, User,
-    eval,
-};
+use configcat_actix::{Config, ConfigCat, GetHandle, GetSnapshot, GetValue, NoLog, User, eval};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const CONFIG: &str = r#"{"p":{"s":"bench-salt"},"f":{
@@ -28,13 +28,7 @@ fn bench(c: &mut Criterion) {
     let system = actix::System::new();
     let (client, cdn) = system.block_on(async {
         let cdn = local_cdn::LocalCdn::start(CONFIG).expect("local CDN");
-        let client = ConfigCat::builder(SDK_KEY)
-            .base_url(cdn.base_url())
-            .polling_mode(PollingMode::manual_poll())
-            .log_sink(NoLog)
-            .start()
-            .expect("client");
-        assert!(client.send(ForceRefresh).await.expect("refresh").is_ok());
+        let client = started_client(&cdn, SDK_KEY).await;
         (client, cdn)
     });
     let snapshot = system.block_on(async { client.send(GetSnapshot).await.expect("snapshot") });

@@ -15,16 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, test, web};
 use configcat_actix::web::{Flags, FlagsConfig, MissingFlagsConfig, readiness};
 use configcat_actix::*;
-use support::{MockCdn, sdk_key, simple_config};
-
-/// `greeting` is "hi, colleague" for @example.com addresses, "hello" for anyone else.
-fn targeting_config() -> String {
-    r#"{"p":{"s":"salt"},"f":{
-        "greeting":{"t":1,"v":{"s":"hello"},"i":"v-hello",
-            "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"s":"hi, colleague"},"i":"v-colleague"}}]},
-        "enabled":{"t":0,"v":{"b":true},"i":"v-on"}}}"#
-        .to_owned()
-}
+use support::{MockCdn, sdk_key, simple_config, targeting_config};
 
 /// A ready client over `config`, manual polling (so that only ForceRefresh changes it), and its
 /// handle.

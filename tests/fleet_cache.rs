@@ -135,6 +135,16 @@ impl Backends {
         }
     }
 
+    /// The cache a dead leaseholder used: the same one, but for files another instance (the
+    /// file lease is a lock that ends with its process, and the dead holder's process is not
+    /// this test's: an instance never dropped here stands for a hung process).
+    fn dead_holder_cache(&self, name: &str, cache: &Arc<dyn ConfigCache>) -> Arc<dyn ConfigCache> {
+        match name {
+            "file" => Arc::new(FileCache::new(self.dir.path())),
+            _ => cache.clone(),
+        }
+    }
+
     /// `(name, cache)` for every backend available (Redis when it runs).
     fn all(&self) -> Vec<(&'static str, Arc<dyn ConfigCache>)> {
         let caches: Vec<(&'static str, Arc<dyn ConfigCache>)> = vec![
@@ -503,12 +513,7 @@ async fn a_dead_leaseholder_costs_one_lease_then_the_waiter_downloads() {
     for (name, cache) in backends.all() {
         let key = run_key(&format!("dead-{name}"));
         cdn.set_config(&key, simple_config("greeting", "hello"));
-        // The file cache's lease is a lock that ends with its process: the dead holder's
-        // cache is another instance that is never dropped here (a hung process).
-        let holder: Arc<dyn ConfigCache> = match name {
-            "file" => Arc::new(FileCache::new(backends.dir.path())),
-            _ => cache.clone(),
-        };
+        let holder = backends.dead_holder_cache(name, &cache);
         dead_holder(&*holder, &key, lease).await;
         let started = Instant::now();
         let client = ConfigCat::builder(&key)
@@ -543,10 +548,7 @@ async fn force_refresh_never_waits_for_another_leaseholder() {
     for (name, cache) in backends.all() {
         let key = run_key(&format!("force-{name}"));
         cdn.set_config(&key, simple_config("greeting", "hello"));
-        let holder: Arc<dyn ConfigCache> = match name {
-            "file" => Arc::new(FileCache::new(backends.dir.path())),
-            _ => cache.clone(),
-        };
+        let holder = backends.dead_holder_cache(name, &cache);
         dead_holder(&*holder, &key, Duration::from_secs(60)).await;
         let client = ConfigCat::builder(&key)
             .base_url(cdn.base_url())
@@ -811,10 +813,7 @@ async fn evaluations_wait_for_readiness_never_for_a_lease() {
     for (name, cache) in backends.all() {
         let key = run_key(&format!("eval-{name}"));
         cdn.set_config(&key, simple_config("greeting", "hello"));
-        let holder: Arc<dyn ConfigCache> = match name {
-            "file" => Arc::new(FileCache::new(backends.dir.path())),
-            _ => cache.clone(),
-        };
+        let holder = backends.dead_holder_cache(name, &cache);
         dead_holder(&*holder, &key, lease).await;
         let client = ConfigCat::builder(&key)
             .base_url(cdn.base_url())

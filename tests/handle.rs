@@ -9,21 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use configcat_actix::cache::{ConfigCache, InMemoryCache, cache_key};
 use configcat_actix::log::event;
 use configcat_actix::*;
-use support::{MockCdn, sdk_key, simple_config, sleep};
+use support::{MockCdn, sdk_key, simple_config, sleep, targeting_config};
 
 fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
 
 #[test]
 fn the_handle_is_clone_send_sync_and_static() {
     assert_shareable::<ConfigCatHandle>();
-}
-
-fn targeting_config() -> String {
-    r#"{"p":{"s":"salt"},"f":{
-        "greeting":{"t":1,"v":{"s":"hello"},"i":"v-hello",
-            "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"s":"hi, colleague"},"i":"v-colleague"}}]},
-        "enabled":{"t":0,"v":{"b":true},"i":"v-on"}}}"#
-        .to_owned()
 }
 
 #[actix_rt::test]

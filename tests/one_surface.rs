@@ -10,15 +10,7 @@ use std::time::Duration;
 
 use configcat_actix::log::event;
 use configcat_actix::*;
-use support::{MockCdn, sdk_key};
-
-fn targeting_config() -> String {
-    r#"{"p":{"s":"salt"},"f":{
-        "greeting":{"t":1,"v":{"s":"hello"},"i":"v-hello",
-            "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"s":"hi, colleague"},"i":"v-colleague"}}]},
-        "enabled":{"t":0,"v":{"b":true},"i":"v-on"}}}"#
-        .to_owned()
-}
+use support::{MockCdn, sdk_key, targeting_config};
 
 /// Every verb, by message, handle and snapshot, with the same types (this test does not
 /// compile against a surface whose verbs differ in name or type).

@@ -508,6 +508,16 @@ pub fn example_config() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// Two flags: `greeting` is "hi, colleague" for @example.com addresses, "hello" for anyone else;
+/// `enabled` is on.
+pub fn targeting_config() -> String {
+    r#"{"p":{"s":"salt"},"f":{
+        "greeting":{"t":1,"v":{"s":"hello"},"i":"v-hello",
+            "r":[{"c":[{"u":{"a":"Email","c":2,"l":["@example.com"]}}],"s":{"v":{"s":"hi, colleague"},"i":"v-colleague"}}]},
+        "enabled":{"t":0,"v":{"b":true},"i":"v-on"}}}"#
+        .to_owned()
+}
+
 /// A config with one text setting `flag` = `value` and a salt, no redirect.
 pub fn simple_config(flag: &str, value: &str) -> String {
     serde_json::json!({

@@ -23,7 +23,10 @@ mod sse;
 mod temp;
 mod tls;
 
-pub use cdn::{MockCdn, etag_for, example_config, simple_config, test_data_config, with_redirect};
+pub use cdn::{
+    MockCdn, etag_for, example_config, simple_config, targeting_config, test_data_config,
+    with_redirect,
+};
 pub use client::{sdk_key, sleep, text};
 pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
