@@ -29,6 +29,16 @@ use crate::state::{Published, SyncThrottle};
 use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
 use crate::user::User;
 
+impl ConfigCat {
+    /// Starts configuring a client for an SDK key.
+    ///
+    /// Written here rather than beside the actor so that the actor's module never names the
+    /// builder: the builder knows the actor, not the other way round.
+    pub fn builder(sdk_key: impl Into<String>) -> ConfigCatBuilder {
+        ConfigCatBuilder::new(sdk_key.into())
+    }
+}
+
 /// Configures and starts a [`ConfigCat`] client.
 ///
 /// ```no_run

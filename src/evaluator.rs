@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use crate::builder::ConfigCatBuilder;
 use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::handle::{ConfigCatHandle, Shared};
@@ -116,11 +115,6 @@ pub struct ConfigCat {
 }
 
 impl ConfigCat {
-    /// Starts configuring a client for an SDK key.
-    pub fn builder(sdk_key: impl Into<String>) -> ConfigCatBuilder {
-        ConfigCatBuilder::new(sdk_key.into())
-    }
-
     pub(crate) fn new(shared: Arc<Shared>, peers: Peers, on_stop: Box<dyn FnOnce()>) -> ConfigCat {
         ConfigCat {
             shared,

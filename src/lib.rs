@@ -109,6 +109,7 @@
 
 mod builder;
 pub mod cache;
+mod defaults;
 mod error;
 pub mod eval;
 mod evaluator;

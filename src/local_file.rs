@@ -25,7 +25,7 @@ use std::path::Path;
 /// The most a local file may hold: the largest body the HTTP client accepts by default, plus
 /// room for an entry's first two lines (fetch time and ETag). One source of truth with the
 /// HTTP limit.
-pub(crate) const MAX_FILE_BYTES: u64 = crate::options::DEFAULT_MAX_BODY_BYTES as u64 + 64 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = crate::defaults::DEFAULT_MAX_BODY_BYTES as u64 + 64 * 1024;
 
 /// Whether a symbolic link at the path itself is followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

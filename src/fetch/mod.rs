@@ -16,6 +16,7 @@
 //! The module is private: users reach [`DataGovernance`], [`Proxy`], [`FetchError`] and
 //! [`FetchConfigError`] at the crate root; the fetcher itself is driven by the poller.
 
+mod connector;
 mod env_proxy;
 mod error;
 mod headers;
@@ -134,7 +135,7 @@ impl Default for FetchOptions {
             proxy: None,
             proxy_from_env: false,
             extra_root_certificates: Vec::new(),
-            max_body_bytes: crate::options::DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: crate::defaults::DEFAULT_MAX_BODY_BYTES,
             request_headers: RequestHeaders::default(),
             #[cfg(test)]
             data_governance_url: None,
@@ -605,7 +606,7 @@ pub(crate) fn http_client(
     // config's preferences, and following a 3xx could hand the SDK key to another host.
     let builder = awc::Client::builder().disable_timeout().disable_redirects();
     let route = match &options.proxy {
-        Some(proxy) => Some(proxy::Route::Always(proxy.clone())),
+        Some(proxy) => Some(connector::Route::Always(proxy.clone())),
         None if options.proxy_from_env => {
             let (env, errors) = env_proxy::EnvProxy::read(env);
             for error in errors {
@@ -617,13 +618,13 @@ pub(crate) fn http_client(
                     );
                 }
             }
-            Some(proxy::Route::Env(env))
+            Some(connector::Route::Env(env))
         }
         None => None,
     };
     let client = match route {
         Some(route) => builder
-            .connector(connector.connector(proxy::ProxyConnector::new(route)))
+            .connector(connector.connector(connector::ProxyConnector::new(route)))
             .finish(),
         None => builder.connector(connector).finish(),
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use self::connect::{Connection, Settings, Topology};
 use super::external::entry_text;
 use super::{CacheError, CacheFuture, ConfigCache};
-use crate::options::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
+use crate::defaults::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
 
 /// Keeps the entry in Redis, under exactly the shared cache key, so that every instance of an
 /// application, and the official ConfigCat SDKs configured with the same Redis, share one
