@@ -17,7 +17,7 @@ use crate::eval::EvaluationDetails;
 use crate::evaluator::{ConfigCat, Peers};
 use crate::fetch::{DataGovernance, Fetcher, Proxy};
 use crate::handle::{AccessSync, Shared};
-use crate::hooks::{ClientCacheState, HookedSink, Hooks, LogFilter};
+use crate::hooks::{ClientCacheState, HookedSink, Hooks, LogFilter, StreamState};
 use crate::log::{LogLevel, LogSink, SlogSink, event};
 use crate::messages::ConfigChanged;
 use crate::model::{Config, Value};
@@ -26,7 +26,7 @@ use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, LeaseParts, Poller, PollerParts};
 use crate::state::{Published, SyncThrottle};
-use crate::stream::{ChangeStream, ProxyStream, StreamParts, StreamState};
+use crate::stream::{ChangeStream, ProxyStream, StreamParts};
 use crate::user::User;
 
 impl ConfigCat {

@@ -6,13 +6,13 @@
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::fetch::FetchError;
 use crate::log::{LogLevel, LogSink, MAX_MESSAGE_BYTES};
 use crate::model::{Config, Value};
 use crate::redact::{SecretMask, format_bounded};
-use crate::stream::StreamState;
 
 /// How much flag data the client had when it became ready.
 ///
@@ -49,6 +49,30 @@ pub enum FetchTrigger {
     Webhook,
     /// A message (or a reconnection) of a ConfigCat Proxy's change stream.
     ChangeStream,
+}
+
+/// The state of the change stream, as [`on_change_stream_state`] reports it.
+///
+/// [`on_change_stream_state`]: crate::ConfigCatBuilder::on_change_stream_state
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamState {
+    /// Opening a connection.
+    Connecting,
+    /// Connected (the Proxy answered 200): changes reach the client as they happen.
+    Connected,
+    /// Waiting before the next attempt, after `failures` failed ones in a row (0 after a
+    /// connection that worked and ended); polling alone keeps the config fresh meanwhile.
+    BackingOff {
+        /// Failed attempts in a row.
+        failures: u32,
+        /// How long until the next attempt.
+        delay: Duration,
+    },
+    /// The client is offline: no connection until it is online again.
+    Offline,
+    /// The client was closed.
+    Closed,
 }
 
 /// What a fetch attempt brought.

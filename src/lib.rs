@@ -150,7 +150,7 @@ pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
 pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
-pub use hooks::{ConfigFetched, FetchResult, FetchTrigger};
+pub use hooks::{ConfigFetched, FetchResult, FetchTrigger, StreamState};
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;
 #[cfg(feature = "tracing")]
@@ -166,5 +166,5 @@ pub use policy::PollingMode;
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use state::ConfigEntry;
-pub use stream::{ProxyStream, StreamState};
+pub use stream::ProxyStream;
 pub use user::{User, UserValue};

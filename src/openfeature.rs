@@ -57,10 +57,11 @@ use open_feature::{
 };
 
 use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
+use crate::evaluator::ConfigCat;
+use crate::handle::ConfigCatHandle;
 use crate::hooks::ClientCacheState;
 use crate::messages::GetHandle;
 use crate::user::{User, UserValue};
-use crate::{ConfigCat, ConfigCatHandle};
 
 /// The provider's name in its [`ProviderMetadata`].
 pub const PROVIDER_NAME: &str = "ConfigCat";

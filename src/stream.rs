@@ -28,7 +28,7 @@ use base64::Engine as _;
 use futures_util::StreamExt as _;
 
 use crate::fetch::{FetchOptions, http_client};
-use crate::hooks::{FetchTrigger, Hooks};
+use crate::hooks::{FetchTrigger, Hooks, StreamState};
 use crate::log::{LogLevel, LogSink, NoLog, event};
 use crate::protocol::{Need, Refresh, Shutdown};
 use crate::state::Published;
@@ -186,30 +186,6 @@ impl ProxyStream {
             )),
         }
     }
-}
-
-/// The state of the change stream, as [`on_change_stream_state`] reports it.
-///
-/// [`on_change_stream_state`]: crate::ConfigCatBuilder::on_change_stream_state
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StreamState {
-    /// Opening a connection.
-    Connecting,
-    /// Connected (the Proxy answered 200): changes reach the client as they happen.
-    Connected,
-    /// Waiting before the next attempt, after `failures` failed ones in a row (0 after a
-    /// connection that worked and ended); polling alone keeps the config fresh meanwhile.
-    BackingOff {
-        /// Failed attempts in a row.
-        failures: u32,
-        /// How long until the next attempt.
-        delay: Duration,
-    },
-    /// The client is offline: no connection until it is online again.
-    Offline,
-    /// The client was closed.
-    Closed,
 }
 
 /// What the builder hands the change stream actor.

@@ -479,7 +479,9 @@ mod tests {
     /// without forms, and replacing an attribute clears its own.
     #[test]
     fn forms_follow_the_value() {
-        use crate::{Config, NoLog, eval};
+        use crate::eval;
+        use crate::log::NoLog;
+        use crate::model::Config;
         let config = Config::parse(
             r#"{"f":{"big":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"N","c":14,"d":10}}],"s":{"v":{"b":true}}}]},
                 "admin":{"t":0,"v":{"b":false},"r":[{"c":[{"u":{"a":"Email","c":34,"l":["admin"]}}],"s":{"v":{"b":true}}}]}}}"#,

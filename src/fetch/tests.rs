@@ -13,7 +13,7 @@ use super::{
     user_agent,
 };
 use crate::log::event;
-use crate::{LogLevel, MemoryLog};
+use crate::log::{LogLevel, MemoryLog};
 
 #[path = "../../tests/support/cdn.rs"]
 #[allow(dead_code)]
@@ -79,7 +79,7 @@ fn event_ids(log: &MemoryLog) -> Vec<u32> {
 fn flag_text(outcome: &FetchOutcome, flag: &str) -> String {
     match outcome {
         FetchOutcome::Fetched { config, .. } => {
-            crate::eval::evaluate_value(config, flag, String::new(), None, &crate::NoLog)
+            crate::eval::evaluate_value(config, flag, String::new(), None, &crate::log::NoLog)
         }
         other => panic!("expected a fetched config, got {other:?}"),
     }
@@ -1233,7 +1233,7 @@ async fn error_texts_carry_neither_the_sdk_key_nor_unbounded_input() {
             sdk_key: "configcat-sdk-1/PKDVCLf Hq-h-kCzMp-L7Q/y_ZB7o-Xb0Swxth-ZlMSeA".to_owned(),
             ..options(&cdn.base_url())
         },
-        Arc::new(crate::NoLog),
+        Arc::new(crate::log::NoLog),
     )
     .map(|_| ())
     .unwrap_err()

@@ -48,10 +48,10 @@ pub use flags::{
     not_in_segment, prerequisite, when,
 };
 
-use crate::NoLog;
 use crate::builder::ConfigCatBuilder;
 use crate::error::Error;
 use crate::evaluator::ConfigCat;
+use crate::log::NoLog;
 use crate::overrides::OverrideBehaviour;
 
 /// A new SDK key of the valid form (`configcat-sdk-1/<22>/<22>`), different at each call: one
