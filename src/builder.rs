@@ -275,7 +275,7 @@ impl ConfigCatBuilder {
     /// (server-sent events), besides the polling mode, which stays the backstop at its own
     /// interval. Each change costs one conditional GET, coalesced with any fetch in flight; see
     /// [`ProxyStream`]. Not used with local-only flag overrides nor while offline. A base URL
-    /// that does not make a valid URL is [`Error::InvalidOption`] from [`start`](Self::start).
+    /// that does not make a valid URL is [`Error::InvalidUrl`] from [`start`](Self::start).
     #[must_use]
     pub fn change_stream(mut self, stream: ProxyStream) -> Self {
         self.options.change_stream = Some(stream);
@@ -448,7 +448,8 @@ impl ConfigCatBuilder {
     ///
     /// # Errors
     /// [`Error::NoRunningSystem`] outside a running actix System, [`Error::InvalidSdkKey`] for
-    /// a malformed key, [`Error::InvalidOption`] for an unusable proxy or certificate,
+    /// a malformed key, [`Error::InvalidProxy`], [`Error::InvalidUrl`], [`Error::InvalidCertificate`] or
+    /// [`Error::Tls`] for an unusable proxy, URL or certificate,
     /// [`Error::InvalidRequestHeader`] for a custom header that cannot be sent.
     pub fn start(self) -> Result<Addr<ConfigCat>, Error> {
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
@@ -461,7 +462,7 @@ impl ConfigCatBuilder {
             });
         }
         if let Some(stream) = &self.options.change_stream {
-            stream.validate().map_err(Error::InvalidOption)?;
+            stream.validate().map_err(Error::InvalidUrl)?;
         }
         // Local-only overrides never talk to ConfigCat: any key will do.
         if !self.options.local_only() {
@@ -537,8 +538,7 @@ impl ConfigCatBuilder {
         let first_fetcher = if local_only {
             None
         } else {
-            let fetcher = Fetcher::new(fetch_options.clone(), sink.clone())
-                .map_err(|e| Error::InvalidOption(e.to_string()))?;
+            let fetcher = Fetcher::new(fetch_options.clone(), sink.clone())?;
             Some(fetcher)
         };
         let first_fetcher = std::cell::Cell::new(first_fetcher);

@@ -8,8 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::FetchError;
 use crate::eval::{EvaluationDetails, FlagValue};
-use crate::fetch::FetchError;
 use crate::log::{LogLevel, LogSink, MAX_MESSAGE_BYTES};
 use crate::model::{Config, Value};
 use crate::redact::{SecretMask, format_bounded};

@@ -144,10 +144,11 @@ pub mod web;
 mod webhook;
 
 pub use builder::ConfigCatBuilder;
-pub use error::{Error, RefreshError, RefreshErrorKind};
+pub use cache::ConfigEntry;
+pub use error::{Error, FetchError, RefreshError, RefreshErrorKind};
 pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
-pub use fetch::{DataGovernance, FetchConfigError, FetchError, Proxy};
+pub use fetch::{DataGovernance, Proxy};
 pub use handle::ConfigCatHandle;
 pub use hooks::ClientCacheState;
 pub use hooks::{ConfigFetched, FetchResult, FetchTrigger, StreamState};
@@ -165,6 +166,6 @@ pub use policy::PollingMode;
 /// the config's strings instead of copying them. Re-exported from [`smol_str`] 0.3.
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
-pub use state::ConfigEntry;
+
 pub use stream::ProxyStream;
 pub use user::{User, UserValue};

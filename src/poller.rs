@@ -28,8 +28,9 @@ use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::oneshot;
 
+use crate::error::Error;
 use crate::error::RefreshError;
-use crate::fetch::{FetchConfigError, FetchOutcome, Fetcher};
+use crate::fetch::{FetchOutcome, Fetcher};
 use crate::hooks::{ConfigFetched, FetchResult, Hooks};
 use crate::log::{LogLevel, LogSink, event};
 use crate::policy::{PollingMode, Start};
@@ -51,7 +52,7 @@ impl Fetch for Fetcher {
 }
 
 /// Makes the fetcher (again after a restart: the old one may be what failed).
-pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, FetchConfigError>>;
+pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, Error>>;
 
 /// The download lease of a shared cache: one process of a fleet downloads, the others wait for
 /// its entry.
@@ -208,7 +209,7 @@ impl Poller {
         match (self.make_fetcher)() {
             Ok(fetcher) => Ok(self.fetcher.insert(fetcher).clone()),
             Err(error) => {
-                let error = crate::fetch::FetchError::Network(format!(
+                let error = crate::error::FetchError::Network(format!(
                     "Cannot create the HTTP client: {error}"
                 ));
                 error.log_to(&*self.sink);

@@ -13,7 +13,6 @@ use crate::eval::{self, EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, Value};
-pub(crate) use crate::state::ConfigEntry;
 use crate::state::Current;
 use crate::user::User;
 

@@ -24,45 +24,11 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::{ArcSwap, Cache, Guard};
 use tokio::sync::Notify;
 
+use crate::cache::ConfigEntry;
 use crate::hooks::ClientCacheState;
 use crate::model::Config;
 use crate::policy::PollingMode;
 use crate::user::User;
-
-/// A downloaded config with what the protocol needs to refresh it.
-#[derive(Debug, Clone)]
-pub struct ConfigEntry {
-    /// The parsed config.
-    pub config: Arc<Config>,
-    /// The response body, byte for byte: what the shared cache stores.
-    pub json: Arc<str>,
-    /// The ETag the CDN sent with it.
-    pub etag: Option<String>,
-    /// When it was downloaded or last confirmed unchanged (a 304).
-    pub fetch_time: SystemTime,
-}
-
-impl ConfigEntry {
-    /// How long ago the entry was fetched; zero for an entry dated in the future.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::{Duration, SystemTime};
-    /// use configcat_actix::{Config, ConfigEntry};
-    /// let entry = ConfigEntry {
-    ///     config: Arc::new(Config::default()),
-    ///     json: Arc::from("{}"),
-    ///     etag: None,
-    ///     fetch_time: SystemTime::now() + Duration::from_secs(86_400),
-    /// };
-    /// assert_eq!(entry.age(), Duration::ZERO);
-    /// ```
-    pub fn age(&self) -> Duration {
-        SystemTime::now()
-            .duration_since(self.fetch_time)
-            .unwrap_or_default()
-    }
-}
 
 /// What the client serves right now.
 #[derive(Debug, Clone, Default)]

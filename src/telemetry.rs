@@ -76,8 +76,8 @@ use opentelemetry::logs::{LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
+use crate::error::FetchError;
 use crate::eval::{EvaluationDetails, EvaluationError};
-use crate::fetch::FetchError;
 use crate::hooks::{ConfigFetched, FetchResult, FetchTrigger};
 use crate::log::event;
 use crate::model::{Config, Value};

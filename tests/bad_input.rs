@@ -172,9 +172,7 @@ async fn malformed_sdk_keys_are_refused_at_start_with_a_typed_error() {
             let refused = match &error {
                 Error::InvalidSdkKey(k) => *k == masked,
                 // The URL is quoted with the key masked.
-                Error::InvalidOption(why) => {
-                    why.starts_with("invalid URL:") && why.contains(&masked) && !why.contains(part)
-                }
+                Error::InvalidUrl(why) => why.contains(&masked) && !why.contains(part),
                 _ => false,
             };
             assert!(refused, "{key:?}: {error:?}");

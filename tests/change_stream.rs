@@ -225,7 +225,7 @@ async fn an_invalid_proxy_url_is_refused_at_start() {
         .log_sink(NoLog)
         .start()
         .unwrap_err();
-    assert!(matches!(error, Error::InvalidOption(_)), "{error:?}");
+    assert!(matches!(error, Error::InvalidUrl(_)), "{error:?}");
 }
 
 #[actix_rt::test]

@@ -21,10 +21,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::external::{self, CacheError, ConfigCache, cache_key};
+use super::external::{CacheError, ConfigCache};
 use super::guarded::PanicGuard;
 use super::quiet::{Report, Streak, unlogged_note};
-use crate::fetch::{FetchError, FetchOutcome};
+use crate::cache::ConfigEntry;
+use crate::cache::{self as entry, cache_key};
+use crate::error::FetchError;
+use crate::fetch::FetchOutcome;
 use crate::hooks::{ClientCacheState, Hooks};
 use crate::log::{LogLevel, LogSink, event};
 use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
@@ -32,7 +35,7 @@ use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::{PollingMode, Readiness};
 use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
-use crate::state::{ConfigEntry, Current, Published, SyncThrottle, state_of};
+use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
 /// How often an override file is checked for changes.
@@ -283,12 +286,12 @@ impl Cache {
         if external.last_text.replace(digest) == Some(digest) {
             return; // Seen already: taken then, or corrupt.
         }
-        let (millis, etag, json) = match external::split_entry(text) {
+        let (millis, etag, json) = match entry::split_entry(text) {
             Ok(parts) => parts,
             Err(error) => return self.cache_read_failed(&error),
         };
         // The line as written (a derived ETag included), which later heads are compared with.
-        let etag_line = external::split_head(text).map(|(_, line)| line.to_owned());
+        let etag_line = entry::split_head(text).map(|(_, line)| line.to_owned());
         let fetch_time = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis))
             .unwrap_or(UNIX_EPOCH);
@@ -452,7 +455,7 @@ impl Cache {
                 // A store since the read began is newer than what the read saw.
                 Ok(Read::Whole(text)) if act.generation == generation => act.take_external(&text),
                 Ok(Read::SameConfig(millis)) if act.generation == generation => {
-                    act.follow_time(external::fetch_time(millis).unwrap_or(UNIX_EPOCH));
+                    act.follow_time(entry::fetch_time(millis).unwrap_or(UNIX_EPOCH));
                 }
                 _ => {}
             }
@@ -676,7 +679,7 @@ async fn read_entry(
     let Some(held_etag) = held_etag.filter(|etag| !etag.is_empty()) else {
         return bounded(timeout, cache.get(&key)).await.map(whole);
     };
-    let max_bytes = external::head_bytes(held_etag.len());
+    let max_bytes = entry::head_bytes(held_etag.len());
     let Some(head) = bounded(timeout, cache.get_head(&key, max_bytes)).await? else {
         return Ok(Read::Absent);
     };
@@ -684,7 +687,7 @@ async fn read_entry(
         // A cache without heads answered with the whole entry.
         return Ok(Read::Whole(head));
     }
-    match external::split_head(&head) {
+    match entry::split_head(&head) {
         Some((millis, etag)) if etag == held_etag => Ok(Read::SameConfig(millis)),
         _ => bounded(timeout, cache.get(&key)).await.map(whole),
     }

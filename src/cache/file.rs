@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::external::{entry_text, touchable};
+use super::entry::touchable;
+use super::external::entry_text;
 use super::{CacheError, CacheFuture, ConfigCache};
 use crate::local_file::{self, Links};
 

@@ -7,6 +7,7 @@
 //! `docs/caching.md`.
 
 pub(crate) mod actor;
+mod entry;
 mod external;
 mod file;
 mod guarded;
@@ -14,10 +15,9 @@ mod quiet;
 #[cfg(feature = "redis")]
 mod redis;
 
-pub use external::{
-    CacheError, CacheFuture, ConfigCache, EntryError, InMemoryCache, cache_key,
-    entry_with_fetch_time,
-};
+pub use entry::{ConfigEntry, cache_key, entry_with_fetch_time};
+pub(crate) use entry::{fetch_time, head_bytes, split_entry, split_head};
+pub use external::{CacheError, CacheFuture, ConfigCache, InMemoryCache};
 pub use file::FileCache;
 #[cfg(feature = "redis")]
 pub use redis::{EntryTooLarge, RedisCache, RedisCacheBuilder};

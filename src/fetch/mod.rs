@@ -14,11 +14,10 @@
 //! target URL, as curl chooses it.
 //!
 //! The module is private: users reach [`DataGovernance`], [`Proxy`], [`FetchError`] and
-//! [`FetchConfigError`] at the crate root; the fetcher itself is driven by the poller.
+//! [`Error`] at the crate root; the fetcher itself is driven by the poller.
 
 mod connector;
 mod env_proxy;
-mod error;
 mod headers;
 mod proxy;
 pub(crate) mod tls;
@@ -33,14 +32,19 @@ use std::time::Duration;
 use awc::error::{ConnectError, PayloadError, SendRequestError};
 use awc::http::header;
 
-use error::DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE;
-pub use error::{FetchConfigError, FetchError};
 pub(crate) use headers::RequestHeaders;
 pub use proxy::Proxy;
 
+use crate::error::{Error, FetchError};
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{Config, RedirectMode};
 use crate::redact::{MAX_ERROR_TEXT, SecretMask, bounded, mask_sdk_key};
+
+/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`](event::DATA_GOVERNANCE_OUT_OF_SYNC)
+/// (3002).
+pub(crate) const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
+    specified at the client initialization is not in sync with the preferences on the ConfigCat \
+    Dashboard. Read more: https://configcat.com/docs/advanced/data-governance/";
 
 /// The CDN base URL of [`DataGovernance::Global`].
 pub(crate) const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
@@ -261,9 +265,9 @@ impl Fetcher {
     /// run.
     ///
     /// # Errors
-    /// [`FetchConfigError`] when the base URL (or the config URL built with the SDK key) is not
+    /// [`Error`] when the base URL (or the config URL built with the SDK key) is not
     /// a valid `http`/`https` URL, or an extra root certificate cannot be read.
-    pub fn new(options: FetchOptions, sink: Arc<dyn LogSink>) -> Result<Fetcher, FetchConfigError> {
+    pub fn new(options: FetchOptions, sink: Arc<dyn LogSink>) -> Result<Fetcher, Error> {
         Fetcher::with_env(options, sink, |name| std::env::var(name).ok())
     }
 
@@ -273,7 +277,7 @@ impl Fetcher {
         options: FetchOptions,
         sink: Arc<dyn LogSink>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Fetcher, FetchConfigError> {
+    ) -> Result<Fetcher, Error> {
         let custom_base_url = options.base_url.is_some();
         let base_url = match &options.base_url {
             Some(url) => normalize_base_url(url),
@@ -282,7 +286,7 @@ impl Fetcher {
         let mask = SecretMask::for_sdk_key(&options.sdk_key);
         validate_url(&base_url)?;
         validate_url(&config_url(&base_url, &options.sdk_key)).map_err(|error| match error {
-            FetchConfigError::InvalidUrl(why) => FetchConfigError::InvalidUrl(mask.masked(&why)),
+            Error::InvalidUrl(why) => Error::InvalidUrl(mask.masked(&why)),
             other => other,
         })?;
 
@@ -497,7 +501,7 @@ impl Inner {
                 _ => {
                     return Err(FetchError::UnexpectedStatus {
                         status,
-                        reason: error::reason_phrase(status).to_owned(),
+                        reason: crate::error::reason_phrase(status).to_owned(),
                     });
                 }
             }
@@ -595,7 +599,7 @@ pub(crate) fn http_client(
     options: &FetchOptions,
     sink: &dyn LogSink,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<awc::Client, FetchConfigError> {
+) -> Result<awc::Client, Error> {
     let tls = tls::client_config(&options.extra_root_certificates)?;
     let connector = awc::Connector::new()
         .timeout(options.connect_timeout)
@@ -653,22 +657,20 @@ fn config_url(base_url: &str, sdk_key: &str) -> String {
     format!("{base_url}/configuration-files/{sdk_key}/config_v6.json")
 }
 
-fn validate_url(url: &str) -> Result<(), FetchConfigError> {
+fn validate_url(url: &str) -> Result<(), Error> {
     let uri: awc::http::Uri = url
         .parse()
-        .map_err(|e| FetchConfigError::InvalidUrl(format!("`{url}`: {e}")))?;
+        .map_err(|e| Error::InvalidUrl(format!("`{url}`: {e}")))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
         _ => {
-            return Err(FetchConfigError::InvalidUrl(format!(
+            return Err(Error::InvalidUrl(format!(
                 "`{url}`: the scheme must be http or https"
             )));
         }
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(FetchConfigError::InvalidUrl(format!(
-            "`{url}`: missing host"
-        )));
+        return Err(Error::InvalidUrl(format!("`{url}`: missing host")));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use awc::http::Uri;
 use base64::Engine as _;
 
-use super::FetchConfigError;
+use crate::error::Error;
 
 /// An HTTP proxy that tunnels connections with `CONNECT host:port HTTP/1.1`, optionally with
 /// Basic credentials.
@@ -16,7 +16,7 @@ use super::FetchConfigError;
 /// let proxy = Proxy::new("http://proxy.internal:3128")?.credentials("user", "secret");
 /// assert_eq!(proxy.host(), "proxy.internal");
 /// assert_eq!(proxy.port(), 3128);
-/// # Ok::<(), configcat_actix::FetchConfigError>(())
+/// # Ok::<(), configcat_actix::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
@@ -31,14 +31,14 @@ impl Proxy {
     /// use [`Proxy::credentials`] for passwords with special characters).
     ///
     /// # Errors
-    /// [`FetchConfigError::InvalidProxy`] when the URL cannot be read, names another scheme
+    /// [`Error::InvalidProxy`] when the URL cannot be read, names another scheme
     /// than `http` (TLS to the proxy itself is not supported), or has a path. The error quotes
     /// the URL without its user and password (`http://***@host:port`).
-    pub fn new(url: &str) -> Result<Proxy, FetchConfigError> {
+    pub fn new(url: &str) -> Result<Proxy, Error> {
         Proxy::parse(url).map_err(|why| {
             // The URL may hold a password: the error shows it without its user information.
             let shown = super::env_proxy::redact_userinfo(url);
-            FetchConfigError::InvalidProxy(format!("`{shown}`: {why}"))
+            Error::InvalidProxy(format!("`{shown}`: {why}"))
         })
     }
 

@@ -8,10 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{
-    DataGovernance, FetchConfigError, FetchError, FetchOptions, FetchOutcome, Fetcher, Proxy,
-    user_agent,
-};
+use super::{DataGovernance, FetchError, FetchOptions, FetchOutcome, Fetcher, Proxy, user_agent};
 use crate::log::event;
 use crate::log::{LogLevel, MemoryLog};
 
@@ -517,7 +514,7 @@ async fn invalid_options_are_refused() {
     for url in ["ftp://example.com", "not a url", "http://"] {
         let result = Fetcher::new(options(url), log.clone());
         assert!(
-            matches!(result, Err(FetchConfigError::InvalidUrl(_))),
+            matches!(result, Err(crate::error::Error::InvalidUrl(_))),
             "{url}: {result:?}"
         );
     }
@@ -529,7 +526,7 @@ async fn invalid_options_are_refused() {
         log.clone(),
     );
     assert!(
-        matches!(result, Err(FetchConfigError::InvalidCertificate(_))),
+        matches!(result, Err(crate::error::Error::InvalidCertificate(_))),
         "{result:?}"
     );
 }
@@ -989,7 +986,7 @@ fn proxy_urls() {
         "http://",
     ] {
         assert!(
-            matches!(Proxy::new(bad), Err(FetchConfigError::InvalidProxy(_))),
+            matches!(Proxy::new(bad), Err(crate::error::Error::InvalidProxy(_))),
             "{bad}"
         );
     }

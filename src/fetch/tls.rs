@@ -6,23 +6,23 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::FetchConfigError;
+use crate::error::Error;
 
 /// Builds the TLS configuration awc uses for `https://` URLs.
 pub(crate) fn client_config(
     extra_root_certificates: &[Vec<u8>],
-) -> Result<Arc<ClientConfig>, FetchConfigError> {
+) -> Result<Arc<ClientConfig>, Error> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for (i, der) in extra_root_certificates.iter().enumerate() {
         roots
             .add(CertificateDer::from(der.clone()))
-            .map_err(|e| FetchConfigError::InvalidCertificate(format!("certificate #{i}: {e}")))?;
+            .map_err(|e| Error::InvalidCertificate(format!("certificate #{i}: {e}")))?;
     }
     let mut config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| FetchConfigError::Tls(e.to_string()))?
+            .map_err(|e| Error::Tls(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
     // The ConfigCat CDNs speak HTTP/2, and awc's HTTP/2 path sends only the headers the

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 use crate::cache::actor::{Cache, CacheParts};
-use crate::fetch::FetchError;
+use crate::error::FetchError;
 use crate::hooks::Hooks;
 use crate::log::{MemoryLog, NoLog};
 use crate::protocol::Sabotage;

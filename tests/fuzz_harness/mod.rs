@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use configcat_actix::cache::EntryError;
+use configcat_actix::cache::CacheError;
 use configcat_actix::eval::{self, EvaluationError, Selection};
 use configcat_actix::overrides::{OverrideBehaviour, merge};
 use configcat_actix::{
@@ -39,7 +39,7 @@ pub enum CacheEntryOutcome {
     /// The bytes are not UTF-8: a cache that holds text never returns them.
     NotUtf8,
     /// `ConfigEntry::deserialize` refused the text.
-    Invalid(EntryError),
+    Invalid(CacheError),
     /// A valid entry, which survived the round trip.
     Valid(ConfigEntry),
 }

@@ -1,14 +1,9 @@
-//! Why a fetch failed, with the standard ConfigCat messages and event ids (spec §4, §6.7).
+//! [`FetchError`]: why a download failed, with the standard ConfigCat messages and event ids
+//! (spec §4, §6.7).
 
 use std::fmt;
 
 use crate::log::{LogLevel, LogSink, event};
-
-/// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`](event::DATA_GOVERNANCE_OUT_OF_SYNC)
-/// (3002).
-pub(crate) const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
-    specified at the client initialization is not in sync with the preferences on the ConfigCat \
-    Dashboard. Read more: https://configcat.com/docs/advanced/data-governance/";
 
 /// Why a fetch of `config_v6.json` failed.
 ///
@@ -165,44 +160,3 @@ impl fmt::Display for FetchError {
 }
 
 impl std::error::Error for FetchError {}
-
-/// Why the download options (a [`Proxy`](super::Proxy), the base URL, the extra root
-/// certificates) cannot be used.
-///
-/// ```
-/// use configcat_actix::{FetchConfigError, Proxy};
-/// let error = Proxy::new("socks5://proxy.internal:1080").unwrap_err();
-/// assert!(matches!(error, FetchConfigError::InvalidProxy(_)));
-/// assert_eq!(
-///     error.to_string(),
-///     "invalid proxy: `socks5://proxy.internal:1080`: unsupported scheme `socks5`"
-/// );
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FetchConfigError {
-    /// The proxy URL is not `http://[user:password@]host[:port]`.
-    InvalidProxy(String),
-    /// The base URL (or the config URL built from it and the SDK key) is not a valid
-    /// `http://` or `https://` URL.
-    InvalidUrl(String),
-    /// One of the extra root certificates is not a DER-encoded X.509 certificate.
-    InvalidCertificate(String),
-    /// The TLS configuration could not be built.
-    Tls(String),
-}
-
-impl fmt::Display for FetchConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchConfigError::InvalidProxy(m) => write!(f, "invalid proxy: {m}"),
-            FetchConfigError::InvalidUrl(m) => write!(f, "invalid URL: {m}"),
-            FetchConfigError::InvalidCertificate(m) => {
-                write!(f, "invalid extra root certificate: {m}")
-            }
-            FetchConfigError::Tls(m) => write!(f, "TLS configuration failed: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for FetchConfigError {}
