@@ -1,9 +1,9 @@
 //! `GetValue` through the actors, the live handle and the snapshot path, against pure
 //! evaluation.
 //!
-//! Run with `cargo bench --bench client`. Targets (docs/performance.md): a `GetValue` round trip
-//! from a task on the client's arbiter no worse than 255 ns; the handle within 10 ns of the
-//! snapshot; the snapshot within 10% of pure evaluation.
+//! Run with `cargo bench --bench client`. Targets (dev/performance-history.md): a `GetValue`
+//! round trip from a task on the client's arbiter no worse than 255 ns; the handle within 10 ns
+//! of the snapshot; the snapshot within 10% of pure evaluation.
 
 #[path = "../examples/support/local_cdn.rs"]
 mod local_cdn;

@@ -2,12 +2,12 @@
 //! client holding a 1 MB config, and what an auto-poll client costs while idle between polls.
 //!
 //! Run with `cargo bench --bench scale` (about 30 s). It prints one table per measurement; the
-//! figures in docs/performance.md come from one run of it.
+//! figures in dev/performance-history.md come from one run of it.
 //!
 //! `cargo bench --bench scale -- --round-trips <n> [spawned|block-on|echo]` only runs `n`
 //! round trips of one kind (default: all three): the workload profiled with callgrind in
-//! docs/performance.md. `-- --throughput` runs only the throughput table: its figures differ
-//! from one process to the next (docs/performance.md), so run it several times.
+//! dev/performance-history.md. `-- --throughput` runs only the throughput table: its figures
+//! differ from one process to the next (dev/performance-history.md), so run it several times.
 
 #[path = "support/bench_config.rs"]
 mod bench_config;
@@ -126,7 +126,7 @@ fn main() {
 // ---------------------------------------------------------------------------------------------
 
 const SENDERS: usize = 64;
-/// Runs per measurement: the message rate is bimodal (see docs/performance.md), so one run,
+/// Runs per measurement: the message rate is bimodal (see dev/performance-history.md), so one run,
 /// or the best of a few, would hide half of the picture.
 const RUNS: usize = 7;
 const PER_SENDER: usize = 5_000;
