@@ -11,7 +11,6 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use crate::cache::ConfigCache;
-use crate::cache::actor::{Cache, CacheParts};
 use crate::error::{Error, validate_sdk_key};
 use crate::eval::EvaluationDetails;
 use crate::evaluator::{ConfigCat, Peers};
@@ -26,6 +25,7 @@ use crate::overrides::FlagOverrides;
 use crate::policy::PollingMode;
 use crate::poller::{Fetch, LeaseParts, Poller, PollerParts};
 use crate::state::{Published, SyncThrottle};
+use crate::store::{ConfigStore, StoreParts};
 use crate::stream::{ChangeStream, ProxyStream, StreamParts};
 use crate::user::User;
 
@@ -555,7 +555,7 @@ impl ConfigCatBuilder {
             };
             (overrides, local)
         });
-        let initial = Cache::initial(
+        let initial = ConfigStore::initial(
             overrides.as_ref().map(|(o, local)| (o, local.as_ref())),
             options.default_user.clone(),
         );
@@ -568,7 +568,7 @@ impl ConfigCatBuilder {
 
         let has_external = self.cache.is_some();
         let sync_throttle = Arc::new(SyncThrottle::new(options.cache_sync_interval));
-        let cache = Cache::new(CacheParts {
+        let cache = ConfigStore::new(StoreParts {
             published: published.clone(),
             mode,
             hooks: hooks.clone(),

@@ -131,6 +131,7 @@ mod protocol;
 mod redact;
 mod snapshot;
 mod state;
+mod store;
 mod stream;
 #[cfg(feature = "opentelemetry")]
 pub mod telemetry;

@@ -6,12 +6,9 @@
 //! format under [`cache_key`]. What is written when, and what a client follows, is in
 //! `docs/caching.md`.
 
-pub(crate) mod actor;
 mod entry;
 mod external;
 mod file;
-mod guarded;
-mod quiet;
 #[cfg(feature = "redis")]
 mod redis;
 

@@ -9,8 +9,8 @@
 //! is built from these two functions.
 
 mod convert;
-mod evaluator;
 mod log_builder;
+mod rules;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use std::time::SystemTime;
 
 use smol_str::SmolStr;
 
-pub use evaluator::{MAX_PREREQUISITE_DEPTH, MAX_REPLAYED_WARNINGS, Selection};
 pub use log_builder::{LOG_TRUNCATED_NOTE, MAX_EVALUATION_LOG_BYTES};
+pub use rules::{MAX_PREREQUISITE_DEPTH, MAX_REPLAYED_WARNINGS, Selection};
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
@@ -27,7 +27,7 @@ use crate::model::{
 };
 use crate::text::write_js_number;
 use crate::user::User;
-use evaluator::Evaluator;
+use rules::Evaluator;
 
 /// A type that flag values can be read as: `bool`, `String`, `i64`, `f64`, or [`Value`] for any.
 ///

@@ -6,12 +6,12 @@ use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::cache::actor::{Cache, CacheParts};
 use crate::error::FetchError;
 use crate::hooks::Hooks;
 use crate::log::{MemoryLog, NoLog};
 use crate::protocol::Sabotage;
 use crate::state::Current;
+use crate::store::{ConfigStore, StoreParts};
 
 /// Answers every fetch with the same outcome after `delay`, counting the fetches.
 struct FakeFetch {
@@ -60,7 +60,7 @@ struct Started {
 fn start(mode: PollingMode, outcome: FetchOutcome, delay: Duration) -> Started {
     let published = Arc::new(Published::new(Current::default(), false, false));
     let sink: Arc<dyn LogSink> = Arc::new(NoLog);
-    let cache = Cache::new(CacheParts {
+    let cache = ConfigStore::new(StoreParts {
         published: published.clone(),
         mode,
         hooks: Arc::new(Hooks::default()),

@@ -4,7 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CacheError, CacheFuture, ConfigCache};
+use crate::cache::{CacheError, CacheFuture, ConfigCache};
 use futures_util::FutureExt;
 
 /// Turns a panic of the wrapped cache, when called or while its future runs, into a
@@ -103,7 +103,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn answers_of_a_working_cache_pass_through() {
-        let cache = PanicGuard::wrap(Arc::new(super::super::InMemoryCache::default()));
+        let cache = PanicGuard::wrap(Arc::new(crate::cache::InMemoryCache::default()));
         assert_eq!(cache.get("key").await, Ok(None));
         assert_eq!(cache.set("key", "value".into()).await, Ok(()));
         assert_eq!(cache.get("key").await, Ok(Some("value".into())));

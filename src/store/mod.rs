@@ -1,4 +1,4 @@
-//! The cache actor: the config store, the only writer of the published state.
+//! The config store: the actor that is the only writer of the published state.
 //!
 //! It applies every fetch outcome the poller hands it ([`Store`]), merges flag overrides in,
 //! keeps the external cache in step (written before a download is served, a 304 as the new
@@ -13,6 +13,9 @@
 //! comes after every write already asked for. A read runs beside other work; its result is
 //! dropped if the config was replaced meanwhile.
 
+mod guarded;
+mod quiet;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -21,11 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::external::{CacheError, ConfigCache};
-use super::guarded::PanicGuard;
-use super::quiet::{Report, Streak, unlogged_note};
-use crate::cache::ConfigEntry;
-use crate::cache::{self as entry, cache_key};
+use crate::cache::{self as entry, CacheError, ConfigCache, ConfigEntry, cache_key};
 use crate::error::FetchError;
 use crate::fetch::FetchOutcome;
 use crate::hooks::{ClientCacheState, Hooks};
@@ -37,6 +36,8 @@ use crate::policy::{PollingMode, Readiness};
 use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
 use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
+use guarded::PanicGuard;
+use quiet::{Report, Streak, unlogged_note};
 
 /// How often an override file is checked for changes.
 pub(crate) const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
@@ -83,7 +84,7 @@ enum Read {
 }
 
 /// Owns what the client serves.
-pub(crate) struct Cache {
+pub(crate) struct ConfigStore {
     published: Arc<Published>,
     /// Bumped at every publish: a read that started before one is stale.
     generation: u64,
@@ -102,7 +103,7 @@ pub(crate) struct Cache {
 }
 
 /// What the builder hands the cache actor.
-pub(crate) struct CacheParts {
+pub(crate) struct StoreParts {
     pub published: Arc<Published>,
     pub mode: PollingMode,
     pub hooks: Arc<Hooks>,
@@ -120,8 +121,8 @@ pub(crate) struct CacheParts {
     pub subscribers: Vec<Recipient<ConfigChanged>>,
 }
 
-impl Cache {
-    pub(crate) fn new(parts: CacheParts) -> Cache {
+impl ConfigStore {
+    pub(crate) fn new(parts: StoreParts) -> ConfigStore {
         let (overrides, local) = match parts.overrides {
             Some((overrides, local)) => (Some(Arc::new(overrides)), local),
             None => (None, None),
@@ -141,7 +142,7 @@ impl Cache {
             lease_ttl: parts.cache_lease,
             leased: false,
         });
-        Cache {
+        ConfigStore {
             published: parts.published,
             generation: 0,
             mode: parts.mode,
@@ -376,7 +377,7 @@ impl Cache {
         }
     }
 
-    /// Notes how a read went, as [`note_write`](Cache::note_write) does for writes. An
+    /// Notes how a read went, as [`note_write`](ConfigStore::note_write) does for writes. An
     /// invalid entry is a cache that answered: logged once per distinct error, as a corrupt
     /// text is once per text.
     fn note_read(&mut self, result: Result<(), &CacheError>) {
@@ -544,27 +545,29 @@ impl Cache {
             return;
         }
         let check = tokio::task::spawn_blocking(move || overrides.reload_if_changed());
-        ctx.spawn(fut::wrap_future(check).map(|checked, act: &mut Cache, _| {
-            act.checking_overrides = false;
-            match checked {
-                Ok(Some(Ok(local))) => {
-                    act.local = Some(Arc::new(local));
-                    let remote = act.published.load().remote.clone();
-                    act.publish(remote, true);
+        ctx.spawn(
+            fut::wrap_future(check).map(|checked, act: &mut ConfigStore, _| {
+                act.checking_overrides = false;
+                match checked {
+                    Ok(Some(Ok(local))) => {
+                        act.local = Some(Arc::new(local));
+                        let remote = act.published.load().remote.clone();
+                        act.publish(remote, true);
+                    }
+                    Ok(Some(Err(error))) => {
+                        act.sink
+                            .log(LogLevel::Error, error.event_id(), format_args!("{error}"));
+                    }
+                    Ok(None) => {}
+                    // Only a panic in the check itself; the next one tries again.
+                    Err(error) => act.sink.log(
+                        LogLevel::Error,
+                        event::OVERRIDE_FILE_INVALID,
+                        format_args!("Checking the flag override file failed: {error}"),
+                    ),
                 }
-                Ok(Some(Err(error))) => {
-                    act.sink
-                        .log(LogLevel::Error, error.event_id(), format_args!("{error}"));
-                }
-                Ok(None) => {}
-                // Only a panic in the check itself; the next one tries again.
-                Err(error) => act.sink.log(
-                    LogLevel::Error,
-                    event::OVERRIDE_FILE_INVALID,
-                    format_args!("Checking the flag override file failed: {error}"),
-                ),
-            }
-        }));
+            }),
+        );
     }
 
     /// After a fetch outcome that left nothing to publish: the first one makes an
@@ -723,7 +726,7 @@ async fn bounded<T>(
         })
 }
 
-impl Actor for Cache {
+impl Actor for ConfigStore {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -757,7 +760,7 @@ impl Actor for Cache {
     }
 }
 
-impl Handler<Store> for Cache {
+impl Handler<Store> for ConfigStore {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, Store(outcome): Store, ctx: &mut Context<Self>) -> Self::Result {
@@ -811,7 +814,7 @@ impl Handler<Store> for Cache {
     }
 }
 
-impl Cache {
+impl ConfigStore {
     /// Before a stored entry is published: its ETag line in the cache is `etag_line`.
     fn hold(&mut self, etag_line: String) {
         if let Some(external) = self.external.as_mut() {
@@ -853,7 +856,7 @@ async fn write_entry(
 /// waits for the leaseholder's entry. Granted, the entry is read again before the reply: the
 /// last holder may have written it since the cycle's read, and the poller then has no need
 /// to download.
-impl Handler<TakeLease> for Cache {
+impl Handler<TakeLease> for ConfigStore {
     type Result = ResponseActFuture<Self, bool>;
 
     fn handle(&mut self, _: TakeLease, _: &mut Context<Self>) -> Self::Result {
@@ -891,7 +894,7 @@ impl Handler<TakeLease> for Cache {
 
 /// Gives the download lease back (once the download is stored, so that the others find the
 /// entry when they stop waiting).
-impl Handler<ReleaseLease> for Cache {
+impl Handler<ReleaseLease> for ConfigStore {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: ReleaseLease, _: &mut Context<Self>) -> Self::Result {
@@ -904,7 +907,7 @@ impl Handler<ReleaseLease> for Cache {
     }
 }
 
-impl Cache {
+impl ConfigStore {
     /// Gives the lease back if this client may hold it; bounded by the cache timeout.
     fn release_lease(&mut self) -> Option<impl Future<Output = Result<(), CacheError>> + use<>> {
         let external = self.external.as_mut().filter(|e| e.leased)?;
@@ -916,7 +919,7 @@ impl Cache {
     }
 }
 
-impl Handler<SyncExternal> for Cache {
+impl Handler<SyncExternal> for ConfigStore {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, sync: SyncExternal, ctx: &mut Context<Self>) -> Self::Result {
@@ -928,7 +931,7 @@ impl Handler<SyncExternal> for Cache {
     }
 }
 
-impl Handler<Subscribe> for Cache {
+impl Handler<Subscribe> for ConfigStore {
     type Result = ();
 
     /// A subscriber that comes after the first config gets it at once, so that it never has to
@@ -952,7 +955,7 @@ impl Handler<Subscribe> for Cache {
     }
 }
 
-impl Handler<Unsubscribe> for Cache {
+impl Handler<Unsubscribe> for ConfigStore {
     type Result = ();
 
     fn handle(&mut self, Unsubscribe(recipient): Unsubscribe, _: &mut Context<Self>) {
@@ -960,7 +963,7 @@ impl Handler<Unsubscribe> for Cache {
     }
 }
 
-impl Handler<Shutdown> for Cache {
+impl Handler<Shutdown> for ConfigStore {
     type Result = ();
 
     /// Stores are handled whole, so every write asked for before this is done.
@@ -1022,7 +1025,7 @@ mod tests {
     async fn a_slow_earlier_write_never_overwrites_a_later_one() {
         let memory = InMemoryCache::new();
         let published = Arc::new(Published::default());
-        let cache = Cache::new(CacheParts {
+        let cache = ConfigStore::new(StoreParts {
             published: published.clone(),
             mode: PollingMode::manual_poll(),
             hooks: Arc::default(),
