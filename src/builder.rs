@@ -1,6 +1,6 @@
 //! The builder: fills the client's [`Options`], then starts and wires its three actors.
 //!
-//! Only here do the actors meet: the builder starts the cache actor, the poller (under its
+//! Only here do the actors meet: the builder starts the config store, the poller (under its
 //! supervisor) and the evaluator, and hands each the others as `Recipient`s.
 
 use std::collections::HashMap;

@@ -2,11 +2,11 @@
 //!
 //! It answers every evaluation message itself, in one mailbox hop, from the state the cache
 //! actor publishes (one lock-free load); it forwards refreshes and offline switching to the
-//! poller and subscriptions to the cache actor, and on [`Close`] shuts them down in order.
+//! poller and subscriptions to the config store, and on [`Close`] shuts them down in order.
 //!
 //! A request that arrives before the client is ready, or that the polling mode says must wait
 //! for a refresh (lazy load with no config, or with `wait_for_refresh`), waits inside this actor
-//! on the readiness the cache actor publishes, bounded by the mode's first wait; other requests
+//! on the readiness the config store publishes, bounded by the mode's first wait; other requests
 //! go on being answered meanwhile.
 
 use std::collections::HashMap;
@@ -281,7 +281,7 @@ impl Handler<ForceRefresh> for ConfigCat {
 
 impl ConfigCat {
     /// Publishes `user` as the default user, here and now: the messages after this one see
-    /// it, and nothing waits for the cache actor (which may be writing to the external cache).
+    /// it, and nothing waits for the config store (which may be writing to the external cache).
     fn change_default_user(&self, user: Option<User>) {
         self.shared.published.update(|current| Current {
             default_user: user.clone(),
@@ -356,7 +356,7 @@ impl Handler<Close> for ConfigCat {
 
     /// The client is closed from now on: nothing more is fetched, and handles (and the messages
     /// still queued) answer with defaults. The poller stops first, so that a download it
-    /// finished is already queued at the cache actor; the cache actor stops after the writes
+    /// finished is already queued at the config store; the config store stops after the writes
     /// queued before its `Shutdown`.
     fn handle(&mut self, _: Close, _: &mut Context<Self>) -> Self::Result {
         self.shared.published.close();

@@ -51,7 +51,7 @@ pub(crate) struct Refresh(pub Need);
 #[rtype(result = "()")]
 pub(crate) struct OfflineChanged;
 
-/// A fetch finished: the cache actor stores what it brought, writes it to the external cache,
+/// A fetch finished: the config store stores what it brought, writes it to the external cache,
 /// and replies once evaluations see it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -66,7 +66,7 @@ pub(crate) struct SyncExternal {
     pub claimed: bool,
 }
 
-/// Asks the cache actor for the download lease of the shared entry before a download; replies
+/// Asks the config store for the download lease of the shared entry before a download; replies
 /// whether this client may download now (also when the cache has no leases, or failed).
 #[derive(Debug, Message)]
 #[rtype(result = "bool")]

@@ -2,7 +2,7 @@
 //! the client's switches.
 //!
 //! [`Published`] holds one [`Current`]: the last download, the config evaluations use, the
-//! default user, and whether the client is ready. The cache actor writes the config and
+//! default user, and whether the client is ready. The config store writes the config and
 //! readiness, the evaluator the default user; each writes with [`Published::update`], so that
 //! neither undoes the other's change. The evaluator, handles, snapshots and the poller read it
 //! with one lock-free load. Readiness is a field of the published state, so there is one source
@@ -39,7 +39,7 @@ pub(crate) struct Current {
     pub config: Option<Arc<Config>>,
     /// The user evaluations without one are for. It lives here, not beside, so that an
     /// evaluation gets everything it reads with the one load of the published state. The
-    /// evaluator writes it at once (never through the cache actor, which may be busy with the
+    /// evaluator writes it at once (never through the config store, which may be busy with the
     /// external cache for up to the cache timeout).
     pub default_user: Option<User>,
     /// How much flag data the client had when it became ready; `None` until then.
@@ -145,7 +145,7 @@ impl Published {
     }
 
     /// Replaces the state with `next` of the newest one, and wakes everyone waiting on a
-    /// change. There are two writers (the cache actor, the evaluator for the default user):
+    /// change. There are two writers (the config store, the evaluator for the default user):
     /// `next` is called again if the other wrote meanwhile, so that no change is lost.
     pub(crate) fn update(&self, mut next: impl FnMut(&Current) -> Current) {
         self.current.rcu(|current| next(current));
@@ -171,8 +171,8 @@ impl Published {
 /// The one throttle of the external cache's re-reads: at most one per interval, whoever asks
 /// (an access, the poller's cycle), counted from when the last one was claimed or ended.
 ///
-/// The accesses claim a read before they ask the cache actor for it, so that a busy client
-/// sends it one message per interval rather than one per evaluation; the cache actor claims one
+/// The accesses claim a read before they ask the config store for it, so that a busy client
+/// sends it one message per interval rather than one per evaluation; the config store claims one
 /// for a request that was not claimed yet (the poller's), and restarts the interval when a read
 /// ends.
 #[derive(Debug)]
@@ -198,7 +198,7 @@ impl SyncThrottle {
     }
 
     /// Claims the next read: `true` for one caller when none was claimed (or ended) within the
-    /// interval; the caller then makes it (or has the cache actor make it).
+    /// interval; the caller then makes it (or has the config store make it).
     #[inline]
     pub(crate) fn claim(&self) -> bool {
         let now = self.now();

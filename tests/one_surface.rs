@@ -207,7 +207,7 @@ mod behind_a_paused_redis {
     use super::*;
     use support::{redis_connection, redis_url};
 
-    /// `SetDefaultUser` and the evaluations after it are answered while the cache actor waits
+    /// `SetDefaultUser` and the evaluations after it are answered while the config store waits
     /// for a write to a Redis that does not answer: the default user does not go through the
     /// cache actor. The Redis is paused with `CLIENT PAUSE` for 2 s (as `DEBUG SLEEP 2` would,
     /// but `DEBUG` is off by default).

@@ -1,4 +1,4 @@
-//! A user's cache is user code: a panic in it must not take the cache actor down with it.
+//! A user's cache is user code: a panic in it must not take the config store down with it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;

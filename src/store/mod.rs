@@ -102,7 +102,7 @@ pub(crate) struct ConfigStore {
     local: Option<Arc<Config>>,
 }
 
-/// What the builder hands the cache actor.
+/// What the builder hands the config store.
 pub(crate) struct StoreParts {
     pub published: Arc<Published>,
     pub mode: PollingMode,
@@ -216,7 +216,7 @@ impl ConfigStore {
         let fetch_time = remote.as_deref().map(|r| r.fetch_time);
         self.generation += 1;
         let mut became_ready = None;
-        // The cache actor is the only writer of everything but the default user.
+        // The config store is the only writer of everything but the default user.
         self.published.update(|newest| {
             let mut next = Current {
                 remote: remote.clone(),
@@ -613,7 +613,7 @@ fn log_cache_read(sink: &dyn LogSink, read: &Read) {
 }
 
 /// Sends a change to a subscriber; tells whether to keep it. A subscriber with a full mailbox
-/// misses this change rather than stall the cache actor (logged 9001); it gets the next one.
+/// misses this change rather than stall the config store (logged 9001); it gets the next one.
 fn deliver(
     subscriber: &Recipient<ConfigChanged>,
     message: ConfigChanged,
