@@ -73,33 +73,37 @@
 //!     the published state in one mailbox hop, holds requests made before the client is ready,
 //!     and forwards control messages.
 //!   * `poller`: downloads under an actix `Supervisor`, through a small `Fetch` trait.
-//!   * `cache::actor`: the config store, sole writer of the published state (`state`): applies
-//!     downloads, keeps the external cache in step, merges overrides, decides readiness,
-//!     notifies subscribers.
+//!   * `store`: the config store, sole writer of the published state (`state`): applies
+//!     downloads, keeps the external cache in step (a user's cache behind a panic guard, its
+//!     failures logged quietly), merges overrides, decides readiness, notifies subscribers.
 //! * `policy`: each [`PollingMode`] as a policy type (auto poll, lazy load, manual poll) that
 //!   the three actors consult.
 //! * `protocol`: the internal messages; `messages`: the public ones.
 //! * `builder` and `options`: [`ConfigCatBuilder`] fills one comparable `Options` value, then
-//!   starts and wires the actors.
+//!   starts and wires the actors; `defaults`: the default of every option.
+//! * `error`: the runtime's errors, one type per job ([`Error`] to start and address a client,
+//!   [`RefreshError`], [`FetchError`]).
 //! * `handle`: the read side the evaluator shares with [`ConfigCatHandle`], the live handle that
 //!   evaluates on the caller's thread; `snapshot`: [`Snapshot`], a frozen config taken from the
 //!   client.
-//! * `fetch`: the HTTP protocol over awc (ETag, redirects, proxy, TLS, HTTP/2 where offered).
+//! * `fetch`: the HTTP protocol over awc (ETag, redirects, TLS, HTTP/2 where offered); the
+//!   [`Proxy`] type and the connector that tunnels through it.
 //! * `stream`: an actor that turns a ConfigCat Proxy's change stream ([`ProxyStream`]) into
 //!   refresh requests to the poller.
-//! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the algorithm
-//!   and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
+//! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the evaluation
+//!   API, the rule engine in `eval/rules.rs`, and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
 //! * `local_file`: reading a file others may have planted (regular files only, no symbolic
 //!   link followed, bounded), for the file cache and the overrides file.
-//! * [`cache`]: the [`ConfigCache`](cache::ConfigCache) plugin trait and the ready caches
-//!   (file, Redis, in-memory) in the cross-SDK format.
+//! * [`cache`]: the [`ConfigCache`](cache::ConfigCache) plugin trait, the ready caches
+//!   (file, Redis, in-memory), and the cross-SDK entry format ([`ConfigEntry`]).
 //! * `openfeature` (feature `openfeature`): an OpenFeature provider.
 //! * `web` (feature `actix-web`): the `Flags` extractor (the handle and the request's user) and
 //!   readiness handlers for actix-web apps; `webhook`: the ConfigCat webhook receiver
 //!   (`web::Webhook`), which verifies signed calls and asks the poller for a fetch.
 //! * `redact`: the SDK key masked and error texts bounded before any log line or error carries
-//!   them; `hooks`: the user's hooks and the sink every event passes through.
+//!   them; `hooks`: the user's hooks, the events they receive, and the sink every event
+//!   passes through.
 //! * `telemetry` (feature `opentelemetry`): evaluations, fetches and cache failures recorded
 //!   through OpenTelemetry, on the client's hooks.
 //! * `testing` (feature `testing`): the test kit, flags built in words, a one-line test
