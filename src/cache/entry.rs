@@ -163,7 +163,7 @@ impl ConfigEntry {
     /// ```
     ///
     /// # Errors
-    /// An [`CacheError`] when a part is missing, the time is not a number of milliseconds
+    /// A [`CacheError`] that [`is_invalid_entry`](CacheError::is_invalid_entry) when a part is missing, the time is not a number of milliseconds
     /// (or does not fit a signed 64-bit integer, as the Go and Rust SDKs read it), or the JSON
     /// is not a config.
     pub fn deserialize(text: &str) -> Result<ConfigEntry, CacheError> {
@@ -209,7 +209,7 @@ pub(crate) fn split_head(head: &str) -> Option<(u64, &str)> {
 
 /// Whether an entry starting with `head` may have its time replaced by `fetch_time` in place:
 /// its ETag line is `etag` and its time line is exactly as long as `fetch_time`. What
-/// [`ConfigCache::touch`] checks.
+/// [`ConfigCache::touch`](super::ConfigCache::touch) checks.
 pub(crate) fn touchable(head: &[u8], etag: &str, fetch_time: &str) -> bool {
     let width = fetch_time.len();
     let Some(after_time) = head.get(width..) else {
@@ -223,7 +223,7 @@ pub(crate) fn touchable(head: &[u8], etag: &str, fetch_time: &str) -> bool {
         && after_time.get(1 + etag.len()) == Some(&b'\n')
 }
 
-/// The value [`ConfigCache::touch`] leaves: `value` with its time line replaced by
+/// The value [`ConfigCache::touch`](super::ConfigCache::touch) leaves: `value` with its time line replaced by
 /// `fetch_time`, when its ETag line is `etag` and its time line is as long as `fetch_time`
 /// (so only the time changes, in place); `None` otherwise. For a cache of your own:
 ///
