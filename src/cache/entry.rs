@@ -163,9 +163,9 @@ impl ConfigEntry {
     /// ```
     ///
     /// # Errors
-    /// A [`CacheError`] that [`is_invalid_entry`](CacheError::is_invalid_entry) when a part is missing, the time is not a number of milliseconds
-    /// (or does not fit a signed 64-bit integer, as the Go and Rust SDKs read it), or the JSON
-    /// is not a config.
+    /// A [`CacheError`] that [`is_invalid_entry`](CacheError::is_invalid_entry) when a part is
+    /// missing, the time is not a number of milliseconds (or does not fit a signed 64-bit
+    /// integer, as the Go and Rust SDKs read it), or the JSON is not a config.
     pub fn deserialize(text: &str) -> Result<ConfigEntry, CacheError> {
         let (millis, etag, json) = split_entry(text)?;
         // Where, never what: an entry may come from a file or a Redis others write, and its
