@@ -68,7 +68,7 @@ impl Shared {
             sync.poke();
         }
         if current.ready.is_none() {
-            return Some(Wait::Ready(self.mode.policy().max_init_wait()));
+            return Some(Wait::Ready(self.mode.ready_wait()));
         }
         let access = self.mode.on_access(current.fetch_time(), self.read_timeout);
         if access == Access::Serve || self.published.local_only() || self.published.offline() {
