@@ -111,13 +111,18 @@ fn start_poller(
 }
 
 async fn wait_for(count: &AtomicUsize, expected: usize) -> bool {
-    for _ in 0..200 {
-        if count.load(Ordering::SeqCst) >= expected {
+    eventually(|| count.load(Ordering::SeqCst) >= expected).await
+}
+
+/// Whether `done` holds within 10 s (looked at every 25 ms).
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..400 {
+        if done() {
             return true;
         }
         actix_rt::time::sleep(Duration::from_millis(25)).await;
     }
-    false
+    done()
 }
 
 #[actix_rt::test]
@@ -429,16 +434,6 @@ fn announced_waits(log: &MemoryLog) -> Vec<u64> {
         .collect()
 }
 
-async fn wait_for_len(began: &std::cell::RefCell<Vec<Instant>>, expected: usize) -> bool {
-    for _ in 0..400 {
-        if began.borrow().len() >= expected {
-            return true;
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-    false
-}
-
 /// A fetch (or parse) that panics on every attempt, before any config is stored, costs one
 /// attempt per step of the policy's growing, capped backoff, not a tight refetch loop. Timers
 /// never fire early, so each gap is at least its step however loaded the machine is.
@@ -448,7 +443,10 @@ async fn a_fetch_that_always_panics_costs_one_attempt_per_backoff_step() {
     let mode = PollingMode::auto_poll(Duration::from_secs(3600))
         .restart_backoff(Duration::from_millis(100), Duration::from_millis(400));
     let (_poller, began) = start_panicking(mode, usize::MAX, log.clone());
-    assert!(wait_for_len(&began, 6).await, "it restarts and tries again");
+    assert!(
+        eventually(|| began.borrow().len() >= 6).await,
+        "it restarts and tries again"
+    );
     let began = began.borrow().clone();
     let steps = [100, 200, 400, 400, 400];
     for (i, step) in steps.iter().enumerate() {
@@ -494,7 +492,10 @@ async fn a_completed_cycle_resets_the_restart_backoff() {
     let mode = PollingMode::auto_poll(Duration::from_secs(3600))
         .restart_backoff(Duration::from_millis(50), Duration::from_secs(10));
     let (poller, began) = start_panicking(mode, 3, log.clone());
-    assert!(wait_for_len(&began, 4).await, "three panics, then a fetch");
+    assert!(
+        eventually(|| began.borrow().len() >= 4).await,
+        "three panics, then a fetch"
+    );
     // Joins the fourth cycle (or finds the config it stored fresh): it has completed after.
     let joined = poller.send(Refresh(Need::IfDue)).await.unwrap();
     assert_eq!(joined, Ok(()));
@@ -512,14 +513,8 @@ async fn a_completed_cycle_resets_the_restart_backoff() {
 async fn a_shut_down_poller_stays_stopped_while_senders_live() {
     let started = start(PollingMode::manual_poll(), failing(), Duration::ZERO);
     started.poller.send(Shutdown).await.unwrap();
-    for _ in 0..200 {
-        if !started.poller.connected() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
     assert!(
-        !started.poller.connected(),
+        eventually(|| !started.poller.connected()).await,
         "the poller's actor has stopped"
     );
     let late = started.poller.send(Refresh(Need::Always)).await;
@@ -545,14 +540,8 @@ async fn after_close_the_poller_is_stopped_though_a_handle_and_a_webhook_live() 
     let poller = handle.shared().refresh.clone();
     assert!(wait_for(&count, 2).await, "it polls");
     client.send(crate::Close).await.unwrap();
-    for _ in 0..200 {
-        if !poller.connected() {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
     assert!(
-        !poller.connected(),
+        eventually(|| !poller.connected()).await,
         "the poller's actor has stopped, not restarted"
     );
     let after_close = count.load(Ordering::SeqCst);
