@@ -555,3 +555,57 @@ async fn after_close_the_poller_is_stopped_though_a_handle_and_a_webhook_live() 
     );
     drop(webhook);
 }
+
+/// A real download whose parse panics (the same body every time, before any config is stored):
+/// the fetcher is the real one, and the panic comes as its outcome is taken.
+struct PanicAfterDownload(Fetcher);
+
+impl Fetch for PanicAfterDownload {
+    fn fetch(&self, etag: Option<String>) -> LocalBoxFuture<'static, FetchOutcome> {
+        let download = Fetch::fetch(&self.0, etag);
+        Box::pin(async move {
+            let _ = download.await;
+            panic!("a bug in the parse of this body");
+        })
+    }
+}
+
+/// Counted at the server: a body whose download panics every time costs at most one request
+/// per backoff step (100, 200, 400, 400… ms here) over a window, not a refetch loop.
+#[actix_rt::test]
+async fn a_body_that_panics_every_time_costs_at_most_one_request_per_backoff_step() {
+    let (url, count) = config_server(r#"{"f":{"greeting":{"t":1,"v":{"s":"hello"}}}}"#);
+    let mut options = crate::options::Options::new(
+        "configcat-sdk-1/POLLER-PARSE-012345678/POLLER-PARSE-012345678".into(),
+    );
+    options.base_url = Some(url);
+    let fetch_options = options.fetch_options();
+    let make_fetcher: MakeFetcher = Box::new(move || {
+        let fetcher = Fetcher::new(fetch_options.clone(), Arc::new(NoLog))?;
+        Ok(Rc::new(PanicAfterDownload(fetcher)) as Rc<dyn Fetch>)
+    });
+    let mode = PollingMode::auto_poll(Duration::from_secs(3600))
+        .restart_backoff(Duration::from_millis(100), Duration::from_millis(400));
+    let since = Instant::now();
+    let _poller = start_poller(mode, make_fetcher, Arc::new(NoLog));
+    assert!(
+        eventually(|| count.load(Ordering::SeqCst) >= 3).await,
+        "it tries again"
+    );
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    let (requests, window) = (count.load(Ordering::SeqCst), since.elapsed());
+    // Timers never fire early: after the first request, the k-th more needs the first k steps.
+    let mut ceiling = 1;
+    let mut waited = Duration::ZERO;
+    for step in [100, 200].into_iter().chain(std::iter::repeat(400)) {
+        waited += Duration::from_millis(step);
+        if waited > window {
+            break;
+        }
+        ceiling += 1;
+    }
+    assert!(
+        requests <= ceiling,
+        "{requests} requests in {window:?}: at most {ceiling}, one per backoff step"
+    );
+}
