@@ -8,10 +8,12 @@
 //! its `impl` here, nothing else.
 //!
 //! The actors ask [`PollingMode`], never a mode's type: its methods hand each question to the
-//! mode's `impl` (the one `match` on the modes is `with_policy!`), and answer themselves the
+//! mode's `impl` (through `with_policy!`, the one `match` that does), and answer themselves the
 //! rules every mode shares: whether a refresh may run at all (closed, local-only, offline),
-//! which refresh requests a cycle serves, and how long a poller that panicked waits before it
-//! restarts.
+//! which refresh requests a cycle serves, when a client is ready at once, and how long a poller
+//! that panicked waits before it restarts. The modes stay types behind a trait rather than one
+//! enum with a method per question: each mode's answers read together in its `impl`, and a new
+//! question must be answered by every mode (the trait requires it).
 //!
 //! Every duration is clamped by the constructors, the only way to make a mode: no value can make
 //! the poller spin.
