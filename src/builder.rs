@@ -1,7 +1,7 @@
 //! The builder: fills the client's [`Options`], then starts and wires its three actors.
 //!
-//! Only here do the actors meet: the builder starts the config store, the poller (under its
-//! supervisor) and the evaluator, and hands each the others as `Recipient`s.
+//! Only here do the actors meet: the builder starts the config store, the poller (which restarts
+//! itself after a panic) and the evaluator, and hands each the others as `Recipient`s.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -605,7 +605,7 @@ impl ConfigCatBuilder {
             hooks: hooks.clone(),
         };
         let stream_fetch_options = options.fetch_options();
-        let poller = Supervisor::start(move |_| Poller::new(poller_parts));
+        let poller = Poller::new(poller_parts).start();
         let change_stream = options
             .change_stream
             .clone()

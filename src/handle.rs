@@ -21,7 +21,7 @@ use crate::snapshot::{Snapshot, View};
 use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
 
-/// Re-reads of the external cache driven by accesses, under the throttle the cache actor
+/// Re-reads of the external cache driven by accesses, under the throttle the config store
 /// shares.
 pub(crate) struct AccessSync {
     pub recipient: Recipient<SyncExternal>,
@@ -29,7 +29,7 @@ pub(crate) struct AccessSync {
 }
 
 impl AccessSync {
-    /// Asks the cache actor for a re-read when the throttle grants one; never waits for it (an
+    /// Asks the config store for a re-read when the throttle grants one; never waits for it (an
     /// evaluation does not wait on the external cache).
     #[inline]
     fn poke(&self) {
@@ -68,7 +68,7 @@ impl Shared {
             sync.poke();
         }
         if current.ready.is_none() {
-            return Some(Wait::Ready(self.mode.policy().max_init_wait()));
+            return Some(Wait::Ready(self.mode.ready_wait()));
         }
         let access = self.mode.on_access(current.fetch_time(), self.read_timeout);
         if access == Access::Serve || self.published.local_only() || self.published.offline() {

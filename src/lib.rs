@@ -72,7 +72,7 @@
 //!   * `evaluator`: [`ConfigCat`], the actor users address. It answers every evaluation from
 //!     the published state in one mailbox hop, holds requests made before the client is ready,
 //!     and forwards control messages.
-//!   * `poller`: downloads under an actix `Supervisor`, through a small `Fetch` trait.
+//!   * `poller`: downloads through a small `Fetch` trait; restarts itself after a panic.
 //!   * `store`: the config store, sole writer of the published state (`state`): applies
 //!     downloads, keeps the external cache in step (a user's cache behind a panic guard, its
 //!     failures logged quietly), merges overrides, decides readiness, notifies subscribers.

@@ -114,7 +114,7 @@ pub mod event {
     pub const SUBSCRIBER_BUSY: u32 = 9001;
     /// A user hook panicked; this id is specific to this crate, not a ConfigCat standard one.
     pub const HOOK_PANICKED: u32 = 9000;
-    /// The poller panicked; its supervisor restarts it (this crate's own id).
+    /// The poller panicked; it restarts after a wait (this crate's own id).
     pub const POLLER_PANICKED: u32 = 9002;
     /// A proxy environment variable (`HTTPS_PROXY`, `NO_PROXY`...) could not be read and is
     /// ignored (this crate's own id).

@@ -88,7 +88,7 @@ impl Options {
             sdk_key: self.sdk_key.clone(),
             base_url: self.base_url.clone(),
             data_governance: self.data_governance,
-            mode_letter: self.polling_mode.policy().letter(),
+            mode_letter: self.polling_mode.letter(),
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             proxy: self.proxy.clone(),

@@ -1,11 +1,11 @@
 //! The poller actor: the only place that talks to the CDN.
 //!
-//! It runs under an actix [`Supervisor`], and the polling mode is its policy
-//! ([`Policy`](crate::policy::Policy)): the poller asks it what to do when it starts (and again
-//! when its supervisor restarts it), and whether a tick or an access finds the config due. It
-//! downloads through a [`Fetch`], so tests can give it a fetcher without a server.
+//! The polling mode is its policy ([`PollingMode`]): the poller asks it what to do when it
+//! starts (and again when it restarts), whether a refresh may run, whether a cycle fetches, which
+//! requests a cycle serves, and how long to wait before a restart. It downloads through a
+//! [`Fetch`], so tests can give it a fetcher without a server.
 //!
-//! A refresh is one cycle: the cache actor re-reads the external cache (another process may
+//! A refresh is one cycle: the config store re-reads the external cache (another process may
 //! have downloaded a fresh config), then, only if the config is still due, the download lease
 //! of a shared cache ([`TakeLease`]: while another process holds it, the cycle waits for that
 //! process's entry, at most one lease time) and a fetch, whose outcome goes back to the cache
@@ -14,8 +14,14 @@
 //! for a cycle that fetches).
 //!
 //! A panic in the poller (in a handler, or in the fetch and parse of a cycle, which run code
-//! of other crates) is caught and logged (event 9002), and the poller stops: its supervisor
-//! restarts it, while the rest of the client goes on serving the last good config.
+//! of other crates) is caught and logged (event 9002), and the poller restarts itself, as a
+//! supervisor would, after the wait the policy gives (growing while the panics go on, reset by
+//! a cycle that completes), while the rest of the client goes on serving the last good config.
+//! It restarts in place rather than under actix's `Supervisor`: that one restarts at once, and
+//! whenever the actor stops while anyone holds a sender, so neither the wait nor the final stop
+//! of `Shutdown` would be the policy's. After `Shutdown` the actor is stopped for good: later
+//! sends fail with `MailboxError::Closed`, whoever holds a sender (a handle, a webhook
+//! receiver, the change stream).
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -143,6 +149,10 @@ pub(crate) struct Poller {
     waiters: Vec<Waiter>,
     /// How long the last download took: a tick allows for it (see `AutoPoll::due`).
     last_download: Duration,
+    /// Panics since the last cycle that completed: how long the next restart waits.
+    failures: u32,
+    /// The wait before a restart, while it runs.
+    restarting: Option<SpawnHandle>,
 }
 
 /// What the builder hands the poller.
@@ -173,6 +183,8 @@ impl Poller {
             timer: None,
             waiters: Vec::new(),
             last_download: Duration::ZERO,
+            failures: 0,
+            restarting: None,
         }
     }
 
@@ -180,12 +192,13 @@ impl Poller {
         self.refusal().is_none()
     }
 
-    /// Does what the policy says a (re)started poller does.
+    /// Does what the policy says a (re)started poller does (a restarting one, once its wait is
+    /// over).
     fn schedule(&mut self, ctx: &mut Context<Self>) {
-        let Start::RefreshAndTick(interval) = self.mode.policy().on_start() else {
+        let Start::RefreshAndTick(interval) = self.mode.on_start() else {
             return;
         };
-        if !self.can_fetch() || self.timer.is_some() {
+        if !self.can_fetch() || self.timer.is_some() || self.restarting.is_some() {
             return;
         }
         self.refresh(Need::IfDue, ctx);
@@ -220,7 +233,7 @@ impl Poller {
 
     /// Runs one refresh cycle unless one is running (a request then waits for it).
     fn refresh(&mut self, need: Need, ctx: &mut Context<Self>) {
-        if !self.can_fetch() || self.in_flight.is_some() {
+        if !self.can_fetch() || self.in_flight.is_some() || self.restarting.is_some() {
             return;
         }
         let fetcher = match self.fetcher() {
@@ -231,7 +244,7 @@ impl Poller {
         let sync = self.sync.clone();
         let lease = self.lease.clone().zip(self.sync.clone());
         let store = self.store.clone();
-        let policy_mode = self.mode;
+        let mode = self.mode;
         let last_download = self.last_download;
         let (hooks, sink) = (self.hooks.clone(), self.sink.clone());
         let cycle = async move {
@@ -240,12 +253,7 @@ impl Poller {
                 // then sends its ETag).
                 let _ = sync.send(SyncExternal { claimed: false }).await;
             }
-            let due = || match need {
-                Need::Always | Need::Changed(_) => true,
-                Need::IfDue => policy_mode
-                    .policy()
-                    .due(published.load().age(), last_download),
-            };
+            let due = || mode.fetches(need, published.load().age(), last_download);
             if !due() {
                 return None;
             }
@@ -295,22 +303,26 @@ impl Poller {
         let cycle = AssertUnwindSafe(cycle).catch_unwind();
         self.in_flight = Some(ctx.spawn(cycle.into_actor(self).map(|outcome, act, ctx| {
             act.in_flight = None;
+            if outcome.is_ok() {
+                // A cycle that completes, whatever its outcome, ends a run of panics.
+                act.failures = 0;
+            }
             match outcome {
-                Err(_) => act.panicked("a refresh", ctx),
+                Err(_) => act.restart("a refresh", ctx),
                 Ok(Some((result, took))) => {
                     act.last_download = took;
                     act.answer_served_waiters(result);
                     act.refresh_for_deferred(ctx);
                 }
                 Ok(None) => {
-                    act.answer_if_due_waiters();
+                    act.answer_unfetched_waiters();
                     act.refresh_for_deferred(ctx);
                 }
             }
         })));
     }
 
-    /// Runs a handler's body; if it panics, the poller stops and its supervisor restarts it.
+    /// Runs a handler's body; if it panics, the poller restarts.
     fn supervised<R: Default>(
         &mut self,
         ctx: &mut Context<Self>,
@@ -320,20 +332,41 @@ impl Poller {
         match catch_unwind(AssertUnwindSafe(|| body(self, ctx))) {
             Ok(result) => result,
             Err(_) => {
-                self.panicked(what, ctx);
+                self.restart(what, ctx);
                 R::default()
             }
         }
     }
 
-    fn panicked(&mut self, what: &str, ctx: &mut Context<Self>) {
+    /// After a panic, restarts the poller as a supervisor would, once the wait the policy
+    /// gives is over: what ran is dropped (the timer, a cycle), the requests waiting on it are
+    /// answered `Interrupted`, and a new fetcher is made (the old one may be what failed).
+    /// Requests made during the wait are answered `Interrupted` at once: queued, they would
+    /// pile up (an access of an expired lazy-load config asks at every evaluation).
+    fn restart(&mut self, what: &str, ctx: &mut Context<Self>) {
+        self.failures = self.failures.saturating_add(1);
+        let wait = self.mode.restart_delay(self.failures);
         self.sink.log(
             LogLevel::Error,
             event::POLLER_PANICKED,
-            format_args!("The poller panicked during {what}; its supervisor restarts it."),
+            format_args!(
+                "The poller panicked during {what}; it restarts in {} ms.",
+                wait.as_millis()
+            ),
         );
-        // `restarting` answers the waiting refresh requests; `started` schedules anew.
-        ctx.stop();
+        self.unschedule(ctx);
+        for running in [self.in_flight.take(), self.restarting.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(running);
+        }
+        self.fetcher = None;
+        self.answer_waiters(Err(RefreshError::Interrupted));
+        self.restarting = Some(ctx.run_later(wait, |act, ctx| {
+            act.restarting = None;
+            act.supervised(ctx, "its restart", Self::schedule);
+        }));
     }
 
     fn answer_waiters(&mut self, result: Result<(), RefreshError>) {
@@ -360,21 +393,20 @@ impl Poller {
         let Some(first) = self.waiters.first() else {
             return;
         };
-        let need = match first.need {
-            Need::IfDue => Need::Always,
-            need => need,
-        };
+        let need = self.mode.follow_up(first.need);
         for waiter in &mut self.waiters {
             waiter.deferred = false;
         }
         self.refresh(need, ctx);
     }
 
-    /// A cycle that found the config fresh serves the requests that only wanted it fresh.
-    fn answer_if_due_waiters(&mut self) {
+    /// A cycle that found the config fresh serves the requests the policy says it serves
+    /// (those that only wanted it fresh).
+    fn answer_unfetched_waiters(&mut self) {
+        let mode = self.mode;
         let (served, forced) = std::mem::take(&mut self.waiters)
             .into_iter()
-            .partition(|w| w.need == Need::IfDue);
+            .partition(|w| mode.served_without_fetch(w.need));
         self.waiters = forced;
         for waiter in served {
             let _ = waiter.reply.send(Ok(()));
@@ -382,15 +414,12 @@ impl Poller {
     }
 
     fn refusal(&self) -> Option<RefreshError> {
-        if self.published.closed() {
-            Some(RefreshError::Closed)
-        } else if self.published.local_only() {
-            Some(RefreshError::LocalOnly)
-        } else if self.published.offline() {
-            Some(RefreshError::Offline)
-        } else {
-            None
-        }
+        let published = &self.published;
+        self.mode.refusal(
+            published.closed(),
+            published.local_only(),
+            published.offline(),
+        )
     }
 
     fn request(
@@ -408,8 +437,13 @@ impl Poller {
             }
             return Box::pin(async move { Err(refusal) });
         }
+        if self.restarting.is_some() {
+            return Box::pin(async { Err(RefreshError::Interrupted) });
+        }
         let (reply, answer) = oneshot::channel();
-        let deferred = matches!(need, Need::Changed(_)) && self.in_flight.is_some();
+        let deferred = self
+            .mode
+            .waits_for_next_cycle(need, self.in_flight.is_some());
         self.waiters.push(Waiter {
             need,
             reply,
@@ -425,16 +459,6 @@ impl Actor for Poller {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.supervised(ctx, "its start", Self::schedule);
-    }
-}
-
-impl Supervised for Poller {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        // The old context's timer and cycle are gone; `started` schedules anew.
-        self.in_flight = None;
-        self.timer = None;
-        self.fetcher = None;
-        self.answer_waiters(Err(RefreshError::Interrupted));
     }
 }
 
@@ -467,11 +491,14 @@ impl Handler<Shutdown> for Poller {
     type Result = ();
 
     /// The client is closed from now on (the evaluator marks it when `Close` begins; marked
-    /// here too, so that no restarted poller fetches after a `Shutdown`, whoever sent it).
+    /// here too, whoever sent it), and the poller stops for good: nothing restarts it.
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         self.published.close();
         self.unschedule(ctx);
-        // A download that finished has been handed to the cache actor already (the cycle sends
+        if let Some(wait) = self.restarting.take() {
+            ctx.cancel_future(wait);
+        }
+        // A download that finished has been handed to the config store already (the cycle sends
         // it as soon as it is in): cancelling loses only a download still under way.
         if let Some(cycle) = self.in_flight.take() {
             ctx.cancel_future(cycle);
@@ -500,7 +527,7 @@ impl Handler<crate::protocol::Sabotage> for Poller {
     fn handle(&mut self, sabotage: crate::protocol::Sabotage, ctx: &mut Context<Self>) {
         use crate::protocol::Sabotage;
         match sabotage {
-            Sabotage::Stop => ctx.stop(),
+            Sabotage::Stop => self.restart("a test", ctx),
             Sabotage::PanicInHandler => {
                 self.supervised(ctx, "a test", |_, _| panic!("a bug in a handler"))
             }

@@ -88,7 +88,7 @@ pub(crate) struct Shutdown;
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub(crate) enum Sabotage {
-    /// It stops, as if it had failed.
+    /// It fails, as if a handler had panicked: it restarts.
     Stop,
     /// A handler panics.
     PanicInHandler,

@@ -277,7 +277,7 @@ impl ReadCache {
 /// How much flag data `current` holds, as the polling mode judges a download's age.
 pub(crate) fn state_of(current: &Current, mode: &PollingMode) -> ClientCacheState {
     match (current.remote.as_deref(), &current.config) {
-        (Some(remote), _) => mode.policy().state_of(remote.age()),
+        (Some(remote), _) => mode.state_of(remote.age()),
         (None, Some(_)) => ClientCacheState::HasLocalOverrideFlagDataOnly,
         (None, None) => ClientCacheState::NoFlagData,
     }

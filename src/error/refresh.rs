@@ -24,8 +24,8 @@ pub enum RefreshError {
     Closed,
     /// The client did not answer in time (a `send(ForceRefresh).timeout(…)` that expired).
     Timeout,
-    /// The poller was restarted by its supervisor while this refresh ran (after a bug, logged
-    /// as 9002); the next refresh runs normally.
+    /// The poller panicked while this refresh ran, or is waiting to restart after a panic
+    /// (logged as 9002); a refresh after its restart runs normally.
     Interrupted,
     /// The download failed; the last good config is still served. Logged with its event id.
     Fetch(FetchError),

@@ -32,7 +32,7 @@ use crate::log::{LogLevel, LogSink, event};
 use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
-use crate::policy::{PollingMode, Readiness};
+use crate::policy::PollingMode;
 use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
 use crate::state::{Current, Published, SyncThrottle, state_of};
 use crate::user::User;
@@ -472,18 +472,9 @@ impl ConfigStore {
         if self.published.load().ready.is_some() {
             return;
         }
-        match self.mode.policy().readiness() {
-            Readiness::AfterCacheSync => self.ready(self.state_now(), ctx),
-            Readiness::AfterFirstRefresh(_) if self.published.offline() => {
-                // Nothing will be fetched before going online: what is there is all there is.
-                self.ready(self.state_now(), ctx);
-            }
-            Readiness::AfterFirstRefresh(_) => {
-                // A fresh entry from another process: the poller will not fetch.
-                if self.state_now() == ClientCacheState::HasUpToDateFlagData {
-                    self.ready(ClientCacheState::HasUpToDateFlagData, ctx);
-                }
-            }
+        let state = self.state_now();
+        if self.mode.ready_after_sync(self.published.offline(), state) {
+            self.ready(state, ctx);
         }
     }
 
@@ -737,12 +728,11 @@ impl Actor for ConfigStore {
         {
             ctx.run_interval(OVERRIDE_FILE_CHECK, |act, ctx| act.check_override_file(ctx));
         }
-        if self.published.local_only() {
-            // Nothing will be fetched: the local data is all there is, and it is there now.
+        if self.mode.ready_at_start(self.published.local_only()) {
             let state = self.state_now();
             return self.ready(state, ctx);
         }
-        if let Readiness::AfterFirstRefresh(max_init_wait) = self.mode.policy().readiness() {
+        if let Some(max_init_wait) = self.mode.init_wait() {
             let wait = max_init_wait.saturating_sub(self.started.elapsed());
             self.init_timer = Some(ctx.run_later(wait, |act, ctx| {
                 act.init_timer = None;
