@@ -17,12 +17,12 @@ use actix::prelude::*;
 use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::handle::{ConfigCatHandle, Shared};
-use crate::hooks::ClientCacheState;
 use crate::log::{LogLevel, event};
 use crate::messages::*;
 use crate::model::Value;
 use crate::protocol::{Need, OfflineChanged, Refresh, Shutdown};
 use crate::snapshot::Snapshot;
+use crate::state::ClientCacheState;
 use crate::state::Current;
 use crate::user::User;
 

@@ -12,13 +12,14 @@ use std::time::Duration;
 use actix::Recipient;
 
 use crate::eval::{EvaluationDetails, FlagValue};
-use crate::hooks::{ClientCacheState, Hooks};
+use crate::hooks::Hooks;
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::Value;
 use crate::policy::{Access, PollingMode};
 use crate::protocol::{Need, Refresh, SyncExternal};
 use crate::snapshot::{Snapshot, View};
-use crate::state::{Current, Published, SyncThrottle, state_of};
+use crate::state::ClientCacheState;
+use crate::state::{Current, Published, SyncThrottle};
 use crate::user::User;
 
 /// Re-reads of the external cache driven by accesses, under the throttle the config store
@@ -125,7 +126,7 @@ impl Shared {
                         timeout.as_secs_f64()
                     ),
                 );
-                state_of(&self.published.load(), &self.mode)
+                self.mode.state_of_current(&self.published.load())
             }
         }
     }

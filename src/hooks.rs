@@ -13,29 +13,7 @@ use crate::eval::{EvaluationDetails, FlagValue};
 use crate::log::{LogLevel, LogSink, MAX_MESSAGE_BYTES};
 use crate::model::{Config, Value};
 use crate::redact::{SecretMask, format_bounded};
-
-/// How much flag data the client had when it became ready.
-///
-/// It serializes as its name, for a readiness endpoint:
-///
-/// ```
-/// use configcat_actix::ClientCacheState;
-/// let json = serde_json::to_string(&ClientCacheState::HasUpToDateFlagData)?;
-/// assert_eq!(json, r#""HasUpToDateFlagData""#);
-/// assert_eq!(serde_json::from_str::<ClientCacheState>(&json)?, ClientCacheState::HasUpToDateFlagData);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ClientCacheState {
-    /// No config at all: evaluations return their defaults.
-    NoFlagData,
-    /// Only local flag overrides.
-    HasLocalOverrideFlagDataOnly,
-    /// A config that may be stale (expired, or manual polling).
-    HasCachedFlagDataOnly,
-    /// A config fresh by the polling mode's standard.
-    HasUpToDateFlagData,
-}
+use crate::state::ClientCacheState;
 
 /// What started a fetch: the polling mode's own schedule, or a request from outside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

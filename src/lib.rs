@@ -155,7 +155,6 @@ pub use eval::{EvaluationDetails, EvaluationError, FlagValue};
 pub use evaluator::ConfigCat;
 pub use fetch::{DataGovernance, Proxy};
 pub use handle::ConfigCatHandle;
-pub use hooks::ClientCacheState;
 pub use hooks::{ConfigFetched, FetchResult, FetchTrigger, StreamState};
 #[cfg(feature = "log")]
 pub use log::LogCrateSink;
@@ -171,6 +170,7 @@ pub use policy::PollingMode;
 /// the config's strings instead of copying them. Re-exported from [`smol_str`] 0.3.
 pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
+pub use state::ClientCacheState;
 
 pub use stream::ProxyStream;
 pub use user::{User, UserValue};

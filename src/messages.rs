@@ -11,9 +11,9 @@ use smol_str::SmolStr;
 use crate::error::RefreshError;
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::handle::ConfigCatHandle;
-use crate::hooks::ClientCacheState;
 use crate::model::{Config, Value};
 use crate::snapshot::Snapshot;
+use crate::state::ClientCacheState;
 use crate::user::User;
 
 /// Evaluates a flag; replies its value, or `default` on any error.

@@ -59,8 +59,8 @@ use open_feature::{
 use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
 use crate::evaluator::ConfigCat;
 use crate::handle::ConfigCatHandle;
-use crate::hooks::ClientCacheState;
 use crate::messages::GetHandle;
+use crate::state::ClientCacheState;
 use crate::user::{User, UserValue};
 
 /// The provider's name in its [`ProviderMetadata`].

@@ -22,8 +22,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::RefreshError;
-use crate::hooks::ClientCacheState;
 use crate::protocol::Need;
+use crate::state::{ClientCacheState, Current};
 
 /// The shortest poll interval or TTL: anything shorter is raised to it, so that no setting makes
 /// the poller spin.
@@ -218,6 +218,15 @@ impl PollingMode {
     /// See [`Policy::state_of`].
     pub(crate) fn state_of(&self, age: Duration) -> ClientCacheState {
         with_policy!(self, policy => policy.state_of(age))
+    }
+
+    /// How much flag data `current` holds, a download judged by its age.
+    pub(crate) fn state_of_current(&self, current: &Current) -> ClientCacheState {
+        match (current.remote.as_deref(), &current.config) {
+            (Some(remote), _) => self.state_of(remote.age()),
+            (None, Some(_)) => ClientCacheState::HasLocalOverrideFlagDataOnly,
+            (None, None) => ClientCacheState::NoFlagData,
+        }
     }
 
     /// The longest a request made before the client is ready waits (see

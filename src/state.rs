@@ -25,10 +25,31 @@ use arc_swap::{ArcSwap, Cache, Guard};
 use tokio::sync::Notify;
 
 use crate::cache::ConfigEntry;
-use crate::hooks::ClientCacheState;
 use crate::model::Config;
-use crate::policy::PollingMode;
 use crate::user::User;
+
+/// How much flag data the client had when it became ready.
+///
+/// It serializes as its name, for a readiness endpoint:
+///
+/// ```
+/// use configcat_actix::ClientCacheState;
+/// let json = serde_json::to_string(&ClientCacheState::HasUpToDateFlagData)?;
+/// assert_eq!(json, r#""HasUpToDateFlagData""#);
+/// assert_eq!(serde_json::from_str::<ClientCacheState>(&json)?, ClientCacheState::HasUpToDateFlagData);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ClientCacheState {
+    /// No config at all: evaluations return their defaults.
+    NoFlagData,
+    /// Only local flag overrides.
+    HasLocalOverrideFlagDataOnly,
+    /// A config that may be stale (expired, or manual polling).
+    HasCachedFlagDataOnly,
+    /// A config fresh by the polling mode's standard.
+    HasUpToDateFlagData,
+}
 
 /// What the client serves right now.
 #[derive(Debug, Clone, Default)]
@@ -271,15 +292,6 @@ impl ReadCache {
             cache: Cache::new(PublishedState(published.clone())),
         });
         Some(self.0.len() - 1)
-    }
-}
-
-/// How much flag data `current` holds, as the polling mode judges a download's age.
-pub(crate) fn state_of(current: &Current, mode: &PollingMode) -> ClientCacheState {
-    match (current.remote.as_deref(), &current.config) {
-        (Some(remote), _) => mode.state_of(remote.age()),
-        (None, Some(_)) => ClientCacheState::HasLocalOverrideFlagDataOnly,
-        (None, None) => ClientCacheState::NoFlagData,
     }
 }
 

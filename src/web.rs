@@ -57,8 +57,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::handle::ConfigCatHandle;
-use crate::hooks::ClientCacheState;
 use crate::model::Value;
+use crate::state::ClientCacheState;
 use crate::user::User;
 pub use crate::webhook::Webhook;
 

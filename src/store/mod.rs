@@ -27,14 +27,15 @@ use tokio::sync::oneshot;
 use crate::cache::{self as entry, CacheError, ConfigCache, ConfigEntry, cache_key};
 use crate::error::FetchError;
 use crate::fetch::FetchOutcome;
-use crate::hooks::{ClientCacheState, Hooks};
+use crate::hooks::Hooks;
 use crate::log::{LogLevel, LogSink, event};
 use crate::messages::{ConfigChanged, Subscribe, Unsubscribe};
 use crate::model::Config;
 use crate::overrides::{self, FlagOverrides, OverrideBehaviour};
 use crate::policy::PollingMode;
 use crate::protocol::{ReleaseLease, Shutdown, Store, SyncExternal, TakeLease};
-use crate::state::{Current, Published, SyncThrottle, state_of};
+use crate::state::ClientCacheState;
+use crate::state::{Current, Published, SyncThrottle};
 use crate::user::User;
 use guarded::PanicGuard;
 use quiet::{Report, Streak, unlogged_note};
@@ -187,7 +188,7 @@ impl ConfigStore {
     ) {
         let mode = self.mode;
         let ready = self.publish_as(Some(entry), changed, |next| {
-            Some(stored_state(state_of(next, &mode), succeeded))
+            Some(stored_state(mode.state_of_current(next), succeeded))
         });
         if let Some(state) = ready {
             self.became_ready(state, ctx);
@@ -479,7 +480,7 @@ impl ConfigStore {
     }
 
     fn state_now(&self) -> ClientCacheState {
-        state_of(&self.published.load(), &self.mode)
+        self.mode.state_of_current(&self.published.load())
     }
 
     /// Publishes readiness (once) and fires the ready hook.
