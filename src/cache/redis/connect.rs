@@ -1,20 +1,18 @@
 //! Connecting to Redis in each topology: one node, a Cluster, the master a Sentinel names.
 //!
-//! A node's connection (one node, or the master a Sentinel names) is made here on a stream of
-//! our own, TCP or TLS with the HTTP client's roots, read through [`Guarded`], so that no reply
-//! larger than the entry limit is ever buffered. A Cluster's connections are made by the
-//! `redis` crate, which follows MOVED and ASK between nodes it connects itself: there the
-//! limit holds for what an honest server sends (the entry is read as a range), and the `redis`
-//! crate's TLS is given the same roots as PEM.
+//! Every connection to a node that holds the entry (one node, each node of a Cluster, the
+//! master a Sentinel names) is made here on a stream of our own, TCP or TLS with the HTTP
+//! client's roots, read through [`Guarded`], so that no reply larger than the entry limit is
+//! ever buffered. A Cluster's slots are routed in [`cluster`](super::cluster) over such
+//! connections. Only the look-up of a Sentinel's master is made by the `redis` crate, whose
+//! TLS is given the same roots as PEM.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use redis::aio::{AsyncStream, MultiplexedConnection};
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
@@ -25,6 +23,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::cluster::{Address, Cluster};
 use super::guard::{Guarded, REPLY_OVERHEAD};
 use crate::cache::CacheError;
 
@@ -32,8 +31,12 @@ use crate::cache::CacheError;
 pub(super) enum Topology {
     /// One node (`redis://`, `rediss://`, `unix://`).
     Node(ConnectionInfo),
-    /// A Redis Cluster, found from its seed nodes; `tls` for `rediss://` ones.
-    Cluster { client: ClusterClient, tls: bool },
+    /// A Redis Cluster, mapped from its seed nodes (credentials, database and TLS from the
+    /// first), or from the nodes of the last map when no seed answers.
+    Cluster {
+        seeds: Vec<ConnectionInfo>,
+        known: Mutex<Vec<Address>>,
+    },
     /// The master of `service`, as the sentinels name it.
     Sentinel {
         service: String,
@@ -51,7 +54,7 @@ pub(super) struct Settings {
     pub max_entry_bytes: usize,
     /// The HTTP client's root store plus the extra roots (no ALPN: Redis speaks none).
     pub tls: Arc<ClientConfig>,
-    /// The extra roots, DER, for the `redis` crate's own TLS connections.
+    /// The extra roots, DER, for the `redis` crate's own TLS connections (a Sentinel's).
     pub root_certificates: Vec<Vec<u8>>,
 }
 
@@ -59,15 +62,20 @@ pub(super) struct Settings {
 #[derive(Clone)]
 pub(super) enum Connection {
     Node(MultiplexedConnection),
-    Cluster(ClusterConnection),
+    Cluster(Arc<Cluster>),
 }
 
 impl Connection {
-    /// Sends `command` and converts its reply.
-    pub(super) async fn query<T: FromRedisValue>(&mut self, command: &Cmd) -> RedisResult<T> {
+    /// Sends `command`, whose key is `key` (a Cluster routes by it), and converts its reply.
+    pub(super) async fn query<T: FromRedisValue>(
+        &mut self,
+        key: &str,
+        command: &Cmd,
+        settings: &Settings,
+    ) -> RedisResult<T> {
         match self {
             Connection::Node(connection) => command.query_async(connection).await,
-            Connection::Cluster(connection) => command.query_async(connection).await,
+            Connection::Cluster(cluster) => cluster.query(key.as_bytes(), command, settings).await,
         }
     }
 }
@@ -78,24 +86,38 @@ impl Topology {
         Ok(Topology::Node(verified(url.into_connection_info()?)?))
     }
 
-    /// A cluster reached through `urls` (credentials, TLS and database from the first).
-    pub(super) fn cluster(urls: &[String], settings: &Settings) -> RedisResult<Topology> {
-        let nodes = urls
+    /// A cluster reached through `urls` (credentials, TLS and database from the first; the
+    /// others may not differ in credentials or TLS, and none is a Unix socket).
+    pub(super) fn cluster(urls: &[String]) -> RedisResult<Topology> {
+        let seeds = urls
             .iter()
             .map(|url| verified(url.as_str().into_connection_info()?))
             .collect::<RedisResult<Vec<_>>>()?;
-        let tls = nodes
+        let invalid =
+            |why: &'static str| RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
+        let first = seeds
             .first()
-            .is_some_and(|node| matches!(node.addr(), ConnectionAddr::TcpTls { .. }));
-        let mut builder = ClusterClientBuilder::new(nodes)
-            .connection_timeout(settings.timeout)
-            .response_timeout(settings.timeout);
-        if tls {
-            builder = builder.certs(certificates(settings));
+            .ok_or_else(|| invalid("no cluster node given"))?;
+        let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        for seed in &seeds {
+            if Address::of(seed).is_none() {
+                return Err(invalid(
+                    "a cluster node is reached by host and port, not a socket",
+                ));
+            }
+            let (a, b) = (seed.redis_settings(), first.redis_settings());
+            if a.username() != b.username() || a.password() != b.password() {
+                return Err(invalid(
+                    "the cluster's nodes are given different credentials",
+                ));
+            }
+            if tls(seed) != tls(first) {
+                return Err(invalid("the cluster's nodes are given different TLS modes"));
+            }
         }
         Ok(Topology::Cluster {
-            client: builder.build()?,
-            tls,
+            seeds,
+            known: Mutex::default(),
         })
     }
 
@@ -127,11 +149,12 @@ impl Topology {
         let connecting = async {
             match self {
                 Topology::Node(info) => node(info, settings).await.map(Connection::Node),
-                Topology::Cluster { client, tls } => {
-                    if *tls {
-                        ensure_crypto_provider();
+                Topology::Cluster { seeds, known } => {
+                    let cluster = Cluster::connect(&cluster_seeds(seeds, known), settings).await?;
+                    if let Ok(mut known) = known.lock() {
+                        *known = cluster.known();
                     }
-                    client.get_async_connection().await.map(Connection::Cluster)
+                    Ok(Connection::Cluster(Arc::new(cluster)))
                 }
                 Topology::Sentinel {
                     service,
@@ -204,8 +227,29 @@ fn verified(info: ConnectionInfo) -> RedisResult<ConnectionInfo> {
     Ok(info)
 }
 
+/// The seeds, then the nodes of the last slot map (in case every seed left the cluster),
+/// spoken to with the first seed's credentials, database and TLS.
+fn cluster_seeds(seeds: &[ConnectionInfo], known: &Mutex<Vec<Address>>) -> Vec<ConnectionInfo> {
+    let Some(first) = seeds.first() else {
+        return Vec::new();
+    };
+    let known = known.lock().map(|k| k.clone()).unwrap_or_default();
+    let more = known
+        .iter()
+        .filter(|address| {
+            !seeds
+                .iter()
+                .any(|s| Address::of(s).as_ref() == Some(*address))
+        })
+        .map(|address| Cluster::info_for(first, address));
+    seeds.iter().cloned().chain(more).collect()
+}
+
 /// A connection to one node on a guarded stream of our own.
-async fn node(info: &ConnectionInfo, settings: &Settings) -> RedisResult<MultiplexedConnection> {
+pub(super) async fn node(
+    info: &ConnectionInfo,
+    settings: &Settings,
+) -> RedisResult<MultiplexedConnection> {
     let stream: Pin<Box<dyn AsyncStream + Send + Sync>> = match info.addr() {
         ConnectionAddr::Tcp(host, port) => Box::pin(tcp(host, *port).await?),
         // `#insecure` was refused when the cache was built (a Sentinel's master is made
@@ -281,8 +325,8 @@ fn certificates(settings: &Settings) -> TlsCertificates {
 /// The `redis` crate builds its rustls configuration with the process's default crypto
 /// provider, which rustls cannot choose (and panics) when an application enables two; this
 /// crate's is ring, installed unless the application installed one. Only for the `redis`
-/// crate's TLS connections (a Cluster's or a Sentinel's with `rediss://`): the ones made here
-/// name their provider.
+/// crate's TLS connections (a Sentinel's with `rediss://`): the ones made here name their
+/// provider.
 fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err: another thread installed one meanwhile, which is as good.

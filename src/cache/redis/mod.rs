@@ -1,6 +1,7 @@
 //! A cache in Redis (cargo feature `redis`): one node, a Redis Cluster, or the master a
 //! Sentinel names; plain or TLS (`rediss://`, rustls); reads bounded by an entry size limit.
 
+mod cluster;
 mod connect;
 mod guard;
 
@@ -173,7 +174,7 @@ impl RedisCacheBuilder {
         };
         let topology = match &self.servers {
             Servers::Node(url) => Topology::node(url),
-            Servers::Cluster(urls) => Topology::cluster(urls, &settings),
+            Servers::Cluster(urls) => Topology::cluster(urls),
             Servers::Sentinel {
                 service,
                 sentinels,
@@ -311,29 +312,31 @@ impl RedisCache {
         }
     }
 
-    /// Runs a command, in every topology. A failure of the connection drops it, so that the
-    /// next command reconnects; if the connection was an old one that Redis closed meanwhile
-    /// (or a master that a failover demoted), the command is sent once more on a new
-    /// connection at once.
+    /// Runs a command about `key` (its only key: a Cluster routes by it), in every topology.
+    /// A failure of the connection drops it, so that the next command reconnects; if the
+    /// connection was an old one that Redis closed meanwhile (or a master that a failover
+    /// demoted), the command is sent once more on a new connection at once.
     fn run<T: redis::FromRedisValue + Send + 'static>(
         &self,
+        key: &str,
         command: redis::Cmd,
     ) -> CacheFuture<T> {
         let inner = self.inner.clone();
+        let key = key.to_owned();
         Box::pin(async move {
             let timeout = inner.settings.timeout;
             let mut retried = false;
             loop {
                 let (mut connection, reused) = RedisCache::connection(&inner).await?;
-                let error =
-                    match tokio::time::timeout(timeout, connection.query::<T>(&command)).await {
-                        Ok(Ok(value)) => return Ok(value),
-                        Ok(Err(error)) => error,
-                        Err(_) => {
-                            RedisCache::forget(&inner);
-                            return Err(CacheError::new("the Redis command timed out"));
-                        }
-                    };
+                let query = connection.query::<T>(&key, &command, &inner.settings);
+                let error = match tokio::time::timeout(timeout, query).await {
+                    Ok(Ok(value)) => return Ok(value),
+                    Ok(Err(error)) => error,
+                    Err(_) => {
+                        RedisCache::forget(&inner);
+                        return Err(CacheError::new("the Redis command timed out"));
+                    }
+                };
                 // A server error (a wrong type, a missing permission) leaves the connection
                 // usable; a demoted master (READONLY) is left for the new one.
                 let broken = error.is_io_error()
@@ -369,10 +372,10 @@ impl ConfigCache for RedisCache {
             .arg(key)
             .arg(0)
             .arg(i64::try_from(limit).unwrap_or(i64::MAX));
-        let read = self.run::<Vec<u8>>(range);
+        let read = self.run::<Vec<u8>>(key, range);
         let mut exists = redis::cmd("EXISTS");
         exists.arg(key);
-        let this = self.clone();
+        let (this, key) = (self.clone(), key.to_owned());
         Box::pin(async move {
             let bytes = read.await?;
             if bytes.len() > limit {
@@ -382,7 +385,7 @@ impl ConfigCache for RedisCache {
                 ));
             }
             // A missing key reads as empty: only then is a second command needed.
-            if bytes.is_empty() && !this.run::<bool>(exists).await? {
+            if bytes.is_empty() && !this.run::<bool>(&key, exists).await? {
                 return Ok(None);
             }
             // An entry that is not UTF-8 is an invalid entry in a working cache, not a
@@ -394,7 +397,7 @@ impl ConfigCache for RedisCache {
     fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         let mut command = redis::cmd("SET");
         command.arg(key).arg(value);
-        self.run(command)
+        self.run(key, command)
     }
 
     /// `GETRANGE key 0 <max_bytes - 1>`: the entry's first lines, not the config.
@@ -405,7 +408,7 @@ impl ConfigCache for RedisCache {
         }
         let mut command = redis::cmd("GETRANGE");
         command.arg(key).arg(0).arg(max_bytes - 1);
-        let head = self.run::<Vec<u8>>(command);
+        let head = self.run::<Vec<u8>>(key, command);
         Box::pin(async move {
             let head = head.await?;
             // A missing key reads as empty, and an empty entry is no entry.
@@ -426,7 +429,7 @@ impl ConfigCache for RedisCache {
             .arg(key)
             .arg(etag)
             .arg(fetch_time);
-        let touched = self.run::<i64>(command);
+        let touched = self.run::<i64>(key, command);
         Box::pin(async move { Ok(touched.await? == 1) })
     }
 
@@ -442,15 +445,15 @@ impl ConfigCache for RedisCache {
             .arg("NX")
             .arg("PX")
             .arg(ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64);
-        let set = self.run::<Option<String>>(command);
+        let set = self.run::<Option<String>>(&lease_key, command);
         let mut command = redis::cmd("GET");
-        command.arg(lease_key);
+        command.arg(&lease_key);
         let (cache, holder) = (self.clone(), holder.to_owned());
         Box::pin(async move {
             if set.await?.is_some() {
                 return Ok(true);
             }
-            let owner = cache.run::<Option<String>>(command).await?;
+            let owner = cache.run::<Option<String>>(&lease_key, command).await?;
             Ok(owner.is_some_and(|owner| owner == holder))
         })
     }
@@ -458,13 +461,14 @@ impl ConfigCache for RedisCache {
     /// Deletes the lease key if it still names `holder` (one `EVAL`): a lease that expired and
     /// was taken by another process meanwhile is left to it.
     fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let lease_key = lease_key(key);
         let mut command = redis::cmd("EVAL");
         command
             .arg(RELEASE_SCRIPT)
             .arg(1)
-            .arg(lease_key(key))
+            .arg(&lease_key)
             .arg(holder);
-        let released = self.run::<i64>(command);
+        let released = self.run::<i64>(&lease_key, command);
         Box::pin(async move { released.await.map(drop) })
     }
 }
