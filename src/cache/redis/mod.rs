@@ -33,7 +33,11 @@ use crate::options::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
 ///
 /// A read never buffers more than the [largest entry](RedisCacheBuilder::max_entry_size)
 /// (16 MiB by default, the HTTP body limit's default): the entry is read as a range, and a
-/// larger one is an error whose [source](std::error::Error::source) is [`EntryTooLarge`].
+/// larger one is an error whose [source](std::error::Error::source) is [`EntryTooLarge`]. The
+/// bound holds for every byte read from a node that holds the entry, in every topology (one
+/// node, each node of a Cluster and its slot map, a Sentinel's master): a server that sends
+/// more than it was asked, or streams garbage, is disconnected once its reply passes the limit
+/// (plus 4 KiB of framing).
 ///
 /// ```no_run
 /// use configcat_actix::ConfigCat;
@@ -236,7 +240,11 @@ impl RedisCache {
 
     /// A builder for a cache in a Redis Cluster, found from the nodes at `urls` (one is
     /// enough; credentials, database and TLS are taken from the first). The entry's key hashes
-    /// to one slot, and the cluster's MOVED and ASK redirections are followed.
+    /// to one slot, sent to the node that `CLUSTER SLOTS` names for it, and the cluster's MOVED
+    /// and ASK redirections are followed. Every node is spoken to over a connection of this
+    /// crate's, bounded by the [largest entry](RedisCacheBuilder::max_entry_size) as one
+    /// node's is (the slot map's reply included). When a node's connection fails, the next
+    /// command maps the cluster again, from the seeds or the nodes of the last map.
     ///
     /// ```no_run
     /// use configcat_actix::cache::RedisCache;
