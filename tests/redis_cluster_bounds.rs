@@ -1,7 +1,8 @@
-//! `RedisCache` in a Redis Cluster against hostile nodes: every byte read from every node, the
-//! slot map included, is bounded by the entry limit (issue 19, item 5), as it is for one node.
-//! The fake nodes are small RESP servers in this file; the `ASK` redirection is checked on a
-//! real three-node cluster (skipped, except under CI, when `redis-server` is not installed).
+//! `RedisCache` in a Redis Cluster, and through a Sentinel, against hostile servers: every byte
+//! read from every server (a Cluster's slot map, the sentinels' answers and the master's role
+//! included) is bounded by the entry limit (issue 19, item 5), as it is for one node. The fake
+//! servers are small RESP servers in this file; the `ASK` redirection is checked on a real
+//! three-node cluster (skipped, except under CI, when `redis-server` is not installed).
 #![cfg(feature = "redis")]
 
 mod support;
@@ -222,6 +223,66 @@ async fn a_slot_map_without_end_is_dropped_within_the_limit() {
         }
     });
     assert_dropped_within_the_limit(&cache_on(seed), &streamed).await;
+}
+
+/// A cache on the master of `configcat` as the fake sentinel at `port` names it.
+fn cache_through_sentinel(port: u16) -> RedisCache {
+    RedisCache::sentinel_builder(
+        "configcat",
+        [format!("redis://127.0.0.1:{port}")],
+        "redis://master",
+    )
+    .max_entry_size(LIMIT)
+    .timeout(Duration::from_secs(20))
+    .build()
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn a_sentinel_streaming_garbage_is_dropped_within_the_limit() {
+    let (sentinel, streamed) = fake_node(|_, command| {
+        if command[0].eq_ignore_ascii_case(b"SENTINEL") {
+            Reply::Stream(b"*2\r\n+".to_vec())
+        } else {
+            Reply::Bytes(b"+OK\r\n".to_vec())
+        }
+    });
+    assert_dropped_within_the_limit(&cache_through_sentinel(sentinel), &streamed).await;
+}
+
+#[actix_rt::test]
+async fn a_master_streaming_its_role_is_dropped_within_the_limit() {
+    let (master, streamed) = fake_node(|_, command| {
+        if command[0].eq_ignore_ascii_case(b"ROLE") || command[0].eq_ignore_ascii_case(b"INFO") {
+            Reply::Stream(b"*3\r\n$6\r\nmaster\r\n+".to_vec())
+        } else {
+            Reply::Bytes(b"+OK\r\n".to_vec())
+        }
+    });
+    // The sentinel names the master, whatever it is asked (its own flags say it is up).
+    let (sentinel, _) = fake_node(move |_, command| {
+        let sub = command.get(1).map(|s| s.to_ascii_uppercase());
+        let port = master.to_string();
+        let address = format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len());
+        match sub.as_deref() {
+            Some(b"GET-MASTER-ADDR-BY-NAME") => Reply::Bytes(address.into_bytes()),
+            Some(b"MASTERS") => {
+                let fields = [
+                    ("name", "configcat".to_owned()),
+                    ("ip", "127.0.0.1".to_owned()),
+                    ("port", port.clone()),
+                    ("flags", "master".to_owned()),
+                ];
+                let mut reply = format!("*1\r\n*{}\r\n", fields.len() * 2);
+                for (k, v) in fields {
+                    reply += &format!("${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len());
+                }
+                Reply::Bytes(reply.into_bytes())
+            }
+            _ => Reply::Bytes(b"+OK\r\n".to_vec()),
+        }
+    });
+    assert_dropped_within_the_limit(&cache_through_sentinel(sentinel), &streamed).await;
 }
 
 #[test]

@@ -17,7 +17,7 @@ use redis::{
     ServerErrorKind, Value,
 };
 
-use super::connect::{Settings, node};
+use super::connect::{Settings, at, node};
 
 /// The cluster's slots: `0..SLOTS`.
 const SLOTS: u16 = 16384;
@@ -29,8 +29,8 @@ const MAX_REDIRECTIONS: usize = 5;
 /// A node, as the cluster names it (`CLUSTER SLOTS`, `MOVED`, `ASK`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct Address {
-    host: String,
-    port: u16,
+    pub(super) host: String,
+    pub(super) port: u16,
 }
 
 impl Address {
@@ -127,20 +127,6 @@ impl Cluster {
         )
     }
 
-    /// A connection template for `address`: the seed's credentials, database and TLS.
-    pub(super) fn info_for(template: &ConnectionInfo, address: &Address) -> ConnectionInfo {
-        let addr = match template.addr() {
-            ConnectionAddr::TcpTls { .. } => ConnectionAddr::TcpTls {
-                host: address.host.clone(),
-                port: address.port,
-                insecure: false,
-                tls_params: None,
-            },
-            _ => ConnectionAddr::Tcp(address.host.clone(), address.port),
-        };
-        template.clone().set_addr(addr)
-    }
-
     /// Sends `command`, about `key`, to the node serving the key's slot, following `MOVED`
     /// and `ASK`.
     pub(super) async fn query<T: FromRedisValue>(
@@ -224,7 +210,7 @@ impl Cluster {
         if let Some(connection) = kept {
             return Ok(connection);
         }
-        let connection = node(&Cluster::info_for(&self.template, address), settings).await?;
+        let connection = node(&at(&self.template, &address.host, address.port), settings).await?;
         if let Ok(mut state) = self.state.lock() {
             state.nodes.insert(address.clone(), connection.clone());
         }

@@ -34,8 +34,8 @@ use crate::options::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
 /// A read never buffers more than the [largest entry](RedisCacheBuilder::max_entry_size)
 /// (16 MiB by default, the HTTP body limit's default): the entry is read as a range, and a
 /// larger one is an error whose [source](std::error::Error::source) is [`EntryTooLarge`]. The
-/// bound holds for every byte read from a node that holds the entry, in every topology (one
-/// node, each node of a Cluster and its slot map, a Sentinel's master): a server that sends
+/// bound holds for every byte read from every server, in every topology (one node, each node
+/// of a Cluster and its slot map, the sentinels and the master they name): a server that sends
 /// more than it was asked, or streams garbage, is disconnected once its reply passes the limit
 /// (plus 4 KiB of framing).
 ///
@@ -174,7 +174,6 @@ impl RedisCacheBuilder {
             timeout: self.timeout,
             max_entry_bytes: self.max_entry_bytes,
             tls: Arc::new(tls),
-            root_certificates: self.root_certificates,
         };
         let topology = match &self.servers {
             Servers::Node(url) => Topology::node(url),
@@ -268,7 +267,9 @@ impl RedisCache {
     /// A builder for a cache on the master of `service`, as the sentinels at `sentinel_urls`
     /// name it (their credentials and TLS taken from the first URL). `master_url` says how to
     /// speak to the master: scheme (`rediss://` for TLS), user, password and database; its
-    /// host and port are replaced by the address the sentinels give. After a failover the
+    /// host and port are replaced by the address the sentinels give. The sentinels are asked
+    /// in order (`SENTINEL GET-MASTER-ADDR-BY-NAME`), and the server named is checked with
+    /// `ROLE` to be a master, over connections bounded like the master's. After a failover the
     /// connection to the old master breaks, and the next command asks the sentinels again.
     ///
     /// ```no_run
