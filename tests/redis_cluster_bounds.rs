@@ -225,6 +225,37 @@ async fn a_slot_map_without_end_is_dropped_within_the_limit() {
     assert_dropped_within_the_limit(&cache_on(seed), &streamed).await;
 }
 
+#[actix_rt::test]
+async fn a_slot_the_map_did_not_serve_is_mapped_again() {
+    // The first map serves slot 0 only (not the entry's); the next ones serve every slot.
+    let maps = std::sync::atomic::AtomicUsize::new(0);
+    let (seed, _) = fake_node(move |own, command| {
+        if is_slots(command) {
+            if maps.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                let map = format!("*1\r\n*3\r\n:0\r\n:0\r\n*2\r\n$9\r\n127.0.0.1\r\n:{own}\r\n");
+                return Reply::Bytes(map.into_bytes());
+            }
+            Reply::Bytes(all_slots_on(own))
+        } else if is_read(command) {
+            Reply::Bytes(b"$5\r\nhello\r\n".to_vec())
+        } else {
+            Reply::Bytes(b"+OK\r\n".to_vec())
+        }
+    });
+    let cache = cache_on(seed);
+    let first = cache.get("configcat-entry").await.unwrap_err().to_string();
+    assert!(first.contains("slot"), "{first}");
+    assert_eq!(
+        cache.get("configcat-entry").await.unwrap().as_deref(),
+        Some("hello")
+    );
+}
+
+/// A sentinel's answer to `ROLE` (which a client may ask to check that it is one).
+fn sentinel_role() -> Reply {
+    Reply::Bytes(b"*2\r\n$8\r\nsentinel\r\n*1\r\n$9\r\nconfigcat\r\n".to_vec())
+}
+
 /// A cache on the master of `configcat` as the fake sentinel at `port` names it.
 fn cache_through_sentinel(port: u16) -> RedisCache {
     RedisCache::sentinel_builder(
@@ -243,6 +274,8 @@ async fn a_sentinel_streaming_garbage_is_dropped_within_the_limit() {
     let (sentinel, streamed) = fake_node(|_, command| {
         if command[0].eq_ignore_ascii_case(b"SENTINEL") {
             Reply::Stream(b"*2\r\n+".to_vec())
+        } else if command[0].eq_ignore_ascii_case(b"ROLE") {
+            sentinel_role()
         } else {
             Reply::Bytes(b"+OK\r\n".to_vec())
         }
@@ -261,6 +294,9 @@ async fn a_master_streaming_its_role_is_dropped_within_the_limit() {
     });
     // The sentinel names the master, whatever it is asked (its own flags say it is up).
     let (sentinel, _) = fake_node(move |_, command| {
+        if command[0].eq_ignore_ascii_case(b"ROLE") {
+            return sentinel_role();
+        }
         let sub = command.get(1).map(|s| s.to_ascii_uppercase());
         let port = master.to_string();
         let address = format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len());

@@ -8,7 +8,7 @@
 //! node's connection is made by [`node`], so every byte read from every node, the slot map
 //! included, passes a [`Guarded`](super::guard::Guarded) stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use redis::aio::MultiplexedConnection;
@@ -119,12 +119,19 @@ impl Cluster {
         Err(last)
     }
 
-    /// The nodes of the slot map, to map the cluster from next time besides the seeds.
+    /// The nodes of the slot map (each once), to map the cluster from next time besides the
+    /// seeds.
     pub(super) fn known(&self) -> Vec<Address> {
-        self.state.lock().map_or_else(
-            |_| Vec::new(),
-            |state| state.ranges.iter().map(|(_, _, a)| a.clone()).collect(),
-        )
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut seen = HashSet::new();
+        state
+            .ranges
+            .iter()
+            .filter(|(_, _, address)| seen.insert(address))
+            .map(|(_, _, address)| address.clone())
+            .collect()
     }
 
     /// Sends `command`, about `key`, to the node serving the key's slot, following `MOVED`
@@ -165,8 +172,9 @@ impl Cluster {
             target = address;
             asking = ask;
         }
+        // As for a slot no node serves: the cluster is in flux, to be mapped again.
         Err(RedisError::from((
-            ErrorKind::Client,
+            ErrorKind::Server(ServerErrorKind::ClusterDown),
             "too many cluster redirections",
         )))
     }

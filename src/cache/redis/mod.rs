@@ -347,11 +347,14 @@ impl RedisCache {
                     }
                 };
                 // A server error (a wrong type, a missing permission) leaves the connection
-                // usable; a demoted master (READONLY) is left for the new one.
+                // usable; a demoted master (READONLY) is left for the new one, and a Cluster
+                // whose map serves the slot nowhere (CLUSTERDOWN) is mapped again.
                 let broken = error.is_io_error()
                     || error.is_connection_dropped()
                     || error.is_unrecoverable_error()
-                    || error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+                    || error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+                    || error.kind()
+                        == redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown);
                 if broken {
                     RedisCache::forget(&inner);
                 }
