@@ -1,30 +1,27 @@
 //! Connecting to Redis in each topology: one node, a Cluster, the master a Sentinel names.
 //!
-//! A node's connection (one node, or the master a Sentinel names) is made here on a stream of
-//! our own, TCP or TLS with the HTTP client's roots, read through [`Guarded`], so that no reply
-//! larger than the entry limit is ever buffered. A Cluster's connections are made by the
-//! `redis` crate, which follows MOVED and ASK between nodes it connects itself: there the
-//! limit holds for what an honest server sends (the entry is read as a range), and the `redis`
-//! crate's TLS is given the same roots as PEM.
+//! Every connection to a node that holds the entry (one node, each node of a Cluster, the
+//! master a Sentinel names) is made here on a stream of our own, TCP or TLS with the HTTP
+//! client's roots, read through [`Guarded`], so that no reply larger than the entry limit is
+//! ever buffered. A Cluster's slots are routed in [`cluster`](super::cluster) over such
+//! connections, and a Sentinel's master is looked up over them too: every byte read from every
+//! server is bounded.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use redis::aio::{AsyncStream, MultiplexedConnection};
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
-    RedisError, RedisResult, TlsCertificates, TlsMode,
+    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue,
+    IntoConnectionInfo, RedisError, RedisResult, Value,
 };
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::cluster::{Address, Cluster};
 use super::guard::{Guarded, REPLY_OVERHEAD};
 use crate::cache::CacheError;
 
@@ -32,8 +29,12 @@ use crate::cache::CacheError;
 pub(super) enum Topology {
     /// One node (`redis://`, `rediss://`, `unix://`).
     Node(ConnectionInfo),
-    /// A Redis Cluster, found from its seed nodes; `tls` for `rediss://` ones.
-    Cluster { client: ClusterClient, tls: bool },
+    /// A Redis Cluster, mapped from its seed nodes (credentials, database and TLS from the
+    /// first), or from the nodes of the last map when no seed answers.
+    Cluster {
+        seeds: Vec<ConnectionInfo>,
+        known: Mutex<Vec<Address>>,
+    },
     /// The master of `service`, as the sentinels name it.
     Sentinel {
         service: String,
@@ -51,23 +52,26 @@ pub(super) struct Settings {
     pub max_entry_bytes: usize,
     /// The HTTP client's root store plus the extra roots (no ALPN: Redis speaks none).
     pub tls: Arc<ClientConfig>,
-    /// The extra roots, DER, for the `redis` crate's own TLS connections.
-    pub root_certificates: Vec<Vec<u8>>,
 }
 
 /// A connection to the node or cluster that holds the entry; clones share it.
 #[derive(Clone)]
 pub(super) enum Connection {
     Node(MultiplexedConnection),
-    Cluster(ClusterConnection),
+    Cluster(Arc<Cluster>),
 }
 
 impl Connection {
-    /// Sends `command` and converts its reply.
-    pub(super) async fn query<T: FromRedisValue>(&mut self, command: &Cmd) -> RedisResult<T> {
+    /// Sends `command`, whose key is `key` (a Cluster routes by it), and converts its reply.
+    pub(super) async fn query<T: FromRedisValue>(
+        &mut self,
+        key: &str,
+        command: &Cmd,
+        settings: &Settings,
+    ) -> RedisResult<T> {
         match self {
             Connection::Node(connection) => command.query_async(connection).await,
-            Connection::Cluster(connection) => command.query_async(connection).await,
+            Connection::Cluster(cluster) => cluster.query(key.as_bytes(), command, settings).await,
         }
     }
 }
@@ -78,24 +82,38 @@ impl Topology {
         Ok(Topology::Node(verified(url.into_connection_info()?)?))
     }
 
-    /// A cluster reached through `urls` (credentials, TLS and database from the first).
-    pub(super) fn cluster(urls: &[String], settings: &Settings) -> RedisResult<Topology> {
-        let nodes = urls
+    /// A cluster reached through `urls` (credentials, TLS and database from the first; the
+    /// others may not differ in credentials or TLS, and none is a Unix socket).
+    pub(super) fn cluster(urls: &[String]) -> RedisResult<Topology> {
+        let seeds = urls
             .iter()
             .map(|url| verified(url.as_str().into_connection_info()?))
             .collect::<RedisResult<Vec<_>>>()?;
-        let tls = nodes
+        let invalid =
+            |why: &'static str| RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
+        let first = seeds
             .first()
-            .is_some_and(|node| matches!(node.addr(), ConnectionAddr::TcpTls { .. }));
-        let mut builder = ClusterClientBuilder::new(nodes)
-            .connection_timeout(settings.timeout)
-            .response_timeout(settings.timeout);
-        if tls {
-            builder = builder.certs(certificates(settings));
+            .ok_or_else(|| invalid("no cluster node given"))?;
+        let tls = |info: &ConnectionInfo| matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+        for seed in &seeds {
+            if Address::of(seed).is_none() {
+                return Err(invalid(
+                    "a cluster node is reached by host and port, not a socket",
+                ));
+            }
+            let (a, b) = (seed.redis_settings(), first.redis_settings());
+            if a.username() != b.username() || a.password() != b.password() {
+                return Err(invalid(
+                    "the cluster's nodes are given different credentials",
+                ));
+            }
+            if tls(seed) != tls(first) {
+                return Err(invalid("the cluster's nodes are given different TLS modes"));
+            }
         }
         Ok(Topology::Cluster {
-            client: builder.build()?,
-            tls,
+            seeds,
+            known: Mutex::default(),
         })
     }
 
@@ -127,20 +145,20 @@ impl Topology {
         let connecting = async {
             match self {
                 Topology::Node(info) => node(info, settings).await.map(Connection::Node),
-                Topology::Cluster { client, tls } => {
-                    if *tls {
-                        ensure_crypto_provider();
+                Topology::Cluster { seeds, known } => {
+                    let cluster = Cluster::connect(&cluster_seeds(seeds, known), settings).await?;
+                    if let Ok(mut known) = known.lock() {
+                        *known = cluster.known();
                     }
-                    client.get_async_connection().await.map(Connection::Cluster)
+                    Ok(Connection::Cluster(Arc::new(cluster)))
                 }
                 Topology::Sentinel {
                     service,
                     sentinels,
                     master,
-                } => {
-                    let info = master_of(service, sentinels, master, settings).await?;
-                    node(&info, settings).await.map(Connection::Node)
-                }
+                } => master_of(service, sentinels, master, settings)
+                    .await
+                    .map(Connection::Node),
             }
         };
         tokio::time::timeout(settings.timeout, connecting)
@@ -150,46 +168,77 @@ impl Topology {
     }
 }
 
-/// The address the sentinels give for `service`'s master (checked to be a master), with the
-/// credentials, database and TLS of `master`.
+/// A connection to the master of `service`: the address the first sentinel that knows it
+/// gives, checked with `ROLE` to be a master, spoken to with the credentials, database and TLS
+/// of `master`. The sentinels are asked over guarded connections too, with the credentials and
+/// TLS of the first sentinel URL.
 async fn master_of(
     service: &str,
     sentinels: &[ConnectionInfo],
     master: &ConnectionInfo,
     settings: &Settings,
-) -> RedisResult<ConnectionInfo> {
-    let addresses = sentinels.iter().map(|s| s.addr().clone());
-    let mut builder = SentinelClientBuilder::new(addresses, service, SentinelServerType::Master)?;
-    // The sentinels' own credentials are those of the first sentinel URL.
-    let first = sentinels[0].redis_settings();
-    if let Some(username) = first.username() {
-        builder = builder.set_client_to_sentinel_username(username);
+) -> RedisResult<MultiplexedConnection> {
+    let mut last = RedisError::from((ErrorKind::EmptySentinelList, "no sentinel given"));
+    for sentinel in sentinels {
+        let named = async {
+            let info = as_first(sentinel, &sentinels[0]);
+            let mut connection = node(&info, settings).await?;
+            let address: Option<(String, String)> = redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(service)
+                .query_async(&mut connection)
+                .await?;
+            let not_found = || {
+                RedisError::from((
+                    ErrorKind::MasterNameNotFoundBySentinel,
+                    "the sentinel knows no master of that name",
+                ))
+            };
+            let (host, port) = address.ok_or_else(not_found)?;
+            let port = port.parse().map_err(|_| not_found())?;
+            let mut connection = node(&at(master, &host, port), settings).await?;
+            // A sentinel may still name a master that a failover demoted.
+            let role: Vec<Value> = redis::cmd("ROLE").query_async(&mut connection).await?;
+            match role.first() {
+                Some(Value::BulkString(role)) if role == b"master" => Ok(connection),
+                _ => Err(RedisError::from((
+                    ErrorKind::Server(redis::ServerErrorKind::ReadOnly),
+                    "the server the sentinel named is not a master",
+                ))),
+            }
+        };
+        match named.await {
+            Ok(connection) => return Ok(connection),
+            Err(error) => last = error,
+        }
     }
-    if let Some(password) = first.password() {
-        builder = builder.set_client_to_sentinel_password(password);
-    }
-    if matches!(sentinels[0].addr(), ConnectionAddr::TcpTls { .. }) {
-        ensure_crypto_provider();
-        builder = builder
-            .set_client_to_sentinel_tls_mode(TlsMode::Secure)
-            .set_client_to_sentinel_certificates(certificates(settings));
-    }
-    let data = master.redis_settings();
-    if let Some(username) = data.username() {
-        builder = builder.set_client_to_redis_username(username);
-    }
-    if let Some(password) = data.password() {
-        builder = builder.set_client_to_redis_password(password);
-    }
-    builder = builder.set_client_to_redis_db(data.db());
-    if matches!(master.addr(), ConnectionAddr::TcpTls { .. }) {
-        ensure_crypto_provider();
-        builder = builder
-            .set_client_to_redis_tls_mode(TlsMode::Secure)
-            .set_client_to_redis_certificates(certificates(settings));
-    }
-    let client = builder.build()?.async_get_client().await?;
-    Ok(client.get_connection_info().clone())
+    Err(last)
+}
+
+/// `sentinel`'s address, with `first`'s credentials and TLS (and no database: a sentinel has
+/// none).
+fn as_first(sentinel: &ConnectionInfo, first: &ConnectionInfo) -> ConnectionInfo {
+    let info = match sentinel.addr() {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+            at(first, host, *port)
+        }
+        _ => sentinel.clone(),
+    };
+    info.set_redis_settings(first.redis_settings().clone().set_db(0))
+}
+
+/// `template` (credentials, database, TLS mode) at `host` and `port`.
+pub(super) fn at(template: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo {
+    let addr = match template.addr() {
+        ConnectionAddr::TcpTls { .. } => ConnectionAddr::TcpTls {
+            host: host.to_owned(),
+            port,
+            insecure: false,
+            tls_params: None,
+        },
+        _ => ConnectionAddr::Tcp(host.to_owned(), port),
+    };
+    template.clone().set_addr(addr)
 }
 
 /// `info`, unless it asks for TLS without verifying the server (`rediss://…/#insecure`).
@@ -204,8 +253,29 @@ fn verified(info: ConnectionInfo) -> RedisResult<ConnectionInfo> {
     Ok(info)
 }
 
+/// The seeds, then the nodes of the last slot map (in case every seed left the cluster),
+/// spoken to with the first seed's credentials, database and TLS.
+fn cluster_seeds(seeds: &[ConnectionInfo], known: &Mutex<Vec<Address>>) -> Vec<ConnectionInfo> {
+    let Some(first) = seeds.first() else {
+        return Vec::new();
+    };
+    let known = known.lock().map(|k| k.clone()).unwrap_or_default();
+    let more = known
+        .iter()
+        .filter(|address| {
+            !seeds
+                .iter()
+                .any(|s| Address::of(s).as_ref() == Some(*address))
+        })
+        .map(|address| at(first, &address.host, address.port));
+    seeds.iter().cloned().chain(more).collect()
+}
+
 /// A connection to one node on a guarded stream of our own.
-async fn node(info: &ConnectionInfo, settings: &Settings) -> RedisResult<MultiplexedConnection> {
+pub(super) async fn node(
+    info: &ConnectionInfo,
+    settings: &Settings,
+) -> RedisResult<MultiplexedConnection> {
     let stream: Pin<Box<dyn AsyncStream + Send + Sync>> = match info.addr() {
         ConnectionAddr::Tcp(host, port) => Box::pin(tcp(host, *port).await?),
         // `#insecure` was refused when the cache was built (a Sentinel's master is made
@@ -252,40 +322,4 @@ async fn tcp(host: &str, port: u16) -> RedisResult<TcpStream> {
     // Commands are small and answered one by one: no batching delay.
     stream.set_nodelay(true)?;
     Ok(stream)
-}
-
-/// The roots for the `redis` crate's TLS: the webpki roots as certificates, and the extras, as
-/// one PEM bundle (the only form it takes; given roots replace its own).
-fn certificates(settings: &Settings) -> TlsCertificates {
-    let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|der| der.as_ref())
-        .chain(settings.root_certificates.iter().map(Vec::as_slice));
-    let mut pem = String::new();
-    for der in roots {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let text = base64::engine::general_purpose::STANDARD.encode(der);
-        for line in text.as_bytes().chunks(64) {
-            // Base64 is ASCII.
-            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    TlsCertificates {
-        client_tls: None,
-        root_cert: Some(pem.into_bytes()),
-    }
-}
-
-/// The `redis` crate builds its rustls configuration with the process's default crypto
-/// provider, which rustls cannot choose (and panics) when an application enables two; this
-/// crate's is ring, installed unless the application installed one. Only for the `redis`
-/// crate's TLS connections (a Cluster's or a Sentinel's with `rediss://`): the ones made here
-/// name their provider.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err: another thread installed one meanwhile, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }

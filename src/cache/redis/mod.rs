@@ -1,6 +1,7 @@
 //! A cache in Redis (cargo feature `redis`): one node, a Redis Cluster, or the master a
 //! Sentinel names; plain or TLS (`rediss://`, rustls); reads bounded by an entry size limit.
 
+mod cluster;
 mod connect;
 mod guard;
 
@@ -32,7 +33,11 @@ use crate::defaults::{DEFAULT_CACHE_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
 ///
 /// A read never buffers more than the [largest entry](RedisCacheBuilder::max_entry_size)
 /// (16 MiB by default, the HTTP body limit's default): the entry is read as a range, and a
-/// larger one is an error whose [source](std::error::Error::source) is [`EntryTooLarge`].
+/// larger one is an error whose [source](std::error::Error::source) is [`EntryTooLarge`]. The
+/// bound holds for every byte read from every server, in every topology (one node, each node
+/// of a Cluster and its slot map, the sentinels and the master they name): a server that sends
+/// more than it was asked, or streams garbage, is disconnected once its reply passes the limit
+/// (plus 4 KiB of framing).
 ///
 /// ```no_run
 /// use configcat_actix::ConfigCat;
@@ -169,11 +174,10 @@ impl RedisCacheBuilder {
             timeout: self.timeout,
             max_entry_bytes: self.max_entry_bytes,
             tls: Arc::new(tls),
-            root_certificates: self.root_certificates,
         };
         let topology = match &self.servers {
             Servers::Node(url) => Topology::node(url),
-            Servers::Cluster(urls) => Topology::cluster(urls, &settings),
+            Servers::Cluster(urls) => Topology::cluster(urls),
             Servers::Sentinel {
                 service,
                 sentinels,
@@ -235,7 +239,11 @@ impl RedisCache {
 
     /// A builder for a cache in a Redis Cluster, found from the nodes at `urls` (one is
     /// enough; credentials, database and TLS are taken from the first). The entry's key hashes
-    /// to one slot, and the cluster's MOVED and ASK redirections are followed.
+    /// to one slot, sent to the node that `CLUSTER SLOTS` names for it, and the cluster's MOVED
+    /// and ASK redirections are followed. Every node is spoken to over a connection of this
+    /// crate's, bounded by the [largest entry](RedisCacheBuilder::max_entry_size) as one
+    /// node's is (the slot map's reply included). When a node's connection fails, the next
+    /// command maps the cluster again, from the seeds or the nodes of the last map.
     ///
     /// ```no_run
     /// use configcat_actix::cache::RedisCache;
@@ -259,7 +267,9 @@ impl RedisCache {
     /// A builder for a cache on the master of `service`, as the sentinels at `sentinel_urls`
     /// name it (their credentials and TLS taken from the first URL). `master_url` says how to
     /// speak to the master: scheme (`rediss://` for TLS), user, password and database; its
-    /// host and port are replaced by the address the sentinels give. After a failover the
+    /// host and port are replaced by the address the sentinels give. The sentinels are asked
+    /// in order (`SENTINEL GET-MASTER-ADDR-BY-NAME`), and the server named is checked with
+    /// `ROLE` to be a master, over connections bounded like the master's. After a failover the
     /// connection to the old master breaks, and the next command asks the sentinels again.
     ///
     /// ```no_run
@@ -311,35 +321,40 @@ impl RedisCache {
         }
     }
 
-    /// Runs a command, in every topology. A failure of the connection drops it, so that the
-    /// next command reconnects; if the connection was an old one that Redis closed meanwhile
-    /// (or a master that a failover demoted), the command is sent once more on a new
-    /// connection at once.
+    /// Runs a command about `key` (its only key: a Cluster routes by it), in every topology.
+    /// A failure of the connection drops it, so that the next command reconnects; if the
+    /// connection was an old one that Redis closed meanwhile (or a master that a failover
+    /// demoted), the command is sent once more on a new connection at once.
     fn run<T: redis::FromRedisValue + Send + 'static>(
         &self,
+        key: &str,
         command: redis::Cmd,
     ) -> CacheFuture<T> {
         let inner = self.inner.clone();
+        let key = key.to_owned();
         Box::pin(async move {
             let timeout = inner.settings.timeout;
             let mut retried = false;
             loop {
                 let (mut connection, reused) = RedisCache::connection(&inner).await?;
-                let error =
-                    match tokio::time::timeout(timeout, connection.query::<T>(&command)).await {
-                        Ok(Ok(value)) => return Ok(value),
-                        Ok(Err(error)) => error,
-                        Err(_) => {
-                            RedisCache::forget(&inner);
-                            return Err(CacheError::new("the Redis command timed out"));
-                        }
-                    };
+                let query = connection.query::<T>(&key, &command, &inner.settings);
+                let error = match tokio::time::timeout(timeout, query).await {
+                    Ok(Ok(value)) => return Ok(value),
+                    Ok(Err(error)) => error,
+                    Err(_) => {
+                        RedisCache::forget(&inner);
+                        return Err(CacheError::new("the Redis command timed out"));
+                    }
+                };
                 // A server error (a wrong type, a missing permission) leaves the connection
-                // usable; a demoted master (READONLY) is left for the new one.
+                // usable; a demoted master (READONLY) is left for the new one, and a Cluster
+                // whose map serves the slot nowhere (CLUSTERDOWN) is mapped again.
                 let broken = error.is_io_error()
                     || error.is_connection_dropped()
                     || error.is_unrecoverable_error()
-                    || error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+                    || error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+                    || error.kind()
+                        == redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown);
                 if broken {
                     RedisCache::forget(&inner);
                 }
@@ -369,10 +384,10 @@ impl ConfigCache for RedisCache {
             .arg(key)
             .arg(0)
             .arg(i64::try_from(limit).unwrap_or(i64::MAX));
-        let read = self.run::<Vec<u8>>(range);
+        let read = self.run::<Vec<u8>>(key, range);
         let mut exists = redis::cmd("EXISTS");
         exists.arg(key);
-        let this = self.clone();
+        let (this, key) = (self.clone(), key.to_owned());
         Box::pin(async move {
             let bytes = read.await?;
             if bytes.len() > limit {
@@ -382,7 +397,7 @@ impl ConfigCache for RedisCache {
                 ));
             }
             // A missing key reads as empty: only then is a second command needed.
-            if bytes.is_empty() && !this.run::<bool>(exists).await? {
+            if bytes.is_empty() && !this.run::<bool>(&key, exists).await? {
                 return Ok(None);
             }
             // An entry that is not UTF-8 is an invalid entry in a working cache, not a
@@ -394,7 +409,7 @@ impl ConfigCache for RedisCache {
     fn set(&self, key: &str, value: String) -> CacheFuture<()> {
         let mut command = redis::cmd("SET");
         command.arg(key).arg(value);
-        self.run(command)
+        self.run(key, command)
     }
 
     /// `GETRANGE key 0 <max_bytes - 1>`: the entry's first lines, not the config.
@@ -405,7 +420,7 @@ impl ConfigCache for RedisCache {
         }
         let mut command = redis::cmd("GETRANGE");
         command.arg(key).arg(0).arg(max_bytes - 1);
-        let head = self.run::<Vec<u8>>(command);
+        let head = self.run::<Vec<u8>>(key, command);
         Box::pin(async move {
             let head = head.await?;
             // A missing key reads as empty, and an empty entry is no entry.
@@ -426,7 +441,7 @@ impl ConfigCache for RedisCache {
             .arg(key)
             .arg(etag)
             .arg(fetch_time);
-        let touched = self.run::<i64>(command);
+        let touched = self.run::<i64>(key, command);
         Box::pin(async move { Ok(touched.await? == 1) })
     }
 
@@ -442,15 +457,15 @@ impl ConfigCache for RedisCache {
             .arg("NX")
             .arg("PX")
             .arg(ttl.as_millis().clamp(1, u128::from(u32::MAX)) as u64);
-        let set = self.run::<Option<String>>(command);
+        let set = self.run::<Option<String>>(&lease_key, command);
         let mut command = redis::cmd("GET");
-        command.arg(lease_key);
+        command.arg(&lease_key);
         let (cache, holder) = (self.clone(), holder.to_owned());
         Box::pin(async move {
             if set.await?.is_some() {
                 return Ok(true);
             }
-            let owner = cache.run::<Option<String>>(command).await?;
+            let owner = cache.run::<Option<String>>(&lease_key, command).await?;
             Ok(owner.is_some_and(|owner| owner == holder))
         })
     }
@@ -458,13 +473,14 @@ impl ConfigCache for RedisCache {
     /// Deletes the lease key if it still names `holder` (one `EVAL`): a lease that expired and
     /// was taken by another process meanwhile is left to it.
     fn release_lease(&self, key: &str, holder: &str) -> CacheFuture<()> {
+        let lease_key = lease_key(key);
         let mut command = redis::cmd("EVAL");
         command
             .arg(RELEASE_SCRIPT)
             .arg(1)
-            .arg(lease_key(key))
+            .arg(&lease_key)
             .arg(holder);
-        let released = self.run::<i64>(command);
+        let released = self.run::<i64>(&lease_key, command);
         Box::pin(async move { released.await.map(drop) })
     }
 }
