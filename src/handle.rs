@@ -25,8 +25,8 @@ use crate::user::User;
 /// Re-reads of the external cache driven by accesses, under the throttle the config store
 /// shares.
 pub(crate) struct AccessSync {
-    pub recipient: Recipient<SyncExternal>,
-    pub throttle: Arc<SyncThrottle>,
+    pub(crate) recipient: Recipient<SyncExternal>,
+    pub(crate) throttle: Arc<SyncThrottle>,
 }
 
 impl AccessSync {
@@ -43,13 +43,13 @@ impl AccessSync {
 /// What answering an evaluation needs.
 pub(crate) struct Shared {
     /// The published state and the client's switches (offline, local-only, closed).
-    pub published: Arc<Published>,
-    pub mode: PollingMode,
-    pub read_timeout: Duration,
-    pub sink: Arc<dyn LogSink>,
-    pub hooks: Arc<Hooks>,
-    pub refresh: Recipient<Refresh>,
-    pub access_sync: Option<AccessSync>,
+    pub(crate) published: Arc<Published>,
+    pub(crate) mode: PollingMode,
+    pub(crate) read_timeout: Duration,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) hooks: Arc<Hooks>,
+    pub(crate) refresh: Recipient<Refresh>,
+    pub(crate) access_sync: Option<AccessSync>,
 }
 
 /// What an access must wait for before it is answered.

@@ -23,29 +23,29 @@ use crate::defaults::{
 /// What a client was configured with.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Options {
-    pub sdk_key: String,
-    pub polling_mode: PollingMode,
-    pub data_governance: DataGovernance,
-    pub base_url: Option<String>,
-    pub proxy: Option<Proxy>,
-    pub proxy_from_env: bool,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-    pub max_body_bytes: usize,
-    pub root_certificates: Vec<Vec<u8>>,
-    pub log_level: LogLevel,
-    pub default_user: Option<User>,
-    pub offline: bool,
-    pub overrides: Option<FlagOverrides>,
+    pub(crate) sdk_key: String,
+    pub(crate) polling_mode: PollingMode,
+    pub(crate) data_governance: DataGovernance,
+    pub(crate) base_url: Option<String>,
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) proxy_from_env: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) log_level: LogLevel,
+    pub(crate) default_user: Option<User>,
+    pub(crate) offline: bool,
+    pub(crate) overrides: Option<FlagOverrides>,
     /// Whether an external cache was given (the cache itself cannot be compared).
-    pub has_external_cache: bool,
-    pub cache_timeout: Duration,
-    pub cache_sync_interval: Duration,
+    pub(crate) has_external_cache: bool,
+    pub(crate) cache_timeout: Duration,
+    pub(crate) cache_sync_interval: Duration,
     /// Custom headers of the config request (their `Debug` hides the values).
-    pub request_headers: RequestHeaders,
+    pub(crate) request_headers: RequestHeaders,
     /// A ConfigCat Proxy change stream that triggers fetches.
-    pub change_stream: Option<ProxyStream>,
-    pub cache_lease: Duration,
+    pub(crate) change_stream: Option<ProxyStream>,
+    pub(crate) cache_lease: Duration,
 }
 
 impl Options {

@@ -27,7 +27,7 @@ use crate::state::{ClientCacheState, Current};
 
 /// The shortest poll interval or TTL: anything shorter is raised to it, so that no setting makes
 /// the poller spin.
-pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(10);
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// The default longest wait for the first config (see `PollingMode::max_init_wait`): 5 s.
 pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
@@ -37,10 +37,10 @@ pub const DEFAULT_MAX_INIT_WAIT: Duration = Duration::from_secs(5);
 const TICK_TOLERANCE: Duration = Duration::from_millis(500);
 
 /// The first wait of a poller that restarts after a panic: 1 s.
-pub(crate) const DEFAULT_RESTART_FIRST: Duration = Duration::from_secs(1);
+const DEFAULT_RESTART_FIRST: Duration = Duration::from_secs(1);
 
 /// The longest wait of a poller that restarts after panics in a row: 60 s.
-pub(crate) const DEFAULT_RESTART_MAX: Duration = Duration::from_secs(60);
+const DEFAULT_RESTART_MAX: Duration = Duration::from_secs(60);
 
 /// When the client fetches the config (spec §5.1), made with one of the constructors.
 ///
@@ -216,7 +216,7 @@ impl PollingMode {
     }
 
     /// See [`Policy::state_of`].
-    pub(crate) fn state_of(&self, age: Duration) -> ClientCacheState {
+    fn state_of(&self, age: Duration) -> ClientCacheState {
         with_policy!(self, policy => policy.state_of(age))
     }
 
@@ -430,7 +430,7 @@ impl Policy for AutoPoll {
 
 /// Fetch when an access finds the config expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LazyLoad {
+struct LazyLoad {
     ttl: Duration,
     wait_for_refresh: bool,
     max_init_wait: Duration,
@@ -479,7 +479,7 @@ impl Policy for LazyLoad {
 
 /// Fetch only when asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ManualPoll {
+struct ManualPoll {
     max_init_wait: Duration,
 }
 

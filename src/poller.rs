@@ -64,13 +64,13 @@ pub(crate) type MakeFetcher = Box<dyn Fn() -> Result<Rc<dyn Fetch>, Error>>;
 /// its entry.
 #[derive(Clone)]
 pub(crate) struct LeaseParts {
-    pub take: Recipient<TakeLease>,
-    pub release: Recipient<ReleaseLease>,
+    pub(crate) take: Recipient<TakeLease>,
+    pub(crate) release: Recipient<ReleaseLease>,
     /// The longest a cycle waits for another leaseholder's entry: the lease's time to live.
-    pub wait: Duration,
+    pub(crate) wait: Duration,
     /// How often a waiting cycle re-reads the entry's head and asks for the lease again: the
     /// cache sync interval (so that every re-read is a real one).
-    pub step: Duration,
+    pub(crate) step: Duration,
 }
 
 /// The shortest time between two looks at a taken lease, whatever the sync interval: a
@@ -157,14 +157,14 @@ pub(crate) struct Poller {
 
 /// What the builder hands the poller.
 pub(crate) struct PollerParts {
-    pub mode: PollingMode,
-    pub make_fetcher: MakeFetcher,
-    pub published: Arc<Published>,
-    pub store: Recipient<Store>,
-    pub sync: Option<Recipient<SyncExternal>>,
-    pub lease: Option<LeaseParts>,
-    pub sink: Arc<dyn LogSink>,
-    pub hooks: Arc<Hooks>,
+    pub(crate) mode: PollingMode,
+    pub(crate) make_fetcher: MakeFetcher,
+    pub(crate) published: Arc<Published>,
+    pub(crate) store: Recipient<Store>,
+    pub(crate) sync: Option<Recipient<SyncExternal>>,
+    pub(crate) lease: Option<LeaseParts>,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) hooks: Arc<Hooks>,
 }
 
 impl Poller {

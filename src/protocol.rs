@@ -63,7 +63,7 @@ pub(crate) struct Store(pub FetchOutcome);
 #[rtype(result = "()")]
 pub(crate) struct SyncExternal {
     /// The read was claimed from the throttle already (by an access): it is made.
-    pub claimed: bool,
+    pub(crate) claimed: bool,
 }
 
 /// Asks the config store for the download lease of the shared entry before a download; replies

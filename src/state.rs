@@ -55,16 +55,16 @@ pub enum ClientCacheState {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Current {
     /// The last download (or external cache entry): what the poller refreshes.
-    pub remote: Option<Arc<ConfigEntry>>,
+    pub(crate) remote: Option<Arc<ConfigEntry>>,
     /// What evaluations use: the remote config, merged with flag overrides if there are any.
-    pub config: Option<Arc<Config>>,
+    pub(crate) config: Option<Arc<Config>>,
     /// The user evaluations without one are for. It lives here, not beside, so that an
     /// evaluation gets everything it reads with the one load of the published state. The
     /// evaluator writes it at once (never through the config store, which may be busy with the
     /// external cache for up to the cache timeout).
-    pub default_user: Option<User>,
+    pub(crate) default_user: Option<User>,
     /// How much flag data the client had when it became ready; `None` until then.
-    pub ready: Option<ClientCacheState>,
+    pub(crate) ready: Option<ClientCacheState>,
 }
 
 impl Current {

@@ -35,13 +35,13 @@ use crate::state::Published;
 
 /// The default idle timeout: the Proxy sends nothing while nothing changes, so a connection
 /// silent this long is reopened (it may be dead without either side knowing).
-pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default shortest and longest waits between two connection attempts.
-pub(crate) const DEFAULT_MIN_BACKOFF: Duration = Duration::from_secs(1);
-pub(crate) const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
+const DEFAULT_MIN_BACKOFF: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The default bound on one SSE message (and line): the Proxy's message is the values of all
 /// flags, far smaller than the config.
-pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How often a quiet connection checks whether the client went offline or closed.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
@@ -190,13 +190,13 @@ impl ProxyStream {
 
 /// What the builder hands the change stream actor.
 pub(crate) struct StreamParts {
-    pub stream: ProxyStream,
-    pub fetch_options: FetchOptions,
-    pub refresh: Recipient<Refresh>,
+    pub(crate) stream: ProxyStream,
+    pub(crate) fetch_options: FetchOptions,
+    pub(crate) refresh: Recipient<Refresh>,
     /// Whether the client is offline (`Published::offline`).
-    pub published: Arc<Published>,
-    pub sink: Arc<dyn LogSink>,
-    pub hooks: Arc<Hooks>,
+    pub(crate) published: Arc<Published>,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) hooks: Arc<Hooks>,
 }
 
 /// The change stream actor: runs the connection loop; stops on `Shutdown`.
@@ -472,7 +472,7 @@ impl Connection {
 /// is a `data` field; a message is dispatched at a blank line after at least one `data` line
 /// (the HTML standard's rules, ids, event names and retries ignored). Lines end in `\n`, `\r\n`
 /// or `\r`. Lines and messages are bounded.
-pub(crate) struct EventParser {
+struct EventParser {
     limit: usize,
     /// The first bytes of the current line, enough to recognise `data:`.
     prefix: [u8; 5],

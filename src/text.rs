@@ -114,7 +114,7 @@ pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
 /// LineTerminator): Unicode `Zs`, tab, vertical tab, form feed, U+FEFF and the four line
 /// terminators. Rust's `char::is_whitespace` differs in two places: it counts U+0085 (NEL) and
 /// not U+FEFF, so `"\u{feff}5"` would be invalid here and 5 in the canonical SDK.
-pub(crate) fn is_js_whitespace(c: char) -> bool {
+fn is_js_whitespace(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n'
@@ -206,7 +206,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// At most this many characters of a value from outside (a user attribute) are quoted in a
 /// message; the rest is summarised, so a value of many megabytes never reaches a log whole.
-pub(crate) const MAX_QUOTED_CHARS: usize = 256;
+const MAX_QUOTED_CHARS: usize = 256;
 
 /// Text as a message quotes it: whole up to [`MAX_QUOTED_CHARS`] characters, else that many
 /// and `...[truncated, N bytes in total]`.

@@ -38,7 +38,7 @@ const TIMESTAMP_HEADER: &str = "X-ConfigCat-Webhook-Timestamp";
 const SIGNATURE_HEADER: &str = "X-ConfigCat-Webhook-Signature-V1";
 
 /// The default replay window: ConfigCat's and its Proxy's.
-pub(crate) const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(300);
+const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(300);
 /// The default largest body accepted.
 pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// The most signatures of one header that are checked (ConfigCat sends two while rotating).

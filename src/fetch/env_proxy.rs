@@ -106,7 +106,7 @@ impl EnvProxy {
 
     /// The proxy for a connection to `host:port` for a `scheme` URL, or `None` to connect
     /// directly.
-    pub(crate) fn proxy_for(&self, scheme: &str, host: &str, port: u16) -> Option<&Proxy> {
+    fn proxy_for(&self, scheme: &str, host: &str, port: u16) -> Option<&Proxy> {
         let proxy = match scheme {
             "https" => self.https.as_ref(),
             "http" => self.http.as_ref(),

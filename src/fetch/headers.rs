@@ -11,7 +11,7 @@ use awc::http::header::{HeaderName, HeaderValue};
 
 /// Names a custom header may not have (lower case): the SDK's own headers and the ones that
 /// frame or route the request.
-pub(crate) const RESERVED: &[&str] = &[
+const RESERVED: &[&str] = &[
     "x-configcat-useragent",
     "user-agent",
     "if-none-match",

@@ -42,14 +42,14 @@ use crate::redact::{MAX_ERROR_TEXT, SecretMask, bounded, mask_sdk_key};
 
 /// The text of the WARNING [`DATA_GOVERNANCE_OUT_OF_SYNC`](event::DATA_GOVERNANCE_OUT_OF_SYNC)
 /// (3002).
-pub(crate) const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
+const DATA_GOVERNANCE_OUT_OF_SYNC_MESSAGE: &str = "The `dataGovernance` parameter \
     specified at the client initialization is not in sync with the preferences on the ConfigCat \
     Dashboard. Read more: https://configcat.com/docs/advanced/data-governance/";
 
 /// The CDN base URL of [`DataGovernance::Global`].
-pub(crate) const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
+const GLOBAL_BASE_URL: &str = "https://cdn-global.configcat.com";
 /// The CDN base URL of [`DataGovernance::EuOnly`].
-pub(crate) const EU_ONLY_BASE_URL: &str = "https://cdn-eu.configcat.com";
+const EU_ONLY_BASE_URL: &str = "https://cdn-eu.configcat.com";
 
 /// Where the config is downloaded from when no custom base URL is set; this must match the
 /// data governance setting of the product on the ConfigCat Dashboard (otherwise the CDN
@@ -84,39 +84,39 @@ impl DataGovernance {
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct FetchOptions {
     /// The SDK key, used verbatim in the URL path.
-    pub sdk_key: String,
+    pub(crate) sdk_key: String,
     /// A custom base URL (a trailing `/` is stripped); `None` uses the
     /// [data governance](FetchOptions::data_governance) URL. A custom URL is left only when the
     /// CDN forces a redirect (mode 2).
-    pub base_url: Option<String>,
+    pub(crate) base_url: Option<String>,
     /// The CDN to ask when no custom base URL is set. Default [`DataGovernance::Global`].
-    pub data_governance: DataGovernance,
+    pub(crate) data_governance: DataGovernance,
     /// The polling mode as sent in the user agent: `a` auto poll, `l` lazy load, `m` manual.
-    pub mode_letter: char,
+    pub(crate) mode_letter: char,
     /// The longest time to establish a connection, including the proxy tunnel and the TLS
     /// handshake. Default 10 s; timing out is ERROR 1102 with this value.
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// The longest time one request may take as a whole, from sending it (connection
     /// included) to the last byte of the body. Default 30 s; timing out is ERROR 1102 with this
     /// value.
-    pub read_timeout: Duration,
+    pub(crate) read_timeout: Duration,
     /// An HTTP proxy to tunnel every connection through.
-    pub proxy: Option<Proxy>,
+    pub(crate) proxy: Option<Proxy>,
     /// Without an explicit [`proxy`](FetchOptions::proxy): choose the proxy of each target URL
     /// from `https_proxy`, `http_proxy`, `all_proxy` and `no_proxy` (either case, except
     /// `http_proxy`, lower case only, as curl), read once when the fetcher is built. A variable
     /// that cannot be read is logged (ERROR 9003) and ignored. Default false.
-    pub proxy_from_env: bool,
+    pub(crate) proxy_from_env: bool,
     /// DER-encoded certificates trusted as roots in addition to the webpki roots (e.g. the CA
     /// of a TLS-intercepting proxy or of a self-hosted ConfigCat proxy).
-    pub extra_root_certificates: Vec<Vec<u8>>,
+    pub(crate) extra_root_certificates: Vec<Vec<u8>>,
     /// The largest body accepted, in bytes. Default 16 MiB. A larger `Content-Length` is
     /// refused before reading, and a body without one is read only up to the limit; both are
     /// ERROR 1105.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// Custom headers sent with every config request (validated by the builder at start; one
     /// that does not parse is not sent).
-    pub request_headers: RequestHeaders,
+    pub(crate) request_headers: RequestHeaders,
     /// Replaces the URL of the [data governance](FetchOptions::data_governance) setting.
     /// Unlike [`base_url`](FetchOptions::base_url) this URL is not custom: redirects are
     /// followed from it exactly as from the ConfigCat CDN, so that tests can exercise the

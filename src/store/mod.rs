@@ -41,7 +41,7 @@ use guarded::PanicGuard;
 use quiet::{Report, Streak, unlogged_note};
 
 /// How often an override file is checked for changes.
-pub(crate) const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
+const OVERRIDE_FILE_CHECK: Duration = Duration::from_millis(500);
 
 /// The external cache and what the actor knows of it.
 struct External {
@@ -105,21 +105,21 @@ pub(crate) struct ConfigStore {
 
 /// What the builder hands the config store.
 pub(crate) struct StoreParts {
-    pub published: Arc<Published>,
-    pub mode: PollingMode,
-    pub hooks: Arc<Hooks>,
-    pub sink: Arc<dyn LogSink>,
-    pub external: Option<Arc<dyn ConfigCache>>,
-    pub sdk_key: String,
-    pub cache_timeout: Duration,
+    pub(crate) published: Arc<Published>,
+    pub(crate) mode: PollingMode,
+    pub(crate) hooks: Arc<Hooks>,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) external: Option<Arc<dyn ConfigCache>>,
+    pub(crate) sdk_key: String,
+    pub(crate) cache_timeout: Duration,
     /// The throttle of re-reads, shared with the accesses.
-    pub sync_throttle: Arc<SyncThrottle>,
+    pub(crate) sync_throttle: Arc<SyncThrottle>,
     /// How long a download lease lasts (see [`TakeLease`]).
-    pub cache_lease: Duration,
+    pub(crate) cache_lease: Duration,
     /// Flag overrides and the local config loaded from them at start.
-    pub overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
+    pub(crate) overrides: Option<(FlagOverrides, Option<Arc<Config>>)>,
     /// Subscribers registered on the builder.
-    pub subscribers: Vec<Recipient<ConfigChanged>>,
+    pub(crate) subscribers: Vec<Recipient<ConfigChanged>>,
 }
 
 impl ConfigStore {

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 /// The shortest time between two logged failures of one streak.
-pub(crate) const QUIET_INTERVAL: Duration = Duration::from_secs(60);
+const QUIET_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Failures of one kind of operation (reads, or writes) since it last succeeded.
 #[derive(Debug, Default)]
