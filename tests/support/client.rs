@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use actix::Addr;
-use configcat_actix::{ConfigCat, GetValue};
+use configcat_actix::{ConfigCat, ConfigCatBuilder, GetValue, LogSink, PollingMode};
+
+use super::MockCdn;
 
 /// A valid SDK key (both parts 22 characters), different per test so that servers and the
 /// one-client-per-key registry can tell tests apart.
@@ -23,4 +25,16 @@ pub async fn text(client: &Addr<ConfigCat>, key: &str) -> String {
 /// Sleeps on the test's runtime.
 pub async fn sleep(ms: u64) {
     actix_rt::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// A manual-poll client of `key` on `cdn` logging to `sink`, to be started.
+pub fn manual_poll_client(
+    cdn: &MockCdn,
+    key: &str,
+    sink: impl LogSink + 'static,
+) -> ConfigCatBuilder {
+    ConfigCat::builder(key)
+        .base_url(cdn.base_url())
+        .polling_mode(PollingMode::manual_poll())
+        .log_sink(sink)
 }
