@@ -50,14 +50,12 @@ fn count(config: &Config, key: &str, user: Option<&User>, sink: &dyn LogSink) ->
 
 #[test]
 fn the_counter_counts_allocations() {
-    let _shared = crate::shared();
     assert_eq!(allocations_of(|| Box::new(black_box(7_u64))), 1);
     assert_eq!(allocations_of(|| black_box(7_u64)), 0);
 }
 
 #[test]
 fn a_flag_without_rules_allocates_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     let warn = MemoryLog::new(LogLevel::Warn);
@@ -72,7 +70,6 @@ fn a_flag_without_rules_allocates_nothing() {
 
 #[test]
 fn percentage_options_with_a_user_allocate_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     let warn = MemoryLog::new(LogLevel::Warn);
@@ -85,7 +82,6 @@ fn percentage_options_with_a_user_allocate_nothing() {
 
 #[test]
 fn ten_text_rules_with_a_user_allocate_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     let warn = MemoryLog::new(LogLevel::Warn);
@@ -98,7 +94,6 @@ fn ten_text_rules_with_a_user_allocate_nothing() {
 
 #[test]
 fn without_a_user_rules_allocate_only_for_the_warning() {
-    let _shared = crate::shared();
     let config = config();
     let warn = MemoryLog::new(LogLevel::Warn);
     assert_eq!(variation_id(&config, "tenRules", None), "v-default");
@@ -120,7 +115,6 @@ fn without_a_user_rules_allocate_only_for_the_warning() {
 
 #[test]
 fn a_segment_condition_allocates_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     assert_eq!(variation_id(&config, "segment", Some(&user)), "in-beta");
@@ -132,7 +126,6 @@ fn a_segment_condition_allocates_nothing() {
 /// A prerequisite chain allocates nothing either: the cycle-detection stack lives inline.
 #[test]
 fn a_prerequisite_chain_allocates_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     assert_eq!(variation_id(&config, "chainA", Some(&user)), "a-on");
@@ -144,7 +137,6 @@ fn a_prerequisite_chain_allocates_nothing() {
 
 #[test]
 fn the_info_evaluation_log_is_built_only_at_info_level() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     let info = MemoryLog::new(LogLevel::Info);
@@ -175,7 +167,6 @@ fn the_info_evaluation_log_is_built_only_at_info_level() {
 /// on the stack.
 #[test]
 fn converted_attributes_allocate_only_on_first_use() {
-    let _shared = crate::shared();
     let json = r#"{"p":{"s":"salt"},"f":{
         "mixed":{"t":0,"v":{"b":false},"r":[
             {"c":[{"u":{"a":"Roles","c":34,"l":["ops"]}}],"s":{"v":{"b":true}}},
@@ -242,7 +233,6 @@ fn count_details(config: &Config, key: &str, user: Option<&User>) -> (usize, usi
 /// `Arc` inside. With `String` fields each call would allocate twice (key and id).
 #[test]
 fn details_of_a_matched_rule_allocate_nothing() {
-    let _shared = crate::shared();
     let config = config();
     let user = user();
     let details = eval::evaluate_details(&config, "tenRules", false, Some(&user), None, &NoLog);
@@ -264,7 +254,6 @@ fn details_of_a_matched_rule_allocate_nothing() {
 /// config's own strings (a reference count each), nothing is copied.
 #[test]
 fn details_with_long_key_and_variation_id_share_the_configs_strings() {
-    let _shared = crate::shared();
     const KEY: &str = "aFeatureFlagWithAVeryLongKeyThatIsNotInline";
     const RULE_ID: &str = "variation-id-of-the-matched-rule-longer-than-23";
     const OPTION_ID: &str = "variation-id-of-the-selected-percentage-option";
@@ -322,7 +311,6 @@ fn details_with_long_key_and_variation_id_share_the_configs_strings() {
 /// for the evaluation: the memo lives inline, so the second lookup allocates nothing either.
 #[test]
 fn a_prerequisite_used_twice_is_remembered_without_allocating() {
-    let _shared = crate::shared();
     let json = r#"{"f":{
         "main":{"t":0,"v":{"b":false},"r":[
             {"c":[{"u":{"a":"Email","c":28,"s":"x"}}],"s":{"v":{"b":true}}}]},

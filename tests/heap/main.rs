@@ -5,8 +5,8 @@
 //! leaves the heap where the first left it).
 //!
 //! The per-thread counts see only their own thread, so those tests run in parallel. The
-//! process-wide count sees every thread: `load` runs alone ([`alone`]), every other test here
-//! holds [`shared`] while it runs. A new test in this binary must take one of the two.
+//! process-wide count sees every thread: `load` runs this binary again for itself alone, in a
+//! child process (as a new test that counts the whole process must).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -18,8 +18,6 @@ mod memory;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Counts every allocation and the live bytes of its thread, and the live bytes of the process.
 struct Counting;
@@ -83,18 +81,4 @@ pub fn thread_live_bytes() -> i64 {
 /// Live bytes of the whole process.
 pub fn process_live_bytes() -> i64 {
     PROCESS_LIVE.load(Ordering::Relaxed)
-}
-
-/// Held for reading by the tests that count per thread, for writing by the one that counts the
-/// whole process.
-static HEAP: RwLock<()> = RwLock::const_new(());
-
-/// For a test that counts on its own thread: it may run beside the others, not beside `load`.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
-    HEAP.blocking_read()
-}
-
-/// For a test that counts the whole process: no other test of this binary runs meanwhile.
-pub async fn alone() -> RwLockWriteGuard<'static, ()> {
-    HEAP.write().await
 }

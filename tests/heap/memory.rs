@@ -20,7 +20,6 @@ fn live_bytes_of<R>(f: impl FnOnce() -> R) -> (R, i64) {
 
 #[test]
 fn the_counter_counts() {
-    let _shared = crate::shared();
     let (kept, bytes) = live_bytes_of(|| vec![0u8; 1000]);
     assert_eq!(bytes, 1000);
     drop(kept);
@@ -28,7 +27,6 @@ fn the_counter_counts() {
 
 #[test]
 fn a_parsed_config_holds_at_most_two_and_a_half_times_its_json() {
-    let _shared = crate::shared();
     let json = big_config::big_config_json(2_000);
     assert_eq!(json.len(), 974_554, "the generated config changed");
     // Once first: parsing keeps a small scratch buffer per thread for the next config.
