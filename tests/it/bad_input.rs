@@ -21,11 +21,7 @@ use configcat_actix::log::event;
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour, OverrideError};
 use configcat_actix::*;
 use serde_json::json;
-use support::{MockCdn, TempDir, sdk_key, simple_config, sleep, text};
-
-fn memory_log(level: LogLevel) -> Arc<MemoryLog> {
-    Arc::new(MemoryLog::new(level))
-}
+use support::{MockCdn, TempDir, memory_log, sdk_key, simple_config, sleep, text};
 
 /// Level, event id and message of each event logged so far (and forgets them).
 fn events(log: &MemoryLog) -> Vec<(LogLevel, u32, String)> {

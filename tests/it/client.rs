@@ -13,11 +13,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use configcat_actix::log::event;
 use configcat_actix::*;
-use support::{ForwardProxy, MockCdn, sdk_key, simple_config, sleep, text};
-
-fn memory_log(level: LogLevel) -> Arc<MemoryLog> {
-    Arc::new(MemoryLog::new(level))
-}
+use support::{ForwardProxy, MockCdn, memory_log, sdk_key, simple_config, sleep, text};
 
 fn ids(log: &MemoryLog) -> Vec<u32> {
     log.take().into_iter().map(|e| e.event_id).collect()

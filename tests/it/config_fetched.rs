@@ -4,10 +4,10 @@
 use crate::support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use configcat_actix::*;
-use support::{MockCdn, sdk_key, simple_config, sleep, text};
+use support::{MockCdn, sdk_key, simple_config, text, wait_for};
 
 type Seen = Arc<Mutex<Vec<ConfigFetched>>>;
 
@@ -20,14 +20,6 @@ fn client(cdn: &MockCdn, key: &str, mode: PollingMode, seen: &Seen) -> actix::Ad
         .on_config_fetched(move |fetched| seen.lock().unwrap().push(fetched.clone()))
         .start()
         .unwrap()
-}
-
-async fn wait_for(seen: &Seen, n: usize) -> Vec<ConfigFetched> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.lock().unwrap().len() < n && Instant::now() < deadline {
-        sleep(10).await;
-    }
-    seen.lock().unwrap().clone()
 }
 
 #[actix_rt::test]

@@ -7,11 +7,11 @@
 use crate::support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use configcat_actix::cache::{CacheFuture, ConfigCache, FileCache, cache_key};
 use configcat_actix::*;
-use support::{MockCdn, TempDir, sdk_key, simple_config, sleep, text};
+use support::{MockCdn, TempDir, follows, sdk_key, simple_config, text};
 
 const RUNS: usize = 20;
 
@@ -162,18 +162,6 @@ fn entry(json: &str, fetch_time: SystemTime, etag: &str) -> String {
     format!("{millis}\n{etag}\n{json}")
 }
 
-/// Polls `client` until it serves `expected`; how long that took.
-async fn follows(client: &actix::Addr<ConfigCat>, expected: &str, within: Duration) -> Duration {
-    let since = Instant::now();
-    while since.elapsed() < within {
-        if text(client, "greeting").await == expected {
-            return since.elapsed();
-        }
-        sleep(10).await;
-    }
-    panic!("did not serve {expected:?} within {within:?}");
-}
-
 async fn follows_other_writers(cache: Arc<dyn ConfigCache>, name: &str) {
     let cdn = MockCdn::start();
     for (case, mode) in [
@@ -245,8 +233,10 @@ async fn every_mode_follows_another_writer_even_past_a_future_dated_entry_file()
 #[cfg(feature = "redis")]
 mod redis_backed {
     use std::net::TcpListener;
+    use std::time::Instant;
 
     use super::*;
+    use crate::support::sleep;
 
     /// Accepts connections and never answers: a hung Redis.
     fn hung_server() -> (TcpListener, u16) {

@@ -9,11 +9,11 @@ use crate::support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use configcat_actix::cache::{CacheFuture, ConfigCache, FileCache, InMemoryCache, cache_key};
 use configcat_actix::*;
-use support::{MockCdn, TempDir, sdk_key, simple_config, sleep, text};
+use support::{MockCdn, TempDir, follows, millis, sdk_key, simple_config, sleep, text};
 
 /// Counts what a cache is asked and how many bytes its reads return; forwards everything.
 struct Counting<C> {
@@ -104,10 +104,6 @@ impl ConfigCache for PlainCache {
     }
 }
 
-fn millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
-
 /// An entry exactly as the official SDKs write it (spec §5).
 fn official_entry(fetch_time: &str, etag: &str, json: &str) -> String {
     format!("{fetch_time}\n{etag}\n{json}")
@@ -163,18 +159,6 @@ impl Backends {
         };
         caches
     }
-}
-
-/// Polls until `client` serves `expected`; how long that took.
-async fn follows(client: &actix::Addr<ConfigCat>, expected: &str, within: Duration) -> Duration {
-    let since = Instant::now();
-    while since.elapsed() < within {
-        if text(client, "greeting").await == expected {
-            return since.elapsed();
-        }
-        sleep(10).await;
-    }
-    panic!("did not serve {expected:?} within {within:?}");
 }
 
 #[actix_rt::test]

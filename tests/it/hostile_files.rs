@@ -14,7 +14,7 @@ use configcat_actix::cache::{ConfigCache, FileCache, cache_key};
 use configcat_actix::log::event;
 use configcat_actix::overrides::{FlagOverrides, OverrideBehaviour};
 use configcat_actix::*;
-use support::{MockCdn, TempDir, sdk_key, simple_config, text};
+use support::{MockCdn, TempDir, memory_log, sdk_key, simple_config, text};
 
 /// Generous: a refused file answers in microseconds; a FIFO that is waited on never does.
 const BOUND: Duration = Duration::from_secs(10);
@@ -52,10 +52,6 @@ async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what}: no answer within {BOUND:?}"))
 }
 
-fn memory_log() -> Arc<MemoryLog> {
-    Arc::new(MemoryLog::new(LogLevel::Debug))
-}
-
 fn client(key: &str, cdn: &MockCdn, dir: &Path, log: &Arc<MemoryLog>) -> actix::Addr<ConfigCat> {
     ConfigCat::builder(key)
         .base_url(cdn.base_url())
@@ -85,7 +81,7 @@ async fn a_fifo_at_the_entry_name_is_a_read_error_at_once_and_the_next_download_
     // Through a client: 2200, the download is served and written over the FIFO.
     let cdn = MockCdn::start();
     cdn.set_config(&key, simple_config("greeting", "downloaded"));
-    let log = memory_log();
+    let log = memory_log(LogLevel::Debug);
     let client = client(&key, &cdn, dir.path(), &log);
     bounded("refresh", client.send(ForceRefresh))
         .await
@@ -151,7 +147,7 @@ async fn a_link_at_the_entry_name_is_not_followed_and_no_log_line_quotes_an_entr
         } else {
             std::fs::copy(&target, &entry).unwrap();
         }
-        let log = memory_log();
+        let log = memory_log(LogLevel::Debug);
         let client = client(&key, &cdn, dir.path(), &log);
         client.send(ForceRefresh).await.unwrap().unwrap();
         assert_eq!(text(&client, "greeting").await, "downloaded");
@@ -276,7 +272,7 @@ async fn an_override_file_replaced_by_a_fifo_keeps_the_last_good_values_and_neve
     let dir = TempDir::new("hostile-overrides");
     let path = dir.file("flags.json");
     std::fs::write(&path, r#"{"flags": {"greeting": "local"}}"#).unwrap();
-    let log = memory_log();
+    let log = memory_log(LogLevel::Debug);
     let (file, sink) = (path.clone(), log.clone());
     let running = ClientThread::start(move || {
         ConfigCat::builder("local only: any key")

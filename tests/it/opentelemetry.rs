@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use configcat_actix::cache::{CacheError, CacheFuture, ConfigCache};
+use crate::support::BrokenCache;
 use configcat_actix::telemetry::{
     CACHE_ERRORS, CONFIG_AGE, EVALUATION_EVENT, EVALUATIONS, FETCH_DURATION, FETCHES, Telemetry,
 };
@@ -243,18 +243,6 @@ async fn evaluations_from_every_surface_are_events_with_the_openfeature_attribut
     let evaluations = points.iter().filter(|p| p.name == EVALUATIONS).count();
     assert_eq!(evaluations, 5, "{points:#?}");
     client.send(Close).await.unwrap();
-}
-
-/// A cache whose backend is down.
-struct BrokenCache;
-
-impl ConfigCache for BrokenCache {
-    fn get(&self, _: &str) -> CacheFuture<Option<String>> {
-        Box::pin(async { Err(CacheError::new("connection refused")) })
-    }
-    fn set(&self, _: &str, _: String) -> CacheFuture<()> {
-        Box::pin(async { Err(CacheError::new("connection refused")) })
-    }
 }
 
 #[actix_rt::test]

@@ -11,11 +11,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use configcat_actix::*;
-use support::{MockCdn, refused_base_url, sdk_key, simple_config, sleep, text, with_redirect};
-
-fn memory_log() -> Arc<MemoryLog> {
-    Arc::new(MemoryLog::new(LogLevel::Warn))
-}
+use support::{
+    MockCdn, memory_log, refused_base_url, sdk_key, simple_config, sleep, text, with_redirect,
+};
 
 /// Connections to `port` still open on the client side: sockets in /proc/net/tcp whose remote
 /// port is `port` in state ESTABLISHED (01), SYN_SENT (02) or CLOSE_WAIT (08). IPv4 only, which
@@ -60,7 +58,7 @@ async fn close_stops_the_actors_the_polling_and_the_connections() {
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::auto_poll(Duration::from_millis(100)))
-        .log_sink(memory_log())
+        .log_sink(memory_log(LogLevel::Warn))
         .start()
         .unwrap();
     assert_eq!(text(&client, "greeting").await, "hello");
@@ -110,7 +108,7 @@ fn stopping_the_system_returns_and_ends_all_traffic() {
             let client = ConfigCat::builder(&thread_key)
                 .base_url(base_url)
                 .polling_mode(PollingMode::auto_poll(Duration::from_millis(100)))
-                .log_sink(memory_log())
+                .log_sink(memory_log(LogLevel::Warn))
                 .start()
                 .unwrap();
             let value = text(&client, "greeting").await;
@@ -263,7 +261,7 @@ async fn recovers_from(name: &str, fault: Fault) {
         Fault::Trickle => Duration::from_secs(1),
         _ => Duration::from_secs(30),
     };
-    let manual_log = memory_log();
+    let manual_log = memory_log(LogLevel::Warn);
     let manual = ConfigCat::builder(&manual_key)
         .base_url(base_url.clone())
         .polling_mode(PollingMode::manual_poll())
@@ -271,7 +269,7 @@ async fn recovers_from(name: &str, fault: Fault) {
         .log_sink(manual_log.clone())
         .start()
         .unwrap();
-    let auto_log = memory_log();
+    let auto_log = memory_log(LogLevel::Warn);
     let auto = ConfigCat::builder(&auto_key)
         .base_url(base_url.clone())
         .polling_mode(PollingMode::auto_poll(Duration::from_millis(200)))
@@ -453,7 +451,7 @@ async fn a_client_that_never_connected_reports_1103_and_serves_defaults() {
     // Refused from the very start: nothing to serve but the default, 1103 each time.
     let base_url = refused_base_url();
     let key = sdk_key("refused-from-start");
-    let log = memory_log();
+    let log = memory_log(LogLevel::Warn);
     let client = ConfigCat::builder(&key)
         .base_url(base_url.clone())
         .polling_mode(PollingMode::manual_poll())
@@ -479,7 +477,7 @@ async fn a_new_etag_for_the_same_content_is_taken_without_error() {
     let key = sdk_key("etag-same-content");
     let json = simple_config("greeting", "v1");
     cdn.set_config(&key, json.clone());
-    let log = memory_log();
+    let log = memory_log(LogLevel::Warn);
     let changes = Arc::new(Mutex::new(0usize));
     let seen = changes.clone();
     let client = ConfigCat::builder(&key)
@@ -518,7 +516,7 @@ async fn an_oversized_body_is_refused_and_the_last_good_config_kept() {
     let cdn = MockCdn::start();
     let key = sdk_key("oversized-body");
     cdn.set_config(&key, simple_config("greeting", "small"));
-    let log = memory_log();
+    let log = memory_log(LogLevel::Warn);
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::manual_poll())
@@ -553,7 +551,7 @@ async fn a_slow_trickle_that_ends_within_the_read_timeout_is_taken() {
     let cdn = MockCdn::start();
     let key = sdk_key("trickle-in-time");
     cdn.set_config(&key, simple_config("greeting", "v1"));
-    let log = memory_log();
+    let log = memory_log(LogLevel::Warn);
     let client = ConfigCat::builder(&key)
         .base_url(cdn.base_url())
         .polling_mode(PollingMode::manual_poll())
@@ -603,7 +601,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
     for key in [&manual_key, &auto_key] {
         a.set_config(key, simple_config("greeting", "v1"));
     }
-    let manual_log = memory_log();
+    let manual_log = memory_log(LogLevel::Warn);
     let errors = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = errors.clone();
     let manual = ConfigCat::builder(&manual_key)
@@ -613,7 +611,7 @@ async fn a_redirect_loop_is_logged_1104_once_per_refresh_and_recovers() {
         .log_sink(manual_log.clone())
         .start()
         .unwrap();
-    let auto_log = memory_log();
+    let auto_log = memory_log(LogLevel::Warn);
     let auto = ConfigCat::builder(&auto_key)
         .base_url(a.base_url())
         .polling_mode(PollingMode::auto_poll(Duration::from_millis(200)))
@@ -758,7 +756,7 @@ async fn a_should_redirect_ping_pong_is_not_followed_from_a_custom_base_url() {
         &key,
         with_redirect(&simple_config("greeting", "a"), &b.base_url(), 1),
     );
-    let log = memory_log();
+    let log = memory_log(LogLevel::Warn);
     let client = ConfigCat::builder(&key)
         .base_url(a.base_url())
         .polling_mode(PollingMode::manual_poll())

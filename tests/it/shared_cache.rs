@@ -8,15 +8,10 @@ use crate::support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use configcat_actix::cache::{CacheError, ConfigCache, InMemoryCache, cache_key};
+use configcat_actix::cache::{ConfigCache, InMemoryCache, cache_key};
 use configcat_actix::log::event;
 use configcat_actix::*;
-use futures_util::future::BoxFuture;
-use support::{MockCdn, sdk_key, simple_config, sleep, text};
-
-fn millis(time: SystemTime) -> u128 {
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis()
-}
+use support::{BrokenCache, MockCdn, millis, sdk_key, simple_config, sleep, text};
 
 async fn cached(cache: &InMemoryCache, sdk_key: &str) -> Option<String> {
     cache.get(&cache_key(sdk_key)).await.unwrap()
@@ -270,18 +265,6 @@ async fn an_entry_written_by_another_process_is_picked_up_and_announced() {
     assert_eq!(value, "v2");
     assert_eq!(*changes.lock().unwrap(), vec![1, 2]);
     client.send(Close).await.unwrap();
-}
-
-/// A cache whose backend is down.
-struct BrokenCache;
-
-impl ConfigCache for BrokenCache {
-    fn get(&self, _: &str) -> BoxFuture<'static, Result<Option<String>, CacheError>> {
-        Box::pin(async { Err(CacheError::new("connection refused")) })
-    }
-    fn set(&self, _: &str, _: String) -> BoxFuture<'static, Result<(), CacheError>> {
-        Box::pin(async { Err(CacheError::new("connection refused")) })
-    }
 }
 
 #[actix_rt::test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use configcat_actix::log::event;
 use configcat_actix::*;
-use support::{MockCdn, sdk_key, sleep, text};
+use support::{MockCdn, sdk_key, sleep, text, wait_for};
 
 /// The changed keys of each `ConfigChanged` a subscriber got, in order.
 type Seen = Arc<Mutex<Vec<Vec<String>>>>;
@@ -53,14 +53,6 @@ fn recorder(pause: Duration, capacity: usize) -> (Recipient<ConfigChanged>, Seen
         capacity,
     });
     (addr.recipient(), seen)
-}
-
-async fn wait_for(seen: &Mutex<Vec<Vec<String>>>, count: usize) -> Vec<Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while seen.lock().unwrap().len() < count && Instant::now() < deadline {
-        sleep(10).await;
-    }
-    seen.lock().unwrap().clone()
 }
 
 fn config(settings: &[(&str, &str)]) -> String {

@@ -34,7 +34,9 @@ pub use cdn::{
     with_redirect,
 };
 pub use child::{rerun, test_name};
-pub use client::{manual_poll_client, sdk_key, sleep, text};
+pub use client::{
+    BrokenCache, follows, manual_poll_client, memory_log, millis, sdk_key, sleep, text, wait_for,
+};
 pub use data::{config_for_sdk_key, data_path, parse_config, read_data, report};
 pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
