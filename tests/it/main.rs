@@ -1,15 +1,18 @@
-//! The crate's integration tests, in one binary: each module is one former test file, so that
-//! actix, awc and rustls are linked once instead of once per file. Two tests need a process of
-//! their own and live in the other binaries: `tests/heap/` (a counting global allocator) and
-//! `tests/serial/` (the global logger and subscriber, a paused Redis).
+//! The crate's integration tests, in one binary: each module is one topic (one former test
+//! file), so that actix, awc and rustls are linked once instead of once per file. The tests
+//! that need a process of their own are in the two other binaries: `tests/heap/` (a counting
+//! global allocator) and `tests/serial/` (the global logger and subscriber, a paused Redis).
 //!
 //! To add tests: put them in `tests/it/<topic>.rs`, declare `mod <topic>;` below (in order,
 //! behind `#[cfg(feature = "...")]` when they need a cargo feature: a binary cannot have
 //! `required-features` per module), and take helpers from `crate::support`
-//! (`use crate::support::{MockCdn, sdk_key};`). All modules share one process, so a test must not
-//! change process-wide state (environment variables, the global logger, a panic hook, a pause of
-//! the shared Redis): run such a test in a child process (as `quiet_failures` does) or put it in
-//! `tests/serial/`. Test names are `<topic>::<test>` (`cargo test --test it <topic>::`).
+//! (`use crate::support::{MockCdn, sdk_key};`). A former `tests/<topic>.rs` moves here with three
+//! edits: `mod support;` becomes `use crate::support;` (`mod common;` goes, `common::` becomes
+//! `support::`), its `#![cfg(...)]` moves to its `mod` line, and its `[[test]]` entry in
+//! Cargo.toml goes. All modules share one process, so a test must not change process-wide state
+//! (environment variables, the global logger, a panic hook, a pause of the shared Redis): run it
+//! in a child process (`support::rerun`, as `quiet_failures` does) or put it in `tests/serial/`.
+//! Test names are `<topic>::<test>` (`cargo test --test it <topic>::`).
 
 #[path = "../support/mod.rs"]
 mod support;
