@@ -1,5 +1,5 @@
 //! The config the evaluation benches and the allocation test share: one flag per measured case.
-//! Included with `#[path]` by benches/evaluate.rs, tests/allocations.rs and
+//! Included with `#[path]` by benches/evaluate.rs, tests/heap/allocations.rs and
 //! benches/compare/benches/compare.rs, so all three measure the same flags.
 
 /// Ten targeting rules on `Email`, alternating CONTAINS ANY OF (2) and IS ONE OF (0), each

@@ -1,4 +1,4 @@
-//! What the fuzz targets run, shared with tests/fuzz_regressions.rs so that every kept input
+//! What the fuzz targets run, shared with tests/it/fuzz_regressions.rs so that every kept input
 //! replays through exactly the code the fuzzer ran. The targets in fuzz/fuzz_targets/ include
 //! this file with `#[path]`; it only uses the crate's public API and its regular dependencies.
 //!

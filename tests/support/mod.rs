@@ -6,13 +6,19 @@
 //!   HTTPS with [`MockCdn::start_tls`]; records requests, fails on demand.
 //! * [`ForwardProxy`]: a CONNECT-tunnelling proxy, optionally with Basic credentials.
 //! * [`TempDir`]: a scratch directory removed on drop.
+//! * the official cross-SDK data of `tests/data` ([`read_data`], [`config_for_sdk_key`], ...).
 //!
-//! Use with `mod support;` in a test file.
+//! The one support module of the three test binaries (`tests/it`, `tests/heap`,
+//! `tests/serial`): each declares it with `#[path = "../support/mod.rs"] mod support;` and its
+//! modules `use crate::support::...`. `src/fetch/tests.rs` includes some of its files too.
 #![allow(dead_code, unused_imports)]
 
 mod cdn;
+mod child;
 mod client;
+mod data;
 mod http;
+pub mod override_cases;
 mod proxy;
 #[cfg(feature = "redis")]
 mod redis;
@@ -27,7 +33,11 @@ pub use cdn::{
     MockCdn, etag_for, example_config, simple_config, targeting_config, test_data_config,
     with_redirect,
 };
-pub use client::{sdk_key, sleep, text};
+pub use child::{rerun, test_name};
+pub use client::{
+    BrokenCache, follows, manual_poll_client, memory_log, millis, sdk_key, sleep, text, wait_for,
+};
+pub use data::{config_for_sdk_key, data_path, parse_config, read_data, report};
 pub use http::RecordedRequest;
 pub use proxy::ForwardProxy;
 #[cfg(feature = "redis")]
