@@ -260,9 +260,7 @@ impl Segment {
 impl SegmentCondition {
     fn from_raw(raw: RawSegmentCondition, segments: &[Arc<Segment>]) -> SegmentCondition {
         SegmentCondition {
-            segment: usize::try_from(raw.index)
-                .ok()
-                .and_then(|i| segments.get(i).cloned()),
+            segment: segment_at(raw.index, segments),
             comparator: match raw.comparator {
                 0 => Some(SegmentComparator::IsIn),
                 1 => Some(SegmentComparator::IsNotIn),
@@ -270,6 +268,13 @@ impl SegmentCondition {
             },
         }
     }
+}
+
+/// The segment at `index` of the root `s`, if there is one.
+pub(super) fn segment_at(index: i64, segments: &[Arc<Segment>]) -> Option<Arc<Segment>> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| segments.get(i).cloned())
 }
 
 impl PrerequisiteCondition {
