@@ -623,7 +623,7 @@ impl RawValue {
     pub(crate) fn typed(&self, setting_type: SettingType) -> Option<Value> {
         match setting_type {
             SettingType::Bool => self.b.map(Value::Bool),
-            SettingType::String => self.s.as_deref().map(Value::from),
+            SettingType::String => self.s.clone().map(Value::String),
             SettingType::Int => self.i.map(Value::Int),
             SettingType::Double => self.d.map(Value::Double),
         }

@@ -5,6 +5,7 @@
 //! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use smol_str::SmolStr;
@@ -83,9 +84,48 @@ pub(crate) struct RawSetting {
 #[derive(Deserialize, Default, Clone, Debug, PartialEq)]
 pub(crate) struct RawValue {
     pub b: Option<bool>,
-    pub s: Option<String>,
+    /// Read as the `Arc<str>` that a [`crate::Value::String`] holds: the value takes it
+    /// without a copy.
+    #[serde(default, deserialize_with = "shared_text")]
+    pub s: Option<Arc<str>>,
     pub i: Option<i64>,
     pub d: Option<f64>,
+}
+
+/// An optional text, read straight into an `Arc<str>`.
+fn shared_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Arc<str>>, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(text))
+        }
+    }
+    struct Optional;
+    impl<'de> serde::de::Visitor<'de> for Optional {
+        type Value = Option<Arc<str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("option")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_string(Text).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Optional)
 }
 
 #[derive(Deserialize)]
