@@ -29,7 +29,8 @@ pub enum Condition {
 /// Kept small (64 bytes): a config holds thousands. Rare or large parts are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
-    pub(crate) attribute: Box<str>,
+    /// Shared by the conditions of a config that name the same attribute.
+    pub(crate) attribute: Arc<str>,
     pub(crate) comparator: Option<Comparator>,
     /// The comparison value prepared for the comparator, with the text the evaluation log
     /// shows where it cannot show the prepared value: see
@@ -311,7 +312,7 @@ impl UserCondition {
             operand = Some(Operand::Invalid(kept.map(Box::new)));
         }
         UserCondition {
-            attribute: raw.attribute.into_boxed_str(),
+            attribute: raw.attribute,
             comparator,
             operand: operand.unwrap_or(Operand::Invalid(None)),
         }

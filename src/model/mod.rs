@@ -315,6 +315,12 @@ impl Config {
     /// A [`ParseError`] naming the path, line and column when the text is not JSON or a field
     /// has the wrong JSON type.
     pub fn parse(json: &str) -> Result<Config, ParseError> {
+        let parsed = Config::read(json);
+        raw::forget_names();
+        parsed
+    }
+
+    fn read(json: &str) -> Result<Config, ParseError> {
         // serde would also read a struct from an array; a config is always an object.
         let content = json.trim_start();
         if let Some(other) = content.chars().next().filter(|c| *c != '{') {
