@@ -256,7 +256,7 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
         let mut value = None;
         let mut variation_id = None;
         let mut options = None;
-        let mut seen = [false; 4];
+        let mut seen = [false; 6];
         while let Some(key) = map.next_key_seed(Key)? {
             match key {
                 b't' => {
@@ -279,15 +279,11 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
                     options = Some(map.next_value_seed(Options(&mut scratch.options))?);
                 }
                 b'v' => {
-                    if value.is_some() {
-                        return Err(de::Error::custom("a duplicate field"));
-                    }
+                    once(&mut seen[4])?;
                     value = Some(map.next_value::<RawValue>()?);
                 }
                 b'i' => {
-                    if variation_id.is_some() {
-                        return Err(de::Error::custom("a duplicate field"));
-                    }
+                    once(&mut seen[5])?;
                     variation_id = Some(map.next_value::<Option<SmolStr>>()?);
                 }
                 _ => {
