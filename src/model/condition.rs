@@ -29,7 +29,8 @@ pub enum Condition {
 /// Kept small (64 bytes): a config holds thousands. Rare or large parts are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
-    pub(crate) attribute: Box<str>,
+    /// Shared by the conditions of a config that name the same attribute.
+    pub(crate) attribute: Arc<str>,
     pub(crate) comparator: Option<Comparator>,
     /// The comparison value prepared for the comparator, with the text the evaluation log
     /// shows where it cannot show the prepared value: see
@@ -260,9 +261,7 @@ impl Segment {
 impl SegmentCondition {
     fn from_raw(raw: RawSegmentCondition, segments: &[Arc<Segment>]) -> SegmentCondition {
         SegmentCondition {
-            segment: usize::try_from(raw.index)
-                .ok()
-                .and_then(|i| segments.get(i).cloned()),
+            segment: segment_at(raw.index, segments),
             comparator: match raw.comparator {
                 0 => Some(SegmentComparator::IsIn),
                 1 => Some(SegmentComparator::IsNotIn),
@@ -270,6 +269,13 @@ impl SegmentCondition {
             },
         }
     }
+}
+
+/// The segment at `index` of the root `s`, if there is one.
+pub(super) fn segment_at(index: i64, segments: &[Arc<Segment>]) -> Option<Arc<Segment>> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| segments.get(i).cloned())
 }
 
 impl PrerequisiteCondition {
@@ -306,7 +312,7 @@ impl UserCondition {
             operand = Some(Operand::Invalid(kept.map(Box::new)));
         }
         UserCondition {
-            attribute: raw.attribute.into_boxed_str(),
+            attribute: raw.attribute,
             comparator,
             operand: operand.unwrap_or(Operand::Invalid(None)),
         }

@@ -10,6 +10,7 @@ mod changes;
 mod condition;
 mod list;
 pub(crate) mod raw;
+mod read;
 mod value;
 
 use std::collections::HashMap;
@@ -26,7 +27,10 @@ pub use condition::{
 };
 pub use value::{SettingType, Value};
 
-use raw::{RawConfig, RawPercentageOption, RawSetting, RawTargetingRule, RawValue};
+use raw::{
+    RawConfig, RawPercentageOption, RawPreferences, RawServedValue, RawSetting, RawTargetingRule,
+    RawValue,
+};
 
 /// A parsed config_v6 document.
 ///
@@ -311,6 +315,12 @@ impl Config {
     /// A [`ParseError`] naming the path, line and column when the text is not JSON or a field
     /// has the wrong JSON type.
     pub fn parse(json: &str) -> Result<Config, ParseError> {
+        let parsed = Config::read(json);
+        raw::forget_names();
+        parsed
+    }
+
+    fn read(json: &str) -> Result<Config, ParseError> {
         // serde would also read a struct from an array; a config is always an object.
         let content = json.trim_start();
         if let Some(other) = content.chars().next().filter(|c| *c != '{') {
@@ -321,6 +331,11 @@ impl Config {
                 line: before.matches('\n').count() + 1,
                 column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
             });
+        }
+        // The fast path (module `read`); whatever it does not read, the wire types read, with
+        // the same result, or the error and its path.
+        if let Ok(config) = read::read(json) {
+            return Ok(config);
         }
         match serde_json::from_str::<RawConfig>(json) {
             Ok(raw) => Ok(Config::from_raw(raw)),
@@ -361,9 +376,8 @@ impl Config {
     }
 
     fn from_raw(raw: RawConfig) -> Config {
-        let prefs = raw.preferences.unwrap_or_default();
-        let salt: Option<Arc<str>> = prefs.salt.map(Arc::from);
-        let setting_salt = salt.as_deref().map(|s| Arc::new(Box::from(s)));
+        let preferences = Preferences::from_raw(raw.preferences);
+        let setting_salt = read::setting_salt(&preferences);
         let segments: Vec<Arc<Segment>> = raw
             .segments
             .into_iter()
@@ -375,17 +389,24 @@ impl Config {
             .map(|(key, s)| (key, Setting::from_raw(s, &setting_salt, &segments)))
             .collect();
         Config {
-            preferences: Preferences {
-                base_url: prefs.base_url,
-                redirect_mode: prefs.redirect_mode.and_then(|m| match m {
-                    0 => Some(RedirectMode::No),
-                    1 => Some(RedirectMode::Should),
-                    2 => Some(RedirectMode::Force),
-                    _ => None,
-                }),
-                salt,
-            },
+            preferences,
             settings,
+        }
+    }
+}
+
+impl Preferences {
+    fn from_raw(raw: Option<RawPreferences>) -> Preferences {
+        let raw = raw.unwrap_or_default();
+        Preferences {
+            base_url: raw.base_url,
+            redirect_mode: raw.redirect_mode.and_then(|m| match m {
+                0 => Some(RedirectMode::No),
+                1 => Some(RedirectMode::Should),
+                2 => Some(RedirectMode::Force),
+                _ => None,
+            }),
+            salt: raw.salt.map(Arc::from),
         }
     }
 }
@@ -424,22 +445,42 @@ impl Setting {
         segments: &[Arc<Segment>],
     ) -> Setting {
         let setting_type = SettingType::from_code(raw.setting_type);
-        let typed = |v: &RawValue| setting_type.and_then(|t| v.typed(t));
+        let targeting_rules = raw
+            .targeting_rules
+            .into_iter()
+            .map(|r| Arc::new(TargetingRule::from_raw(r, setting_type, segments)))
+            .collect();
+        let mut setting = Setting::assemble(
+            (raw.setting_type, setting_type),
+            raw.percentage_attribute,
+            targeting_rules,
+            &raw.percentage_options,
+            &raw.value,
+            raw.variation_id,
+        );
+        setting.salt.clone_from(salt);
+        setting
+    }
+
+    /// A setting of the type `t` (its code and what it means) from its parts, without the
+    /// salt: the one way both parse paths build a setting.
+    fn assemble(
+        (type_code, setting_type): (i64, Option<SettingType>),
+        percentage_attribute: Option<String>,
+        targeting_rules: Box<[Arc<TargetingRule>]>,
+        percentage_options: &[RawPercentageOption],
+        value: &RawValue,
+        variation_id: Option<SmolStr>,
+    ) -> Setting {
         Setting {
             setting_type,
-            type_code: raw.setting_type,
-            percentage_attribute: raw
-                .percentage_attribute
-                .map(|a| Box::new(a.into_boxed_str())),
-            targeting_rules: raw
-                .targeting_rules
-                .into_iter()
-                .map(|r| Arc::new(TargetingRule::from_raw(r, setting_type, segments)))
-                .collect(),
-            percentage_options: percentage_options(raw.percentage_options, setting_type),
-            value: typed(&raw.value),
-            variation_id: raw.variation_id,
-            salt: salt.clone(),
+            type_code,
+            percentage_attribute: percentage_attribute.map(|a| Box::new(a.into_boxed_str())),
+            targeting_rules,
+            percentage_options: self::percentage_options(percentage_options, setting_type),
+            value: setting_type.and_then(|t| value.typed(t)),
+            variation_id,
+            salt: None,
         }
     }
 
@@ -484,27 +525,28 @@ impl Setting {
 }
 
 fn percentage_options(
-    raw: Vec<RawPercentageOption>,
+    raw: &[RawPercentageOption],
     setting_type: Option<SettingType>,
 ) -> Box<[Arc<PercentageOption>]> {
-    raw.into_iter()
+    raw.iter()
         .map(|o| {
             Arc::new(PercentageOption {
                 percentage: o.percentage,
                 value: setting_type.and_then(|t| o.value.typed(t)),
-                variation_id: o.variation_id,
+                variation_id: o.variation_id.clone(),
             })
         })
         .collect()
 }
 
-impl TargetingRule {
+impl RuleOutcome {
+    /// What a rule serves: its value (`s`) or its percentage options (`p`), exactly one.
     fn from_raw(
-        raw: RawTargetingRule,
+        served: Option<RawServedValue>,
+        options: Option<&[RawPercentageOption]>,
         setting_type: Option<SettingType>,
-        segments: &[Arc<Segment>],
-    ) -> TargetingRule {
-        let then = match (raw.served, raw.percentage_options) {
+    ) -> RuleOutcome {
+        match (served, options) {
             (Some(served), None) => RuleOutcome::Served {
                 value: setting_type.and_then(|t| served.value.typed(t)),
                 variation_id: served.variation_id,
@@ -513,14 +555,27 @@ impl TargetingRule {
                 RuleOutcome::PercentageOptions(percentage_options(options, setting_type))
             }
             _ => RuleOutcome::Missing,
-        };
+        }
+    }
+}
+
+impl TargetingRule {
+    fn from_raw(
+        raw: RawTargetingRule,
+        setting_type: Option<SettingType>,
+        segments: &[Arc<Segment>],
+    ) -> TargetingRule {
         TargetingRule {
             conditions: raw
                 .conditions
                 .into_iter()
                 .map(|c| Condition::from_raw(c, segments))
                 .collect(),
-            then,
+            then: RuleOutcome::from_raw(
+                raw.served,
+                raw.percentage_options.as_deref(),
+                setting_type,
+            ),
         }
     }
 
@@ -574,7 +629,7 @@ impl RawValue {
     pub(crate) fn typed(&self, setting_type: SettingType) -> Option<Value> {
         match setting_type {
             SettingType::Bool => self.b.map(Value::Bool),
-            SettingType::String => self.s.as_deref().map(Value::from),
+            SettingType::String => self.s.clone().map(Value::String),
             SettingType::Int => self.i.map(Value::Int),
             SettingType::Double => self.d.map(Value::Double),
         }

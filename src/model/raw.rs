@@ -5,6 +5,7 @@
 //! Unknown fields are ignored so that the CDN can add fields without breaking old clients.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use smol_str::SmolStr;
@@ -83,9 +84,48 @@ pub(crate) struct RawSetting {
 #[derive(Deserialize, Default, Clone, Debug, PartialEq)]
 pub(crate) struct RawValue {
     pub b: Option<bool>,
-    pub s: Option<String>,
+    /// Read as the `Arc<str>` that a [`crate::Value::String`] holds: the value takes it
+    /// without a copy.
+    #[serde(default, deserialize_with = "shared_text")]
+    pub s: Option<Arc<str>>,
     pub i: Option<i64>,
     pub d: Option<f64>,
+}
+
+/// An optional text, read straight into an `Arc<str>`.
+fn shared_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Arc<str>>, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(text))
+        }
+    }
+    struct Optional;
+    impl<'de> serde::de::Visitor<'de> for Optional {
+        type Value = Option<Arc<str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("option")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_string(Text).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Optional)
 }
 
 #[derive(Deserialize)]
@@ -118,8 +158,8 @@ pub(crate) struct RawCondition {
 
 #[derive(Deserialize)]
 pub(crate) struct RawUserCondition {
-    #[serde(rename = "a", default)]
-    pub attribute: String,
+    #[serde(rename = "a", default, deserialize_with = "attribute_name")]
+    pub attribute: Arc<str>,
     #[serde(rename = "c")]
     pub comparator: i64,
     #[serde(rename = "s")]
@@ -128,6 +168,49 @@ pub(crate) struct RawUserCondition {
     pub number_value: Option<f64>,
     #[serde(rename = "l")]
     pub list_value: Option<PackedTexts>,
+}
+
+/// How many distinct attribute names a parse shares (a config names a few, in thousands of
+/// conditions); past these, a name is held by its condition alone.
+const NAMES_SHARED: usize = 16;
+
+thread_local! {
+    /// The attribute names read by the parse under way on this thread (emptied when it ends:
+    /// see [`forget_names`]).
+    static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A condition's attribute name, shared with the conditions before it that name the same
+/// attribute: one allocation per name rather than per condition.
+fn attribute_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+    struct Name;
+    impl serde::de::Visitor<'_> for Name {
+        type Value = Arc<str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+            Ok(NAMES.with(|names| {
+                // Nothing re-enters while the table is borrowed.
+                let mut names = names.borrow_mut();
+                if let Some(known) = names.iter().find(|known| ***known == *name) {
+                    return known.clone();
+                }
+                let new: Arc<str> = Arc::from(name);
+                if names.len() < NAMES_SHARED {
+                    names.push(new.clone());
+                }
+                new
+            }))
+        }
+    }
+    deserializer.deserialize_string(Name)
+}
+
+/// Ends the sharing of attribute names of the parse that just ended: nothing read from one
+/// document is kept after it.
+pub(crate) fn forget_names() {
+    NAMES.with(|names| names.borrow_mut().clear());
 }
 
 /// A JSON array of strings read into one text and the end of each item in it: no allocation
@@ -258,6 +341,51 @@ pub(crate) struct RawPercentageOption {
 #[cfg(test)]
 mod tests {
     use crate::model::Config;
+
+    #[test]
+    fn a_config_holds_each_attribute_name_once_and_the_parse_keeps_none() {
+        let rule = |attribute: &str| {
+            format!(
+                r#"{{"c":[{{"u":{{"a":"{attribute}","c":28,"s":"x"}}}}],"s":{{"v":{{"b":true}}}}}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{},{}]}},"b":{{"t":0,"v":{{"b":false}},"r":[{}]}}}}}}"#,
+            rule("Email"),
+            rule("Country"),
+            rule("Email")
+        );
+        let config = Config::parse(&json).expect("parses");
+        let attribute = |key: &str, rule: usize| match &config.settings()[key].targeting_rules()
+            [rule]
+            .conditions()[0]
+        {
+            crate::model::Condition::User(condition) => condition.attribute.clone(),
+            other => panic!("a user condition, not {other:?}"),
+        };
+        assert!(std::sync::Arc::ptr_eq(
+            &attribute("a", 0),
+            &attribute("b", 0)
+        ));
+        assert_eq!(
+            (&*attribute("a", 1), &*attribute("b", 0)),
+            ("Country", "Email")
+        );
+        assert_eq!(super::NAMES.with(|names| names.borrow().len()), 0);
+        // Past the shared names, each condition holds its own.
+        let many: Vec<String> = (0..super::NAMES_SHARED + 2)
+            .map(|i| rule(&format!("A{i}")))
+            .collect();
+        let json = format!(
+            r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{}]}}}}}}"#,
+            many.join(",")
+        );
+        let config = Config::parse(&json).expect("parses");
+        assert_eq!(
+            config.settings()["a"].targeting_rules().len(),
+            super::NAMES_SHARED + 2
+        );
+    }
 
     #[test]
     fn a_duplicate_setting_key_keeps_the_last_setting_as_a_map_would() {

@@ -1,0 +1,611 @@
+//! The fast path of [`Config::parse`]: serde visitors that build the model while reading the
+//! document, instead of reading it into the wire types of [`super::raw`] first and converting
+//! them.
+//!
+//! Why: a setting's rules, conditions and percentage options are read into scratch lists that
+//! live for the whole parse, and each is copied out once at its exact size, so the only
+//! allocations left are the model's own (the raw types grew a `Vec` per list by doubling, and
+//! then the model copied each one again). The innermost objects (user, segment and
+//! prerequisite conditions, served values, percentage options, preferences, segments) are
+//! still read as their wire types and converted by the same functions as before: their
+//! conversion moves what was read.
+//!
+//! The wire types stay the grammar of the document: this path accepts no document they reject
+//! and builds the same model from every document it accepts. Whatever it does not read, it
+//! rejects (a struct written as a JSON array, a duplicate field), and [`Config::parse`] then
+//! reads the document through the wire types, which give the result or the error (with its
+//! path) exactly as before.
+//!
+//! The order of fields is free in JSON, and the CDN writes them in different orders: a
+//! setting's type may come after its values (`{"i":…,"r":…,"t":…,"v":…}`), the preferences
+//! and the segments after the settings. So values are kept in their wire form until the
+//! setting ends, the salt is set on every setting at the end, and segment conditions read
+//! before the segments are pointed at their segment once the segments are read.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use smol_str::SmolStr;
+
+use super::raw::{
+    RawCondition, RawPercentageOption, RawPreferences, RawSegment, RawServedValue, RawValue,
+};
+use super::{
+    Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
+    TargetingRule,
+};
+
+/// Reads `json` straight into a [`Config`], or fails on anything it does not read (see the
+/// module's documentation): the caller then reads it through the wire types.
+pub(super) fn read(json: &str) -> Result<Config, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let config = deserializer.deserialize_map(Document)?;
+    deserializer.end()?;
+    Ok(config)
+}
+
+/// The one-letter name of a field, or 0 for any other name (ignored, as the wire types do).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = u8;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u8, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for Key {
+    type Value = u8;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<u8, E> {
+        Ok(match name.as_bytes() {
+            [letter] => *letter,
+            _ => 0,
+        })
+    }
+}
+
+/// Fails on a field seen twice, which the wire types reject (and report).
+fn once<E: de::Error>(seen: &mut bool) -> Result<(), E> {
+    if std::mem::replace(seen, true) {
+        return Err(E::custom("a duplicate field"));
+    }
+    Ok(())
+}
+
+/// Lists reused from one setting to the next for the whole parse.
+#[derive(Default)]
+struct Scratch {
+    rules: Vec<PendingRule>,
+    conditions: Vec<Condition>,
+    /// The percentage options of the setting being read, its own and its rules'.
+    options: Vec<RawPercentageOption>,
+    /// The segment indexes of the segment conditions read before the segments, in document
+    /// order.
+    deferred_segments: Vec<i64>,
+}
+
+/// A targeting rule whose values wait for the setting's type.
+struct PendingRule {
+    conditions: Box<[Condition]>,
+    served: Option<RawServedValue>,
+    /// Which of [`Scratch::options`] it serves, if it has `p`.
+    options: Option<std::ops::Range<usize>>,
+}
+
+struct Document;
+
+impl<'de> Visitor<'de> for Document {
+    type Value = Config;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a config")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Config, A::Error> {
+        let mut scratch = Scratch::default();
+        let (mut preferences, mut segments, mut settings) = (None, None, None);
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'p' => {
+                    once(&mut seen[0])?;
+                    preferences = map.next_value::<Option<RawPreferences>>()?;
+                }
+                b's' => {
+                    once(&mut seen[1])?;
+                    segments = Some(map.next_value_seed(Segments)?);
+                }
+                b'f' => {
+                    once(&mut seen[2])?;
+                    settings = Some(map.next_value_seed(SettingsSeed {
+                        segments: segments.as_deref(),
+                        scratch: &mut scratch,
+                    })?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let segments = segments.unwrap_or_default();
+        let mut settings: Vec<(SmolStr, Setting)> = settings.unwrap_or_default();
+        if !scratch.deferred_segments.is_empty() {
+            point_at_segments(&mut settings, &scratch.deferred_segments, &segments)?;
+        }
+        let preferences = Preferences::from_raw(preferences);
+        let salt = setting_salt(&preferences);
+        for (_, setting) in &mut settings {
+            setting.salt.clone_from(&salt);
+        }
+        Ok(Config {
+            preferences,
+            settings: settings.into_iter().collect::<Settings>(),
+        })
+    }
+}
+
+/// The salt as every setting holds it.
+pub(super) fn setting_salt(preferences: &Preferences) -> Option<Arc<Box<str>>> {
+    preferences.salt.as_deref().map(|s| Arc::new(Box::from(s)))
+}
+
+/// Points the segment conditions read before the segments at their segment, in the order they
+/// were read.
+fn point_at_segments<E: de::Error>(
+    settings: &mut [(SmolStr, Setting)],
+    indexes: &[i64],
+    segments: &[Arc<Segment>],
+) -> Result<(), E> {
+    let mut indexes = indexes.iter();
+    for (_, setting) in settings {
+        for rule in setting.targeting_rules.iter_mut() {
+            // Nothing else holds the rule yet.
+            let rule = Arc::get_mut(rule).ok_or_else(|| E::custom("a shared rule"))?;
+            for condition in rule.conditions.iter_mut() {
+                if let Condition::Segment(condition) = condition {
+                    let index = indexes.next().ok_or_else(|| E::custom("a lost segment"))?;
+                    condition.segment = super::condition::segment_at(*index, segments);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The root `s`: segments, converted as they are read.
+struct Segments;
+
+impl<'de> DeserializeSeed<'de> for Segments {
+    type Value = Vec<Arc<Segment>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Segments {
+    type Value = Vec<Arc<Segment>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut segments = Vec::new();
+        while let Some(raw) = seq.next_element::<RawSegment>()? {
+            segments.push(Arc::new(Segment::from_raw(raw)));
+        }
+        Ok(segments)
+    }
+}
+
+/// The root `f`: the settings in document order (a later duplicate key wins in the map).
+struct SettingsSeed<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    scratch: &'a mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for SettingsSeed<'_> {
+    type Value = Vec<(SmolStr, Setting)>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SettingsSeed<'_> {
+    type Value = Vec<(SmolStr, Setting)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut settings = Vec::new();
+        while let Some(key) = map.next_key::<SmolStr>()? {
+            let setting = map.next_value_seed(SettingSeed {
+                segments: self.segments,
+                scratch: &mut *self.scratch,
+            })?;
+            settings.push((key, setting));
+        }
+        Ok(settings)
+    }
+}
+
+/// One setting. Its values wait for its type (`t`), which may come last.
+struct SettingSeed<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    scratch: &'a mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for SettingSeed<'_> {
+    type Value = Setting;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Setting, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SettingSeed<'_> {
+    type Value = Setting;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a setting")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Setting, A::Error> {
+        let scratch = self.scratch;
+        scratch.rules.clear();
+        scratch.options.clear();
+        let mut setting_type = None;
+        let mut attribute = None;
+        let mut value = None;
+        let mut variation_id = None;
+        let mut options = None;
+        let mut seen = [false; 6];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b't' => {
+                    once(&mut seen[0])?;
+                    setting_type = Some(map.next_value::<i64>()?);
+                }
+                b'a' => {
+                    once(&mut seen[1])?;
+                    attribute = map.next_value::<Option<String>>()?;
+                }
+                b'r' => {
+                    once(&mut seen[2])?;
+                    map.next_value_seed(Rules {
+                        segments: self.segments,
+                        scratch: &mut *scratch,
+                    })?;
+                }
+                b'p' => {
+                    once(&mut seen[3])?;
+                    options = Some(map.next_value_seed(Options(&mut scratch.options))?);
+                }
+                b'v' => {
+                    once(&mut seen[4])?;
+                    value = Some(map.next_value::<RawValue>()?);
+                }
+                b'i' => {
+                    once(&mut seen[5])?;
+                    variation_id = Some(map.next_value::<Option<SmolStr>>()?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let type_code = setting_type.ok_or_else(|| de::Error::missing_field("t"))?;
+        let setting_type = SettingType::from_code(type_code);
+        let Scratch {
+            rules,
+            options: read,
+            ..
+        } = scratch;
+        let options_at = |range: std::ops::Range<usize>| read.get(range).unwrap_or(&[]);
+        let targeting_rules = rules
+            .drain(..)
+            .map(|rule| {
+                Arc::new(TargetingRule {
+                    conditions: rule.conditions,
+                    then: RuleOutcome::from_raw(
+                        rule.served,
+                        rule.options.map(options_at),
+                        setting_type,
+                    ),
+                })
+            })
+            .collect();
+        Ok(Setting::assemble(
+            (type_code, setting_type),
+            attribute,
+            targeting_rules,
+            options.map_or(&[][..], options_at),
+            &value.unwrap_or_default(),
+            variation_id.flatten(),
+        ))
+    }
+}
+
+/// A setting's `r`: rules kept in [`Scratch::rules`] until the setting's type is known.
+struct Rules<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    scratch: &'a mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for Rules<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Rules<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(rule) = seq.next_element_seed(Rule {
+            segments: self.segments,
+            scratch: &mut *self.scratch,
+        })? {
+            self.scratch.rules.push(rule);
+        }
+        Ok(())
+    }
+}
+
+struct Rule<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    scratch: &'a mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for Rule<'_> {
+    type Value = PendingRule;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PendingRule, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Rule<'_> {
+    type Value = PendingRule;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a targeting rule")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PendingRule, A::Error> {
+        let scratch = self.scratch;
+        let mut conditions = None;
+        let mut served = None;
+        let mut options = None;
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'c' => {
+                    once(&mut seen[0])?;
+                    conditions = Some(map.next_value_seed(Conditions {
+                        segments: self.segments,
+                        scratch: &mut *scratch,
+                    })?);
+                }
+                b's' => {
+                    once(&mut seen[1])?;
+                    served = map.next_value::<Option<RawServedValue>>()?;
+                }
+                b'p' => {
+                    once(&mut seen[2])?;
+                    options = map.next_value_seed(Optional(Options(&mut scratch.options)))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(PendingRule {
+            conditions: conditions.unwrap_or_default(),
+            served,
+            options,
+        })
+    }
+}
+
+/// `null` or what `S` reads, as `Option<T>` reads it.
+struct Optional<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Optional<S> {
+    type Value = Option<S::Value>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Optional<S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(deserializer).map(Some)
+    }
+}
+
+/// A percentage option list, appended to [`Scratch::options`]: the range it took.
+struct Options<'a>(&'a mut Vec<RawPercentageOption>);
+
+impl<'de> DeserializeSeed<'de> for Options<'_> {
+    type Value = std::ops::Range<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Options<'_> {
+    type Value = std::ops::Range<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let start = self.0.len();
+        while let Some(option) = seq.next_element::<RawPercentageOption>()? {
+            self.0.push(option);
+        }
+        Ok(start..self.0.len())
+    }
+}
+
+/// A rule's `c`, converted as read and copied out at its exact size.
+struct Conditions<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    scratch: &'a mut Scratch,
+}
+
+impl<'de> DeserializeSeed<'de> for Conditions<'_> {
+    type Value = Box<[Condition]>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Conditions<'_> {
+    type Value = Box<[Condition]>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let scratch = self.scratch;
+        scratch.conditions.clear();
+        while let Some(raw) = seq.next_element::<RawCondition>()? {
+            let segments = match self.segments {
+                Some(segments) => segments,
+                None => {
+                    if let (None, Some(segment), None) =
+                        (&raw.user, &raw.segment, &raw.prerequisite)
+                    {
+                        scratch.deferred_segments.push(segment.index);
+                    }
+                    &[]
+                }
+            };
+            scratch.conditions.push(Condition::from_raw(raw, segments));
+        }
+        Ok(scratch.conditions.drain(..).collect())
+    }
+}
+
+/// The generated config of the parse and memory benches.
+#[cfg(test)]
+#[path = "../../benches/support/big_config.rs"]
+mod big_config;
+
+#[cfg(test)]
+mod tests {
+    use super::super::raw::RawConfig;
+    use super::big_config;
+    use super::*;
+
+    /// The config the wire types build, as before the fast path.
+    fn through_wire_types(json: &str) -> Config {
+        Config::from_raw(serde_json::from_str::<RawConfig>(json).expect("the wire types read it"))
+    }
+
+    /// Reads `json` on the fast path, which must read it, and checks that it built what the
+    /// wire types build.
+    fn assert_same(json: &str) {
+        let fast = read(json).unwrap_or_else(|e| panic!("the fast path reads it: {e}"));
+        let wire = through_wire_types(json);
+        assert_eq!(fast.preferences(), wire.preferences());
+        assert_eq!(fast.settings().len(), wire.settings().len());
+        for (key, setting) in wire.settings() {
+            assert_eq!(fast.settings().get(key), Some(setting), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_builds_what_the_wire_types_build_from_every_test_config() {
+        let mut read_configs = 0;
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).expect("a test data folder") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let json = std::fs::read_to_string(&path).expect("a test file");
+                    let is_config = json.trim_start().starts_with('{')
+                        && serde_json::from_str::<RawConfig>(&json)
+                            .is_ok_and(|raw| !raw.settings.is_empty());
+                    if is_config {
+                        assert_same(&json);
+                        read_configs += 1;
+                    }
+                }
+            }
+        }
+        assert!(read_configs >= 20, "{read_configs} configs");
+        assert_same(&big_config::big_config_json(200));
+    }
+
+    #[test]
+    fn fields_may_come_in_any_order() {
+        let rules = r#""r":[{"c":[{"s":{"s":1,"c":0}},{"u":{"a":"Email","c":16,"l":["x"]}}],"s":{"v":{"s":"seg"},"i":"r1"}},
+            {"p":[{"p":40,"v":{"s":"a"},"i":"p1"},{"i":"p2","v":{"s":"b"},"p":60}],"c":[{"s":{"c":1,"s":0}}]},
+            {"c":[{"p":{"f":"other","c":0,"v":{"s":"x"}}}]}]"#;
+        let setting = format!(
+            r#"{{"i":"d",{rules},"p":[{{"p":100,"v":{{"s":"all"}}}}],"a":"Country","v":{{"s":"def"}},"t":1}}"#
+        );
+        let segments = r#""s":[{"n":"A","r":[{"a":"Email","c":2,"l":["@a"]}]},{"n":"B","r":[]}]"#;
+        let preferences = r#""p":{"s":"salt","u":"https://example.com","r":1}"#;
+        let other = r#""other":{"t":1,"v":{"s":"x"}}"#;
+        for json in [
+            format!(r#"{{{preferences},{segments},"f":{{"a":{setting},{other}}}}}"#),
+            format!(r#"{{"f":{{"a":{setting},{other}}},{segments},{preferences}}}"#),
+            format!(r#"{{"f":{{"a":{setting},{other}}},{preferences}}}"#),
+            format!(r#"{{"x":[1,{{"s":[]}}],"f":{{"a":{setting},"a":{setting}}},{segments}}}"#),
+        ] {
+            assert_same(&json);
+        }
+        let config = read(&format!(
+            r#"{{"f":{{"a":{setting}}},{segments},{preferences}}}"#
+        ))
+        .expect("reads");
+        let rules = config.settings()["a"].targeting_rules();
+        match (&rules[0].conditions()[0], &rules[1].conditions()[0]) {
+            (Condition::Segment(b), Condition::Segment(a)) => {
+                assert_eq!(b.segment.as_ref().map(|s| s.name()), Some("B"));
+                assert_eq!(a.segment.as_ref().map(|s| s.name()), Some("A"));
+            }
+            other => panic!("segment conditions, not {other:?}"),
+        }
+        assert_eq!(
+            config.settings()["a"].salt.as_deref().map(|s| &**s),
+            Some("salt")
+        );
+    }
+
+    /// What the fast path does not read, the wire types read (or reject) as before.
+    #[test]
+    fn what_the_fast_path_leaves_the_wire_types_read() {
+        let as_array = r#"{"f":{"a":[2,null,[],[],{"i":7},"v1"]}}"#;
+        assert!(read(as_array).is_err());
+        let config = Config::parse(as_array).expect("the wire types read a struct as an array");
+        assert_eq!(
+            config.settings()["a"]
+                .default_value()
+                .and_then(|v| v.as_int()),
+            Some(7)
+        );
+        let duplicate = r#"{"f":{"a":{"t":2,"v":{"i":1},"t":2}}}"#;
+        assert!(read(duplicate).is_err());
+        let error = Config::parse(duplicate).expect_err("a duplicate field");
+        assert_eq!(error.path(), "f.a");
+        assert!(error.to_string().contains("duplicate field `t`"), "{error}");
+        let missing_type = r#"{"f":{"a":{"v":{"i":1}}}}"#;
+        assert!(read(missing_type).is_err());
+        assert_eq!(
+            Config::parse(missing_type).expect_err("no type").path(),
+            "f.a"
+        );
+    }
+}
