@@ -193,12 +193,9 @@ impl<'a> View<'a> {
         self.closed
     }
 
-    // Inlined into the handle's and the snapshot's reads, which build the view: passed through
-    // memory instead, the view's fields are stored in halves and loaded whole, and the load
-    // stalls (5 ns of 28). Hence always, and the rare paths in functions of their own: with
-    // the details path inside it, it was too large for the compiler to inline into the
-    // snapshot's read (1.4 ns more per no-rule read).
-    #[inline(always)]
+    // Inlined into the handle's read, which builds the view: passed through memory instead, the
+    // view's fields are stored in halves and loaded whole, and the load stalls (5 ns of 28).
+    #[inline]
     pub(crate) fn get_value<T: FlagValue>(
         &self,
         key: &str,
@@ -206,19 +203,13 @@ impl<'a> View<'a> {
         user: Option<&'a User>,
     ) -> T {
         if self.report_evaluations || self.closed {
-            return self.reported_value(key, default, user);
+            return self.details_for("get_value", key, default, user).value;
         }
         let Some(config) = self.config else {
             config_missing(self.sink, key, &default);
             return default;
         };
         eval::evaluate_value(config, key, default, self.user(user), self.sink)
-    }
-
-    /// `get_value` when hooks want the details or the client is closed.
-    #[inline(never)]
-    fn reported_value<T: FlagValue>(&self, key: &str, default: T, user: Option<&'a User>) -> T {
-        self.details_for("get_value", key, default, user).value
     }
 
     pub(crate) fn get_value_details<T: FlagValue>(
@@ -347,7 +338,6 @@ fn say_closed(sink: &dyn LogSink, method: &str) {
     );
 }
 
-#[cold]
 fn config_missing<T: FlagValue>(sink: &dyn LogSink, key: &str, default: &T) {
     struct Show<'a, T>(&'a T);
     impl<T: FlagValue> std::fmt::Display for Show<'_, T> {
