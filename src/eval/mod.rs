@@ -13,7 +13,6 @@ mod log_builder;
 mod rules;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use smol_str::SmolStr;
@@ -23,7 +22,7 @@ pub use rules::{MAX_PREREQUISITE_DEPTH, MAX_REPLAYED_WARNINGS, Selection};
 
 use crate::log::{LogLevel, LogSink, event};
 use crate::model::{
-    Config, PercentageOption, RuleOutcome, Setting, SettingType, TargetingRule, Value,
+    Config, PercentageOption, RuleOutcome, Setting, SettingType, Shared, TargetingRule, Value,
 };
 use crate::text::write_js_number;
 use crate::user::User;
@@ -205,9 +204,9 @@ pub struct EvaluationDetails<T> {
     /// What went wrong, if anything.
     pub error: Option<EvaluationError>,
     /// The targeting rule that matched, if any.
-    pub matched_targeting_rule: Option<Arc<TargetingRule>>,
+    pub matched_targeting_rule: Option<Shared<TargetingRule>>,
     /// The percentage option that was selected, if any.
-    pub matched_percentage_option: Option<Arc<PercentageOption>>,
+    pub matched_percentage_option: Option<Shared<PercentageOption>>,
     /// When the config used was downloaded; `None` for local-only data.
     pub fetch_time: Option<SystemTime>,
     /// The user the flag was evaluated for.
@@ -410,6 +409,23 @@ impl<'a> Found<'a> {
         id
     }
 
+    /// The matched rule, shared with the setting's list of rules.
+    fn matched_targeting_rule(&self) -> Option<Shared<TargetingRule>> {
+        let rule = self.selection.matched_targeting_rule?;
+        self.setting.targeting_rules.share(rule)
+    }
+
+    /// The selected percentage option, shared with its list: the matched rule's options if
+    /// a rule served them, else the setting's.
+    fn matched_percentage_option(&self) -> Option<Shared<PercentageOption>> {
+        let option = self.selection.matched_percentage_option?;
+        let list = match self.selection.matched_targeting_rule.map(|rule| &rule.then) {
+            Some(RuleOutcome::PercentageOptions(options)) => options,
+            _ => &self.setting.percentage_options,
+        };
+        list.share(option)
+    }
+
     /// The details of a successful evaluation that produced `value`.
     pub(crate) fn details<T>(
         &self,
@@ -423,8 +439,8 @@ impl<'a> Found<'a> {
             variation_id: self.variation_id().cloned(),
             is_default_value: false,
             error: None,
-            matched_targeting_rule: self.selection.matched_targeting_rule.cloned(),
-            matched_percentage_option: self.selection.matched_percentage_option.cloned(),
+            matched_targeting_rule: self.matched_targeting_rule(),
+            matched_percentage_option: self.matched_percentage_option(),
             fetch_time,
             user: user.cloned(),
         }

@@ -2,7 +2,6 @@
 //! (spec §2.2 to §2.8), writing the evaluation log as it goes when one is wanted.
 
 use std::fmt;
-use std::sync::Arc;
 
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -62,9 +61,9 @@ pub struct Selection<'a> {
     /// Its variation id.
     pub variation_id: Option<&'a str>,
     /// The targeting rule that matched, if any.
-    pub matched_targeting_rule: Option<&'a Arc<TargetingRule>>,
+    pub matched_targeting_rule: Option<&'a TargetingRule>,
     /// The percentage option that was selected, if any.
-    pub matched_percentage_option: Option<&'a Arc<PercentageOption>>,
+    pub matched_percentage_option: Option<&'a PercentageOption>,
 }
 
 /// A fatal evaluation error: the config cannot be evaluated for this flag (spec §2.2).
@@ -500,7 +499,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         self.log(|l| {
             l.line("Evaluating targeting rules and applying the first match if any:");
         });
-        for rule in &ctx.setting.targeting_rules {
+        for rule in ctx.setting.targeting_rules.as_slice() {
             match self.evaluate_conditions(&rule.conditions, Some(rule), ctx.key, ctx)? {
                 Outcome::Match(true) => {}
                 Outcome::Match(false) => continue,
@@ -1020,8 +1019,8 @@ impl<'a, 's> Evaluator<'a, 's> {
 
     fn evaluate_percentage_options(
         &mut self,
-        options: &'a [Arc<PercentageOption>],
-        rule: Option<&'a Arc<TargetingRule>>,
+        options: &'a [PercentageOption],
+        rule: Option<&'a TargetingRule>,
         ctx: &mut FlagContext<'a>,
     ) -> Result<Option<Selection<'a>>, Fatal> {
         let Some(user) = self.user else {

@@ -54,7 +54,7 @@ fn prerequisites(setting: &Setting) -> impl Iterator<Item = &str> {
     setting
         .targeting_rules
         .iter()
-        .flat_map(|rule| &rule.conditions)
+        .flat_map(|rule| rule.conditions())
         .filter_map(|condition| match condition {
             Condition::Prerequisite(p) => Some(&*p.key),
             _ => None,

@@ -11,10 +11,12 @@ mod condition;
 mod list;
 pub(crate) mod raw;
 mod read;
+mod shared;
 mod value;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use smol_str::SmolStr;
@@ -25,6 +27,8 @@ pub use condition::{
     Comparator, Condition, PrerequisiteComparator, PrerequisiteCondition, Segment,
     SegmentComparator, SegmentCondition, UserCondition,
 };
+pub use shared::Shared;
+pub(crate) use shared::{SharedList, SharedSlice};
 pub use value::{SettingType, Value};
 
 use raw::{
@@ -233,8 +237,9 @@ pub struct Setting {
     /// settings map, which has up to twice as many slots as settings.
     pub(crate) percentage_attribute: Option<Box<Box<str>>>,
     // Boxed slices, not `Vec`s: no spare capacity, and 8 bytes less each.
-    pub(crate) targeting_rules: Box<[Arc<TargetingRule>]>,
-    pub(crate) percentage_options: Box<[Arc<PercentageOption>]>,
+    // One allocation per list (see `shared.rs`); 16 bytes each, as the boxed slices were.
+    pub(crate) targeting_rules: SharedList<TargetingRule>,
+    pub(crate) percentage_options: SharedList<PercentageOption>,
     pub(crate) value: Option<Value>,
     pub(crate) variation_id: Option<SmolStr>,
     /// The salt of the config this setting came from: settings of different configs can be
@@ -246,7 +251,8 @@ pub struct Setting {
 /// A targeting rule: AND-ed conditions and what to serve when they all hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetingRule {
-    pub(crate) conditions: Box<[Condition]>,
+    /// A run of the block that holds the conditions of all the setting's rules.
+    pub(crate) conditions: SharedSlice<Condition>,
     pub(crate) then: RuleOutcome,
 }
 
@@ -257,7 +263,7 @@ pub(crate) enum RuleOutcome {
         value: Option<Value>,
         variation_id: Option<SmolStr>,
     },
-    PercentageOptions(Box<[Arc<PercentageOption>]>),
+    PercentageOptions(SharedList<PercentageOption>),
     Missing,
 }
 
@@ -445,11 +451,13 @@ impl Setting {
         segments: &[Arc<Segment>],
     ) -> Setting {
         let setting_type = SettingType::from_code(raw.setting_type);
-        let targeting_rules = raw
+        let mut conditions = Vec::new();
+        let rules: Vec<_> = raw
             .targeting_rules
             .into_iter()
-            .map(|r| Arc::new(TargetingRule::from_raw(r, setting_type, segments)))
+            .map(|r| TargetingRule::from_raw(r, setting_type, segments, &mut conditions))
             .collect();
+        let targeting_rules = TargetingRule::list(&SharedList::from(conditions), rules.into_iter());
         let mut setting = Setting::assemble(
             (raw.setting_type, setting_type),
             raw.percentage_attribute,
@@ -467,7 +475,7 @@ impl Setting {
     fn assemble(
         (type_code, setting_type): (i64, Option<SettingType>),
         percentage_attribute: Option<String>,
-        targeting_rules: Box<[Arc<TargetingRule>]>,
+        targeting_rules: SharedList<TargetingRule>,
         percentage_options: &[RawPercentageOption],
         value: &RawValue,
         variation_id: Option<SmolStr>,
@@ -490,8 +498,8 @@ impl Setting {
             setting_type: Some(value.setting_type()),
             type_code: value.setting_type() as i64,
             percentage_attribute: None,
-            targeting_rules: Box::default(),
-            percentage_options: Box::default(),
+            targeting_rules: SharedList::default(),
+            percentage_options: SharedList::default(),
             value: Some(value),
             variation_id: None,
             salt: None,
@@ -514,12 +522,12 @@ impl Setting {
     }
 
     /// The targeting rules, in evaluation order.
-    pub fn targeting_rules(&self) -> &[Arc<TargetingRule>] {
+    pub fn targeting_rules(&self) -> &[TargetingRule] {
         &self.targeting_rules
     }
 
     /// The top-level percentage options.
-    pub fn percentage_options(&self) -> &[Arc<PercentageOption>] {
+    pub fn percentage_options(&self) -> &[PercentageOption] {
         &self.percentage_options
     }
 }
@@ -527,16 +535,12 @@ impl Setting {
 fn percentage_options(
     raw: &[RawPercentageOption],
     setting_type: Option<SettingType>,
-) -> Box<[Arc<PercentageOption>]> {
-    raw.iter()
-        .map(|o| {
-            Arc::new(PercentageOption {
-                percentage: o.percentage,
-                value: setting_type.and_then(|t| o.value.typed(t)),
-                variation_id: o.variation_id.clone(),
-            })
-        })
-        .collect()
+) -> SharedList<PercentageOption> {
+    SharedList::from_exact(raw.iter().map(|o| PercentageOption {
+        percentage: o.percentage,
+        value: setting_type.and_then(|t| o.value.typed(t)),
+        variation_id: o.variation_id.clone(),
+    }))
 }
 
 impl RuleOutcome {
@@ -560,23 +564,32 @@ impl RuleOutcome {
 }
 
 impl TargetingRule {
+    /// A rule's outcome from the wire types, and the run of `conditions` its conditions were
+    /// appended to.
     fn from_raw(
         raw: RawTargetingRule,
         setting_type: Option<SettingType>,
         segments: &[Arc<Segment>],
-    ) -> TargetingRule {
-        TargetingRule {
-            conditions: raw
-                .conditions
-                .into_iter()
-                .map(|c| Condition::from_raw(c, segments))
-                .collect(),
-            then: RuleOutcome::from_raw(
-                raw.served,
-                raw.percentage_options.as_deref(),
-                setting_type,
-            ),
-        }
+        conditions: &mut Vec<Condition>,
+    ) -> (Range<usize>, RuleOutcome) {
+        let start = conditions.len();
+        let read = raw.conditions.into_iter();
+        conditions.extend(read.map(|c| Condition::from_raw(c, segments)));
+        let then =
+            RuleOutcome::from_raw(raw.served, raw.percentage_options.as_deref(), setting_type);
+        (start..conditions.len(), then)
+    }
+
+    /// A setting's rules, each a run of `conditions` (the block that holds the conditions of
+    /// them all) and an outcome: the one way both parse paths build them.
+    pub(crate) fn list(
+        conditions: &SharedList<Condition>,
+        rules: impl ExactSizeIterator<Item = (Range<usize>, RuleOutcome)>,
+    ) -> SharedList<TargetingRule> {
+        SharedList::from_exact(rules.map(|(run, then)| TargetingRule {
+            conditions: conditions.slice(run.start, run.len()),
+            then,
+        }))
     }
 
     /// The conditions, all of which must hold for the rule to match.
@@ -593,7 +606,7 @@ impl TargetingRule {
     }
 
     /// The percentage options served when the rule matches, if it serves any.
-    pub fn percentage_options(&self) -> &[Arc<PercentageOption>] {
+    pub fn percentage_options(&self) -> &[PercentageOption] {
         match &self.then {
             RuleOutcome::PercentageOptions(options) => options,
             _ => &[],

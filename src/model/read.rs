@@ -33,7 +33,7 @@ use super::raw::{
 };
 use super::{
     Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
-    TargetingRule,
+    SharedList, SharedSlice, TargetingRule,
 };
 
 /// Reads `json` straight into a [`Config`], or fails on anything it does not read (see the
@@ -80,6 +80,7 @@ fn once<E: de::Error>(seen: &mut bool) -> Result<(), E> {
 #[derive(Default)]
 struct Scratch {
     rules: Vec<PendingRule>,
+    /// The conditions of the setting being read, its rules' runs one after the other.
     conditions: Vec<Condition>,
     /// The percentage options of the setting being read, its own and its rules'.
     options: Vec<RawPercentageOption>,
@@ -90,7 +91,8 @@ struct Scratch {
 
 /// A targeting rule whose values wait for the setting's type.
 struct PendingRule {
-    conditions: Box<[Condition]>,
+    /// Its run of [`Scratch::conditions`].
+    conditions: std::ops::Range<usize>,
     served: Option<RawServedValue>,
     /// Which of [`Scratch::options`] it serves, if it has `p`.
     options: Option<std::ops::Range<usize>>,
@@ -160,15 +162,27 @@ fn point_at_segments<E: de::Error>(
 ) -> Result<(), E> {
     let mut indexes = indexes.iter();
     for (_, setting) in settings {
-        for rule in setting.targeting_rules.iter_mut() {
-            // Nothing else holds the rule yet.
-            let rule = Arc::get_mut(rule).ok_or_else(|| E::custom("a shared rule"))?;
-            for condition in rule.conditions.iter_mut() {
-                if let Condition::Segment(condition) = condition {
-                    let index = indexes.next().ok_or_else(|| E::custom("a lost segment"))?;
-                    condition.segment = super::condition::segment_at(*index, segments);
+        // Nothing else holds the rules or their conditions yet.
+        let rules = (setting.targeting_rules.get_mut()).ok_or_else(|| E::custom("shared rules"))?;
+        let mut lost = false;
+        SharedSlice::change_shared_block(
+            rules,
+            |rule| &mut rule.conditions,
+            |conditions| {
+                for condition in conditions {
+                    if let Condition::Segment(condition) = condition {
+                        let Some(index) = indexes.next() else {
+                            lost = true;
+                            return;
+                        };
+                        condition.segment = super::condition::segment_at(*index, segments);
+                    }
                 }
-            }
+            },
+        )
+        .ok_or_else(|| E::custom("shared conditions"))?;
+        if lost {
+            return Err(E::custom("a lost segment"));
         }
     }
     Ok(())
@@ -250,6 +264,7 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Setting, A::Error> {
         let scratch = self.scratch;
         scratch.rules.clear();
+        scratch.conditions.clear();
         scratch.options.clear();
         let mut setting_type = None;
         let mut attribute = None;
@@ -295,23 +310,21 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
         let setting_type = SettingType::from_code(type_code);
         let Scratch {
             rules,
+            conditions,
             options: read,
             ..
         } = scratch;
         let options_at = |range: std::ops::Range<usize>| read.get(range).unwrap_or(&[]);
-        let targeting_rules = rules
-            .drain(..)
-            .map(|rule| {
-                Arc::new(TargetingRule {
-                    conditions: rule.conditions,
-                    then: RuleOutcome::from_raw(
-                        rule.served,
-                        rule.options.map(options_at),
-                        setting_type,
-                    ),
-                })
-            })
-            .collect();
+        // The conditions of all the setting's rules in one block, as they were read.
+        let block = SharedList::from_exact(conditions.drain(..));
+        let targeting_rules = TargetingRule::list(
+            &block,
+            rules.drain(..).map(|rule| {
+                let then =
+                    RuleOutcome::from_raw(rule.served, rule.options.map(options_at), setting_type);
+                (rule.conditions, then)
+            }),
+        );
         Ok(Setting::assemble(
             (type_code, setting_type),
             attribute,
@@ -455,27 +468,27 @@ impl<'de> Visitor<'de> for Options<'_> {
     }
 }
 
-/// A rule's `c`, converted as read and copied out at its exact size.
+/// A rule's `c`, converted as read and appended to [`Scratch::conditions`]: the run it took.
 struct Conditions<'a> {
     segments: Option<&'a [Arc<Segment>]>,
     scratch: &'a mut Scratch,
 }
 
 impl<'de> DeserializeSeed<'de> for Conditions<'_> {
-    type Value = Box<[Condition]>;
+    type Value = std::ops::Range<usize>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for Conditions<'_> {
-    type Value = Box<[Condition]>;
+    type Value = std::ops::Range<usize>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a sequence")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let scratch = self.scratch;
-        scratch.conditions.clear();
+        let start = scratch.conditions.len();
         while let Some(raw) = seq.next_element::<RawCondition>()? {
             let segments = match self.segments {
                 Some(segments) => segments,
@@ -490,7 +503,7 @@ impl<'de> Visitor<'de> for Conditions<'_> {
             };
             scratch.conditions.push(Condition::from_raw(raw, segments));
         }
-        Ok(scratch.conditions.drain(..).collect())
+        Ok(start..scratch.conditions.len())
     }
 }
 
@@ -582,6 +595,28 @@ mod tests {
             config.settings()["a"].salt.as_deref().map(|s| &**s),
             Some("salt")
         );
+    }
+
+    /// Both paths put the conditions of all a setting's rules in one block, in rule order,
+    /// and late segments are set in that block without copying it.
+    #[test]
+    fn a_settings_conditions_are_one_block_on_both_paths() {
+        let json = r#"{"f":{"a":{"t":1,"v":{"s":"d"},"r":[
+            {"c":[{"u":{"a":"Email","c":2,"l":["@a"]}},{"s":{"s":0,"c":0}}],"s":{"v":{"s":"1"}}},
+            {"c":[],"s":{"v":{"s":"2"}}},
+            {"c":[{"u":{"a":"Country","c":28,"s":"HU"}}],"s":{"v":{"s":"3"}}}]}},
+            "s":[{"n":"S","r":[{"a":"Email","c":2,"l":["@b"]}]}]}"#;
+        for config in [read(json).expect("reads"), through_wire_types(json)] {
+            let rules = config.settings()["a"].targeting_rules();
+            let runs: Vec<&[Condition]> = rules.iter().map(|r| r.conditions()).collect();
+            assert_eq!(runs.iter().map(|r| r.len()).collect::<Vec<_>>(), [2, 0, 1]);
+            let after_first = runs[0].as_ptr_range().end;
+            assert_eq!(runs[2].as_ptr(), after_first, "the third rule's run follows the first's");
+            match &runs[0][1] {
+                Condition::Segment(c) => assert_eq!(c.segment.as_ref().map(|s| s.name()), Some("S")),
+                other => panic!("a segment condition, not {other:?}"),
+            }
+        }
     }
 
     /// What the fast path does not read, the wire types read (or reject) as before.

@@ -516,8 +516,8 @@ fn assert_skipped(config: &Config, condition: &str, value: impl Into<UserValue>,
     assert_eq!(next.warnings, vec![warning.clone()], "A = {value:?}");
     let rule = next.details.matched_targeting_rule.expect("the next rule");
     assert_eq!(
-        Arc::as_ptr(&rule),
-        Arc::as_ptr(&config.settings()["probe"].targeting_rules()[1]),
+        std::ptr::from_ref(&*rule),
+        std::ptr::from_ref(&config.settings()["probe"].targeting_rules()[1]),
         "A = {value:?}: the second rule matched"
     );
     let skipped = format!(
