@@ -631,6 +631,7 @@ impl ConfigCatBuilder {
             mode,
             read_timeout: options.read_timeout,
             sink,
+            report_evaluations: hooks.wants_flag_evaluated(),
             hooks,
             refresh: poller.clone().recipient(),
             access_sync,

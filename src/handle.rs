@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     pub(crate) read_timeout: Duration,
     pub(crate) sink: Arc<dyn LogSink>,
     pub(crate) hooks: Arc<Hooks>,
+    /// Whether `hooks` has `on_flag_evaluated` hooks (they never change after the build): kept
+    /// here so that an evaluation does not read the hooks' allocation to find none.
+    pub(crate) report_evaluations: bool,
     pub(crate) refresh: Recipient<Refresh>,
     pub(crate) access_sync: Option<AccessSync>,
 }
@@ -141,7 +144,7 @@ impl Shared {
             default_user: current.default_user.as_ref(),
             sink: &*self.sink,
             hooks: &self.hooks,
-            report_evaluations: self.hooks.wants_flag_evaluated(),
+            report_evaluations: self.report_evaluations,
             closed: self.published.closed(),
         }
     }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use smol_str::SmolStr;
+
 use crate::text;
 
 /// The user a flag is evaluated for, with the attributes targeting rules compare.
@@ -44,7 +46,8 @@ pub(crate) struct Attributes {
     country_forms: Forms,
     /// A short list beats a map here: users carry a handful of attributes, and a linear scan
     /// over them is faster than hashing the name.
-    custom: Vec<(String, UserValue, Forms)>,
+    /// Names inline up to 23 bytes: a condition's lookup compares them without another read.
+    custom: Vec<(SmolStr, UserValue, Forms)>,
 }
 
 /// The forms of one attribute value that comparators read, each computed at most once, on
@@ -174,7 +177,7 @@ impl User {
     /// those names always mean the well-known attributes.
     #[must_use]
     pub fn custom(mut self, name: impl Into<String>, value: impl Into<UserValue>) -> User {
-        let name = name.into();
+        let name = SmolStr::from(name.into());
         let value = value.into();
         let custom = &mut self.edit().custom;
         match custom.iter_mut().find(|(n, _, _)| *n == name) {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use smol_str::SmolStr;
+
 use super::list::{AffixList, HashList, IndexedTextList, TextList};
 use super::raw::{
     RawCondition, RawPrerequisiteCondition, RawSegment, RawSegmentCondition, RawUserCondition,
@@ -29,8 +31,9 @@ pub enum Condition {
 /// Kept small (64 bytes): a config holds thousands. Rare or large parts are boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserCondition {
-    /// Shared by the conditions of a config that name the same attribute.
-    pub(crate) attribute: Arc<str>,
+    /// Inline up to 23 bytes; a longer name is shared by the conditions of a config that
+    /// name it.
+    pub(crate) attribute: SmolStr,
     pub(crate) comparator: Option<Comparator>,
     /// The comparison value prepared for the comparator, with the text the evaluation log
     /// shows where it cannot show the prepared value: see

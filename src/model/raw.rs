@@ -159,7 +159,7 @@ pub(crate) struct RawCondition {
 #[derive(Deserialize)]
 pub(crate) struct RawUserCondition {
     #[serde(rename = "a", default, deserialize_with = "attribute_name")]
-    pub attribute: Arc<str>,
+    pub attribute: SmolStr,
     #[serde(rename = "c")]
     pub comparator: i64,
     #[serde(rename = "s")]
@@ -170,37 +170,41 @@ pub(crate) struct RawUserCondition {
     pub list_value: Option<PackedTexts>,
 }
 
-/// How many distinct attribute names a parse shares (a config names a few, in thousands of
-/// conditions); past these, a name is held by its condition alone.
+/// How many distinct long attribute names a parse shares (a config names a few, in thousands of
+/// conditions); past these, a long name is held by its condition alone.
 const NAMES_SHARED: usize = 16;
 
 thread_local! {
-    /// The attribute names read by the parse under way on this thread (emptied when it ends:
-    /// see [`forget_names`]).
-    static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    /// The long attribute names read by the parse under way on this thread (emptied when it
+    /// ends: see [`forget_names`]).
+    static NAMES: RefCell<Vec<SmolStr>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A condition's attribute name, shared with the conditions before it that name the same
-/// attribute: one allocation per name rather than per condition.
-fn attribute_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+/// A condition's attribute name: inline in the condition up to 23 bytes (most names), so that
+/// comparing it reads no other memory; a longer one shared with the conditions before it that
+/// name the same attribute, one allocation per name rather than per condition.
+fn attribute_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SmolStr, D::Error> {
     struct Name;
     impl serde::de::Visitor<'_> for Name {
-        type Value = Arc<str>;
+        type Value = SmolStr;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a string")
         }
-        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<SmolStr, E> {
+            let inline = SmolStr::new(name);
+            if !inline.is_heap_allocated() {
+                return Ok(inline);
+            }
             Ok(NAMES.with(|names| {
                 // Nothing re-enters while the table is borrowed.
                 let mut names = names.borrow_mut();
-                if let Some(known) = names.iter().find(|known| ***known == *name) {
+                if let Some(known) = names.iter().find(|known| **known == *name) {
                     return known.clone();
                 }
-                let new: Arc<str> = Arc::from(name);
                 if names.len() < NAMES_SHARED {
-                    names.push(new.clone());
+                    names.push(inline.clone());
                 }
-                new
+                inline
             }))
         }
     }
@@ -343,7 +347,8 @@ mod tests {
     use crate::model::Config;
 
     #[test]
-    fn a_config_holds_each_attribute_name_once_and_the_parse_keeps_none() {
+    fn short_attribute_names_are_inline_long_ones_held_once_and_the_parse_keeps_none() {
+        const LONG: &str = "CustomerSubscriptionTierName";
         let rule = |attribute: &str| {
             format!(
                 r#"{{"c":[{{"u":{{"a":"{attribute}","c":28,"s":"x"}}}}],"s":{{"v":{{"b":true}}}}}}"#
@@ -351,9 +356,9 @@ mod tests {
         };
         let json = format!(
             r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{},{}]}},"b":{{"t":0,"v":{{"b":false}},"r":[{}]}}}}}}"#,
-            rule("Email"),
+            rule(LONG),
             rule("Country"),
-            rule("Email")
+            rule(LONG)
         );
         let config = Config::parse(&json).expect("parses");
         let attribute = |key: &str, rule: usize| match &config.settings()[key].targeting_rules()
@@ -363,18 +368,21 @@ mod tests {
             crate::model::Condition::User(condition) => condition.attribute.clone(),
             other => panic!("a user condition, not {other:?}"),
         };
-        assert!(std::sync::Arc::ptr_eq(
-            &attribute("a", 0),
-            &attribute("b", 0)
-        ));
-        assert_eq!(
-            (&*attribute("a", 1), &*attribute("b", 0)),
-            ("Country", "Email")
+        let (long_a, long_b) = (attribute("a", 0), attribute("b", 0));
+        assert!(long_a.is_heap_allocated());
+        assert!(
+            std::ptr::eq(long_a.as_str(), long_b.as_str()),
+            "one allocation for the long name"
         );
+        assert!(
+            !attribute("a", 1).is_heap_allocated(),
+            "a short name is inline"
+        );
+        assert_eq!((&*attribute("a", 1), &*long_b), ("Country", LONG));
         assert_eq!(super::NAMES.with(|names| names.borrow().len()), 0);
         // Past the shared names, each condition holds its own.
         let many: Vec<String> = (0..super::NAMES_SHARED + 2)
-            .map(|i| rule(&format!("A{i}")))
+            .map(|i| rule(&format!("{LONG}{i}")))
             .collect();
         let json = format!(
             r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{}]}}}}}}"#,

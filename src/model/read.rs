@@ -611,9 +611,15 @@ mod tests {
             let runs: Vec<&[Condition]> = rules.iter().map(|r| r.conditions()).collect();
             assert_eq!(runs.iter().map(|r| r.len()).collect::<Vec<_>>(), [2, 0, 1]);
             let after_first = runs[0].as_ptr_range().end;
-            assert_eq!(runs[2].as_ptr(), after_first, "the third rule's run follows the first's");
+            assert_eq!(
+                runs[2].as_ptr(),
+                after_first,
+                "the third rule's run follows the first's"
+            );
             match &runs[0][1] {
-                Condition::Segment(c) => assert_eq!(c.segment.as_ref().map(|s| s.name()), Some("S")),
+                Condition::Segment(c) => {
+                    assert_eq!(c.segment.as_ref().map(|s| s.name()), Some("S"))
+                }
                 other => panic!("a segment condition, not {other:?}"),
             }
         }
