@@ -190,21 +190,29 @@ fn attribute_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<A
             f.write_str("a string")
         }
         fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
-            Ok(NAMES.with(|names| {
-                // Nothing re-enters while the table is borrowed.
-                let mut names = names.borrow_mut();
-                if let Some(known) = names.iter().find(|known| ***known == *name) {
-                    return known.clone();
-                }
-                let new: Arc<str> = Arc::from(name);
-                if names.len() < NAMES_SHARED {
-                    names.push(new.clone());
-                }
-                new
-            }))
+            // Nothing re-enters while the table is borrowed.
+            Ok(NAMES.with(|names| shared_name(&mut names.borrow_mut(), name)))
         }
     }
     deserializer.deserialize_string(Name)
+}
+
+/// `name` as held in `names` (the names read so far, up to [`NAMES_SHARED`]), added if new.
+pub(crate) fn shared_name(names: &mut Vec<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(known) = names.iter().find(|known| ***known == *name) {
+        return known.clone();
+    }
+    let new: Arc<str> = Arc::from(name);
+    if names.len() < NAMES_SHARED {
+        names.push(new.clone());
+    }
+    new
+}
+
+/// How many attribute names this thread's table holds.
+#[cfg(test)]
+pub(crate) fn names_held() -> usize {
+    NAMES.with(|names| names.borrow().len())
 }
 
 /// Ends the sharing of attribute names of the parse that just ended: nothing read from one
@@ -261,20 +269,8 @@ impl<'de> Deserialize<'de> for PackedTexts {
                 SCRATCH.with(|scratch| {
                     // A list holds only strings: nothing re-enters while the buffer is borrowed.
                     let mut scratch = scratch.borrow_mut();
-                    let (text, ends) = &mut *scratch;
-                    text.clear();
-                    ends.clear();
-                    let read = loop {
-                        match seq.next_element_seed(Append(text, ends)) {
-                            Ok(Some(())) => {}
-                            Ok(None) => break Ok(()),
-                            Err(error) => break Err(error),
-                        }
-                    };
-                    let packed = read.map(|()| PackedTexts {
-                        text: text.as_str().into(),
-                        ends: ends.as_slice().into(),
-                    });
+                    let packed = PackedTexts::read(&mut seq, &mut scratch);
+                    let (text, ends) = &*scratch;
                     if text.capacity() > SCRATCH_KEPT || ends.capacity() > SCRATCH_KEPT / 4 {
                         *scratch = Default::default();
                     }
@@ -283,6 +279,23 @@ impl<'de> Deserialize<'de> for PackedTexts {
             }
         }
         deserializer.deserialize_seq(Items)
+    }
+}
+
+impl PackedTexts {
+    /// Reads the items of `seq` through the scratch buffers `(text, ends)` and copies them out
+    /// at their exact size.
+    pub(crate) fn read<'de, A: serde::de::SeqAccess<'de>>(
+        seq: &mut A,
+        (text, ends): &mut (String, Vec<u32>),
+    ) -> Result<PackedTexts, A::Error> {
+        text.clear();
+        ends.clear();
+        while let Some(()) = seq.next_element_seed(Append(text, ends))? {}
+        Ok(PackedTexts {
+            text: text.as_str().into(),
+            ends: ends.as_slice().into(),
+        })
     }
 }
 

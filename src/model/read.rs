@@ -29,7 +29,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use smol_str::SmolStr;
 
 use super::raw::{
-    RawCondition, RawPercentageOption, RawPreferences, RawSegment, RawServedValue, RawValue,
+    self, PackedTexts, RawCondition, RawPercentageOption, RawPreferences, RawSegment,
+    RawServedValue, RawUserCondition, RawValue,
 };
 use super::{
     Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
@@ -86,6 +87,17 @@ struct Scratch {
     /// The segment indexes of the segment conditions read before the segments, in document
     /// order.
     deferred_segments: Vec<i64>,
+    texts: Texts,
+}
+
+/// What user conditions are read with: passed along rather than kept per thread (as the wire
+/// types keep them), which costs a look-up of the thread's copy per condition.
+#[derive(Default)]
+struct Texts {
+    /// The comparison list being read (see [`PackedTexts::read`]).
+    list: (String, Vec<u32>),
+    /// The attribute names read so far (see [`raw::shared_name`]).
+    names: Vec<Arc<str>>,
 }
 
 /// A targeting rule whose values wait for the setting's type.
@@ -476,7 +488,7 @@ impl<'de> Visitor<'de> for Conditions<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let scratch = self.scratch;
         scratch.conditions.clear();
-        while let Some(raw) = seq.next_element::<RawCondition>()? {
+        while let Some(raw) = seq.next_element_seed(ConditionSeed(&mut scratch.texts))? {
             let segments = match self.segments {
                 Some(segments) => segments,
                 None => {
@@ -491,6 +503,148 @@ impl<'de> Visitor<'de> for Conditions<'_> {
             scratch.conditions.push(Condition::from_raw(raw, segments));
         }
         Ok(scratch.conditions.drain(..).collect())
+    }
+}
+
+/// A condition, read as [`RawCondition`] reads it.
+struct ConditionSeed<'a>(&'a mut Texts);
+
+impl<'de> DeserializeSeed<'de> for ConditionSeed<'_> {
+    type Value = RawCondition;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawCondition, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConditionSeed<'_> {
+    type Value = RawCondition;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a condition")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCondition, A::Error> {
+        let mut condition = RawCondition {
+            user: None,
+            segment: None,
+            prerequisite: None,
+        };
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'u' => {
+                    once(&mut seen[0])?;
+                    condition.user = map.next_value_seed(Optional(UserConditionSeed(self.0)))?;
+                }
+                b's' => {
+                    once(&mut seen[1])?;
+                    condition.segment = map.next_value()?;
+                }
+                b'p' => {
+                    once(&mut seen[2])?;
+                    condition.prerequisite = map.next_value()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(condition)
+    }
+}
+
+/// A user condition, read as [`RawUserCondition`] reads it, with the buffers of [`Texts`].
+struct UserConditionSeed<'a>(&'a mut Texts);
+
+impl<'de> DeserializeSeed<'de> for UserConditionSeed<'_> {
+    type Value = RawUserCondition;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UserConditionSeed<'_> {
+    type Value = RawUserCondition;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a user condition")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawUserCondition, A::Error> {
+        let texts = self.0;
+        let (mut attribute, mut comparator) = (None, None);
+        let (mut string_value, mut number_value, mut list_value) = (None, None, None);
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'a' => {
+                    once(&mut seen[0])?;
+                    attribute = Some(map.next_value_seed(Name(&mut texts.names))?);
+                }
+                b'c' => {
+                    once(&mut seen[1])?;
+                    comparator = Some(map.next_value::<i64>()?);
+                }
+                b's' => {
+                    once(&mut seen[2])?;
+                    string_value = map.next_value::<Option<String>>()?;
+                }
+                b'd' => {
+                    once(&mut seen[3])?;
+                    number_value = map.next_value::<Option<f64>>()?;
+                }
+                b'l' => {
+                    once(&mut seen[4])?;
+                    list_value = map.next_value_seed(Optional(List(&mut texts.list)))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(RawUserCondition {
+            attribute: attribute.unwrap_or_default(),
+            comparator: comparator.ok_or_else(|| de::Error::missing_field("c"))?,
+            string_value,
+            number_value,
+            list_value,
+        })
+    }
+}
+
+/// An attribute name, shared through [`Texts::names`].
+struct Name<'a>(&'a mut Vec<Arc<str>>);
+
+impl<'de> DeserializeSeed<'de> for Name<'_> {
+    type Value = Arc<str>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Arc<str>, D::Error> {
+        deserializer.deserialize_string(self)
+    }
+}
+
+impl Visitor<'_> for Name<'_> {
+    type Value = Arc<str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+        Ok(raw::shared_name(self.0, name))
+    }
+}
+
+/// A comparison list, packed through [`Texts::list`].
+struct List<'a>(&'a mut (String, Vec<u32>));
+
+impl<'de> DeserializeSeed<'de> for List<'_> {
+    type Value = PackedTexts;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PackedTexts, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for List<'_> {
+    type Value = PackedTexts;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PackedTexts, A::Error> {
+        PackedTexts::read(&mut seq, self.0)
     }
 }
 
@@ -582,6 +736,71 @@ mod tests {
             config.settings()["a"].salt.as_deref().map(|s| &**s),
             Some("salt")
         );
+    }
+
+    /// A rule of a bool setting with these conditions.
+    fn with_conditions(conditions: &str) -> String {
+        format!(
+            r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{conditions}],"s":{{"v":{{"b":true}}}}}}]}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn user_conditions_are_read_with_the_parse_s_own_buffers() {
+        let json = with_conditions(
+            r#"{"u":{"a":"Email","c":2,"l":["@a","@b"]}},{"u":{"l":["x"],"c":34,"a":"Email"}}"#,
+        );
+        raw::forget_names();
+        let config = read(&json).expect("reads");
+        // Not the per-thread table of the wire types, which only `Config::parse` empties.
+        assert_eq!(raw::names_held(), 0);
+        let attributes: Vec<Arc<str>> = config.settings()["a"].targeting_rules()[0]
+            .conditions()
+            .iter()
+            .map(|condition| match condition {
+                Condition::User(user) => user.attribute.clone(),
+                other => panic!("a user condition, not {other:?}"),
+            })
+            .collect();
+        assert!(Arc::ptr_eq(&attributes[0], &attributes[1]));
+        assert_same(&json);
+    }
+
+    #[test]
+    fn user_conditions_read_as_the_wire_types_read_them() {
+        for conditions in [
+            r#"{"u":null}"#,
+            r#"{"u":{"c":16,"a":"Email","s":null,"d":null,"l":null}}"#,
+            r#"{"u":{"c":2}}"#,
+            r#"{"u":{"a":"Seats","c":12,"d":5,"x":[{"a":1}],"ab":"?"}}"#,
+            r#"{"u":{"a":"Email","c":28,"s":"a@b"},"s":{"s":0,"c":0}}"#,
+            r#"{"u":{"a":"V","c":9,"s":"1.0.0"},"x":1},{"p":{"f":"b","c":1,"v":{"b":true}}}"#,
+            r#"{"u":{"a":"E","c":0,"l":["","\"q\"","é"]}},{"u":{"a":"E","c":0,"l":[]}}"#,
+            r#"{"u":{"a":"E","c":99,"l":["x"]}},{},{"s":null,"p":null}"#,
+        ] {
+            assert_same(&with_conditions(conditions));
+        }
+        // What the wire types reject, the fast path rejects: the wire types give the error.
+        for (conditions, path) in [
+            (r#"{"u":{"a":"E","c":2,"a":"F"}}"#, "f.a.r[0].c[0].u"),
+            (
+                r#"{"u":{"a":"E","c":2,"l":["x"],"l":[]}}"#,
+                "f.a.r[0].c[0].u",
+            ),
+            (r#"{"u":{"a":"E","c":2},"u":null}"#, "f.a.r[0].c[0]"),
+            (r#"{"u":{"a":"E","l":["x"]}}"#, "f.a.r[0].c[0].u"),
+            (r#"{"u":{"a":null,"c":2}}"#, "f.a.r[0].c[0].u.a"),
+            (
+                r#"{"u":{"a":"E","c":2,"l":["x",1]}}"#,
+                "f.a.r[0].c[0].u.l[1]",
+            ),
+            (r#"{"u":{"a":"E","c":2.5}}"#, "f.a.r[0].c[0].u.c"),
+        ] {
+            let json = with_conditions(conditions);
+            assert!(read(&json).is_err(), "{conditions}");
+            let error = Config::parse(&json).expect_err(conditions);
+            assert_eq!(error.path(), path, "{conditions}: {error}");
+        }
     }
 
     /// What the fast path does not read, the wire types read (or reject) as before.
