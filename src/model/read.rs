@@ -29,12 +29,12 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use smol_str::SmolStr;
 
 use super::raw::{
-    self, PackedTexts, RawCondition, RawPercentageOption, RawPreferences, RawSegment,
+    self, PackedTexts, RawPercentageOption, RawPreferences, RawSegment, RawSegmentCondition,
     RawServedValue, RawUserCondition, RawValue,
 };
 use super::{
     Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
-    TargetingRule,
+    TargetingRule, UserCondition,
 };
 
 /// Reads `json` straight into a [`Config`], or fails on anything it does not read (see the
@@ -488,85 +488,91 @@ impl<'de> Visitor<'de> for Conditions<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let scratch = self.scratch;
         scratch.conditions.clear();
-        while let Some(raw) = seq.next_element_seed(ConditionSeed(&mut scratch.texts))? {
-            let segments = match self.segments {
-                Some(segments) => segments,
-                None => {
-                    if let (None, Some(segment), None) =
-                        (&raw.user, &raw.segment, &raw.prerequisite)
-                    {
-                        scratch.deferred_segments.push(segment.index);
-                    }
-                    &[]
-                }
-            };
-            scratch.conditions.push(Condition::from_raw(raw, segments));
+        while let Some(condition) = seq.next_element_seed(ConditionSeed {
+            segments: self.segments,
+            texts: &mut scratch.texts,
+            deferred_segments: &mut scratch.deferred_segments,
+        })? {
+            scratch.conditions.push(condition);
         }
         Ok(scratch.conditions.drain(..).collect())
     }
 }
 
-/// A condition, read as [`RawCondition`] reads it.
-struct ConditionSeed<'a>(&'a mut Texts);
+/// A condition, read as [`raw::RawCondition`] reads it, and converted as read (the user condition
+/// as soon as it ends): what travels back up is the model's condition, not the larger wire
+/// form. A segment condition read before the segments gets its index noted (see
+/// [`Scratch::deferred_segments`]).
+struct ConditionSeed<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    texts: &'a mut Texts,
+    deferred_segments: &'a mut Vec<i64>,
+}
 
 impl<'de> DeserializeSeed<'de> for ConditionSeed<'_> {
-    type Value = RawCondition;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawCondition, D::Error> {
+    type Value = Condition;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Condition, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ConditionSeed<'_> {
-    type Value = RawCondition;
+    type Value = Condition;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a condition")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCondition, A::Error> {
-        let mut condition = RawCondition {
-            user: None,
-            segment: None,
-            prerequisite: None,
-        };
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Condition, A::Error> {
+        let (mut user, mut segment, mut prerequisite) = (None, None::<RawSegmentCondition>, None);
         let mut seen = [false; 3];
         while let Some(key) = map.next_key_seed(Key)? {
             match key {
                 b'u' => {
                     once(&mut seen[0])?;
-                    condition.user = map.next_value_seed(Optional(UserConditionSeed(self.0)))?;
+                    user = map.next_value_seed(Optional(UserConditionSeed(&mut *self.texts)))?;
                 }
                 b's' => {
                     once(&mut seen[1])?;
-                    condition.segment = map.next_value()?;
+                    segment = map.next_value()?;
                 }
                 b'p' => {
                     once(&mut seen[2])?;
-                    condition.prerequisite = map.next_value()?;
+                    prerequisite = map.next_value()?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(condition)
+        let segments = match self.segments {
+            Some(segments) => segments,
+            None => {
+                if let (None, Some(segment), None) = (&user, &segment, &prerequisite) {
+                    self.deferred_segments.push(segment.index);
+                }
+                &[]
+            }
+        };
+        Ok(Condition::one_of(user, segment, prerequisite, segments))
     }
 }
 
-/// A user condition, read as [`RawUserCondition`] reads it, with the buffers of [`Texts`].
+/// A user condition, read as [`RawUserCondition`] reads it, with the buffers of [`Texts`], and
+/// converted.
 struct UserConditionSeed<'a>(&'a mut Texts);
 
 impl<'de> DeserializeSeed<'de> for UserConditionSeed<'_> {
-    type Value = RawUserCondition;
+    type Value = UserCondition;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for UserConditionSeed<'_> {
-    type Value = RawUserCondition;
+    type Value = UserCondition;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a user condition")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawUserCondition, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UserCondition, A::Error> {
         let texts = self.0;
         let (mut attribute, mut comparator) = (None, None);
         let (mut string_value, mut number_value, mut list_value) = (None, None, None);
@@ -598,13 +604,13 @@ impl<'de> Visitor<'de> for UserConditionSeed<'_> {
                 }
             }
         }
-        Ok(RawUserCondition {
+        Ok(UserCondition::from_raw(RawUserCondition {
             attribute: attribute.unwrap_or_default(),
             comparator: comparator.ok_or_else(|| de::Error::missing_field("c"))?,
             string_value,
             number_value,
             list_value,
-        })
+        }))
     }
 }
 
