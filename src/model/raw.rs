@@ -172,7 +172,7 @@ pub(crate) struct RawUserCondition {
 
 /// How many distinct attribute names a parse shares (a config names a few, in thousands of
 /// conditions); past these, a name is held by its condition alone.
-const NAMES_SHARED: usize = 16;
+pub(crate) const NAMES_SHARED: usize = 16;
 
 thread_local! {
     /// The attribute names read by the parse under way on this thread (emptied when it ends:

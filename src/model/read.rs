@@ -29,8 +29,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use smol_str::SmolStr;
 
 use super::raw::{
-    self, PackedTexts, RawPercentageOption, RawPreferences, RawSegment, RawSegmentCondition,
-    RawServedValue, RawUserCondition, RawValue,
+    self, PackedTexts, RawPercentageOption, RawPreferences, RawSegmentCondition, RawServedValue,
+    RawUserCondition, RawValue,
 };
 use super::{
     Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
@@ -78,7 +78,6 @@ fn once<E: de::Error>(seen: &mut bool) -> Result<(), E> {
 }
 
 /// Lists reused from one setting to the next for the whole parse.
-#[derive(Default)]
 struct Scratch {
     rules: Vec<PendingRule>,
     conditions: Vec<Condition>,
@@ -87,12 +86,30 @@ struct Scratch {
     /// The segment indexes of the segment conditions read before the segments, in document
     /// order.
     deferred_segments: Vec<i64>,
+    /// The conditions of the segment being read.
+    user_conditions: Vec<UserCondition>,
     texts: Texts,
+}
+
+impl Scratch {
+    /// Lists with room for what most configs hold, so that they seldom grow.
+    fn new() -> Scratch {
+        Scratch {
+            rules: Vec::with_capacity(16),
+            conditions: Vec::with_capacity(8),
+            options: Vec::with_capacity(8),
+            deferred_segments: Vec::new(),
+            user_conditions: Vec::new(),
+            texts: Texts {
+                list: (String::with_capacity(512), Vec::with_capacity(64)),
+                names: Vec::with_capacity(raw::NAMES_SHARED),
+            },
+        }
+    }
 }
 
 /// What user conditions are read with: passed along rather than kept per thread (as the wire
 /// types keep them), which costs a look-up of the thread's copy per condition.
-#[derive(Default)]
 struct Texts {
     /// The comparison list being read (see [`PackedTexts::read`]).
     list: (String, Vec<u32>),
@@ -116,7 +133,7 @@ impl<'de> Visitor<'de> for Document {
         f.write_str("a config")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Config, A::Error> {
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::new();
         let (mut preferences, mut segments, mut settings) = (None, None, None);
         let mut seen = [false; 3];
         while let Some(key) = map.next_key_seed(Key)? {
@@ -127,7 +144,7 @@ impl<'de> Visitor<'de> for Document {
                 }
                 b's' => {
                     once(&mut seen[1])?;
-                    segments = Some(map.next_value_seed(Segments)?);
+                    segments = Some(map.next_value_seed(Segments(&mut scratch))?);
                 }
                 b'f' => {
                     once(&mut seen[2])?;
@@ -187,26 +204,96 @@ fn point_at_segments<E: de::Error>(
 }
 
 /// The root `s`: segments, converted as they are read.
-struct Segments;
+struct Segments<'a>(&'a mut Scratch);
 
-impl<'de> DeserializeSeed<'de> for Segments {
+impl<'de> DeserializeSeed<'de> for Segments<'_> {
     type Value = Vec<Arc<Segment>>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Segments {
+impl<'de> Visitor<'de> for Segments<'_> {
     type Value = Vec<Arc<Segment>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a sequence")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut segments = Vec::new();
-        while let Some(raw) = seq.next_element::<RawSegment>()? {
-            segments.push(Arc::new(Segment::from_raw(raw)));
+        while let Some(segment) = seq.next_element_seed(SegmentSeed(&mut *self.0))? {
+            segments.push(Arc::new(segment));
         }
         Ok(segments)
+    }
+}
+
+/// A segment, read as [`RawSegment`](raw::RawSegment) reads it, its conditions as a rule's
+/// user conditions are read (sharing their attribute names).
+struct SegmentSeed<'a>(&'a mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for SegmentSeed<'_> {
+    type Value = Segment;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Segment, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SegmentSeed<'_> {
+    type Value = Segment;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a segment")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Segment, A::Error> {
+        let (mut name, mut conditions) = (None, None);
+        let mut seen = [false; 2];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'n' => {
+                    once(&mut seen[0])?;
+                    name = Some(map.next_value::<String>()?);
+                }
+                b'r' => {
+                    once(&mut seen[1])?;
+                    conditions = Some(map.next_value_seed(SegmentConditions(&mut *self.0))?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Segment {
+            name: name.unwrap_or_default(),
+            conditions: conditions.unwrap_or_default(),
+        })
+    }
+}
+
+/// A segment's `r`, copied out at its exact size.
+struct SegmentConditions<'a>(&'a mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for SegmentConditions<'_> {
+    type Value = Box<[UserCondition]>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SegmentConditions<'_> {
+    type Value = Box<[UserCondition]>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Scratch {
+            user_conditions,
+            texts,
+            ..
+        } = self.0;
+        user_conditions.clear();
+        while let Some(condition) = seq.next_element_seed(UserConditionSeed(&mut *texts))? {
+            user_conditions.push(condition);
+        }
+        Ok(user_conditions.drain(..).collect())
     }
 }
 
@@ -806,6 +893,41 @@ mod tests {
             assert!(read(&json).is_err(), "{conditions}");
             let error = Config::parse(&json).expect_err(conditions);
             assert_eq!(error.path(), path, "{conditions}: {error}");
+        }
+    }
+
+    #[test]
+    fn segments_are_read_with_the_parse_s_own_buffers_and_as_the_wire_types_read_them() {
+        let rule = r#"{"c":[{"s":{"s":0,"c":0}},{"u":{"a":"Email","c":2,"l":["@x"]}}]}"#;
+        let json = format!(
+            r#"{{"s":[{{"n":"A","r":[{{"a":"Email","c":2,"l":["@a","@b"]}}],"x":1}},{{"r":[]}},{{}}],"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{rule}]}}}}}}"#
+        );
+        raw::forget_names();
+        let config = read(&json).expect("reads");
+        assert_eq!(raw::names_held(), 0);
+        let conditions = config.settings()["a"].targeting_rules()[0].conditions();
+        match (&conditions[0], &conditions[1]) {
+            (Condition::Segment(segment), Condition::User(user)) => {
+                let segment = segment.segment.as_ref().expect("segment 0");
+                // One name for the whole config, segments included.
+                assert!(Arc::ptr_eq(
+                    &segment.conditions[0].attribute,
+                    &user.attribute
+                ));
+            }
+            other => panic!("a segment and a user condition, not {other:?}"),
+        }
+        assert_same(&json);
+        for (segments, path) in [
+            (r#"[{"n":"A","n":"B"}]"#, "s[0]"),
+            (r#"[{"n":null}]"#, "s[0].n"),
+            (r#"[{"n":"A","r":null}]"#, "s[0].r"),
+            (r#"[{"n":"A","r":[{"a":"E"}]}]"#, "s[0].r[0]"),
+        ] {
+            let json = format!(r#"{{"s":{segments},"f":{{"a":{{"t":0,"v":{{"b":false}}}}}}}}"#);
+            assert!(read(&json).is_err(), "{segments}");
+            let error = Config::parse(&json).expect_err(segments);
+            assert_eq!(error.path(), path, "{segments}: {error}");
         }
     }
 
