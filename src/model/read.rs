@@ -931,6 +931,109 @@ mod tests {
         }
     }
 
+    /// Every kind of field the fast path reads, segments before and after the settings.
+    const EVERY_FIELD: &str = r#"{"p":{"u":"https://x","r":1,"s":"salt"},
+        "s":[{"n":"S","r":[{"a":"Email","c":2,"l":["@a","@b"]},{"a":"Seats","c":15,"d":10}]}],
+        "f":{"a":{"t":1,"a":"Country","v":{"s":"def"},"i":"d","r":[
+            {"c":[{"u":{"a":"Email","c":28,"s":"a@b"}},{"s":{"s":0,"c":1}}],"s":{"v":{"s":"r"},"i":"r1"}},
+            {"c":[{"p":{"f":"b","c":0,"v":{"b":true}}}],"p":[{"p":30,"v":{"s":"x"},"i":"o1"},{"p":70,"v":{"s":"y"}}]},
+            {"c":[{"u":{"a":"Version","c":9,"s":"1.2.3"}},{"u":{"a":"Seats","c":12,"d":2.5}}],"s":{"v":{"s":"v"}}}],
+            "p":[{"p":100,"v":{"s":"all"},"i":"p"}]},
+          "b":{"t":0,"v":{"b":true},"r":[{"c":[{"u":{"a":"Email","c":16,"l":["x","y"]}}],"s":{"v":{"b":false}}}]}},
+        "z":[{"s":1}]}"#;
+
+    /// Changes one part of `doc` at random: a value replaced, a field removed, renamed (to a
+    /// field name of the format) or added.
+    fn mutate(doc: &mut serde_json::Value, random: &mut impl FnMut() -> usize) {
+        use serde_json::{Value, json};
+        fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => map
+                    .iter()
+                    .for_each(|(k, v)| pointers(v, format!("{at}/{k}"), out)),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| pointers(v, format!("{at}/{i}"), out)),
+                _ => {}
+            }
+            out.push(at);
+        }
+        let replacements = [
+            json!(null),
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("s"),
+            json!([]),
+            json!({}),
+            json!(true),
+            json!(["x"]),
+            json!([1]),
+            json!({"a": "E", "c": 0, "l": ["x"]}),
+            json!({"s": 0, "c": 0}),
+            json!({"v": {"b": true}}),
+        ];
+        let names = [
+            "a", "b", "c", "d", "f", "i", "l", "n", "p", "r", "s", "t", "u", "v", "zz",
+        ];
+        let mut all = Vec::new();
+        pointers(doc, String::new(), &mut all);
+        let at = &all[random() % all.len()];
+        let node = doc.pointer_mut(at).expect("a pointer just listed");
+        let replacement = replacements[random() % replacements.len()].clone();
+        match node {
+            Value::Object(map) if !map.is_empty() && !random().is_multiple_of(4) => {
+                let key = map
+                    .keys()
+                    .nth(random() % map.len())
+                    .cloned()
+                    .expect("a key");
+                let value = map.remove(&key).expect("the key's value");
+                match random() % 3 {
+                    0 => {}
+                    1 => drop(map.insert(names[random() % names.len()].to_owned(), value)),
+                    _ => drop(map.insert(key, replacement)),
+                }
+            }
+            node => *node = replacement,
+        }
+    }
+
+    /// Whatever the fast path reads, the wire types read too, to the same model (so that it
+    /// never accepts what they reject, nor reads it differently).
+    #[test]
+    fn on_mutated_configs_the_fast_path_reads_only_what_the_wire_types_read() {
+        let base: serde_json::Value = serde_json::from_str(EVERY_FIELD).expect("a config");
+        assert_same(EVERY_FIELD);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 16) as usize
+        };
+        let (mut read_fast, mut left) = (0, 0);
+        for _ in 0..3000 {
+            let mut doc = base.clone();
+            for _ in 0..1 + random() % 3 {
+                mutate(&mut doc, &mut random);
+            }
+            let json = doc.to_string();
+            if read(&json).is_ok() {
+                // `assert_same` fails if the wire types reject it or build something else.
+                assert_same(&json);
+                read_fast += 1;
+            } else {
+                left += 1;
+            }
+        }
+        assert!(
+            read_fast > 300 && left > 300,
+            "{read_fast} read, {left} left"
+        );
+    }
+
     /// What the fast path does not read, the wire types read (or reject) as before.
     #[test]
     fn what_the_fast_path_leaves_the_wire_types_read() {
