@@ -234,8 +234,20 @@ impl PrerequisiteComparator {
 
 impl Condition {
     pub(crate) fn from_raw(raw: RawCondition, segments: &[Arc<Segment>]) -> Condition {
-        match (raw.user, raw.segment, raw.prerequisite) {
-            (Some(u), None, None) => Condition::User(UserCondition::from_raw(u)),
+        let user = raw.user.map(UserCondition::from_raw);
+        Condition::one_of(user, raw.segment, raw.prerequisite, segments)
+    }
+
+    /// The condition of the one kind given (a user condition already converted), or
+    /// [`Condition::Unknown`] when none or several are.
+    pub(crate) fn one_of(
+        user: Option<UserCondition>,
+        segment: Option<RawSegmentCondition>,
+        prerequisite: Option<RawPrerequisiteCondition>,
+        segments: &[Arc<Segment>],
+    ) -> Condition {
+        match (user, segment, prerequisite) {
+            (Some(u), None, None) => Condition::User(u),
             (None, Some(s), None) => Condition::Segment(SegmentCondition::from_raw(s, segments)),
             (None, None, Some(p)) => Condition::Prerequisite(PrerequisiteCondition::from_raw(p)),
             _ => Condition::Unknown,

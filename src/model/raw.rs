@@ -172,7 +172,7 @@ pub(crate) struct RawUserCondition {
 
 /// How many distinct long attribute names a parse shares (a config names a few, in thousands of
 /// conditions); past these, a long name is held by its condition alone.
-const NAMES_SHARED: usize = 16;
+pub(crate) const NAMES_SHARED: usize = 16;
 
 thread_local! {
     /// The long attribute names read by the parse under way on this thread (emptied when it
@@ -191,24 +191,35 @@ fn attribute_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<S
             f.write_str("a string")
         }
         fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<SmolStr, E> {
-            let inline = SmolStr::new(name);
-            if !inline.is_heap_allocated() {
-                return Ok(inline);
-            }
-            Ok(NAMES.with(|names| {
-                // Nothing re-enters while the table is borrowed.
-                let mut names = names.borrow_mut();
-                if let Some(known) = names.iter().find(|known| **known == *name) {
-                    return known.clone();
-                }
-                if names.len() < NAMES_SHARED {
-                    names.push(inline.clone());
-                }
-                inline
-            }))
+            // Nothing re-enters while the table is borrowed.
+            Ok(NAMES.with(|names| shared_name(&mut names.borrow_mut(), name)))
         }
     }
     deserializer.deserialize_string(Name)
+}
+
+/// `name` as a condition holds it: inline up to 23 bytes (most names), so that comparing it
+/// reads no other memory; a longer one as held in `names` (the long names read so far, up to
+/// [`NAMES_SHARED`]), added if new: one allocation per long name rather than per condition.
+pub(crate) fn shared_name(names: &mut Vec<SmolStr>, name: &str) -> SmolStr {
+    const INLINE: usize = 23;
+    if name.len() <= INLINE {
+        return SmolStr::new(name);
+    }
+    if let Some(known) = names.iter().find(|known| **known == *name) {
+        return known.clone();
+    }
+    let new = SmolStr::new(name);
+    if names.len() < NAMES_SHARED {
+        names.push(new.clone());
+    }
+    new
+}
+
+/// How many attribute names this thread's table holds.
+#[cfg(test)]
+pub(crate) fn names_held() -> usize {
+    NAMES.with(|names| names.borrow().len())
 }
 
 /// Ends the sharing of attribute names of the parse that just ended: nothing read from one
@@ -265,20 +276,8 @@ impl<'de> Deserialize<'de> for PackedTexts {
                 SCRATCH.with(|scratch| {
                     // A list holds only strings: nothing re-enters while the buffer is borrowed.
                     let mut scratch = scratch.borrow_mut();
-                    let (text, ends) = &mut *scratch;
-                    text.clear();
-                    ends.clear();
-                    let read = loop {
-                        match seq.next_element_seed(Append(text, ends)) {
-                            Ok(Some(())) => {}
-                            Ok(None) => break Ok(()),
-                            Err(error) => break Err(error),
-                        }
-                    };
-                    let packed = read.map(|()| PackedTexts {
-                        text: text.as_str().into(),
-                        ends: ends.as_slice().into(),
-                    });
+                    let packed = PackedTexts::read(&mut seq, &mut scratch);
+                    let (text, ends) = &*scratch;
                     if text.capacity() > SCRATCH_KEPT || ends.capacity() > SCRATCH_KEPT / 4 {
                         *scratch = Default::default();
                     }
@@ -287,6 +286,23 @@ impl<'de> Deserialize<'de> for PackedTexts {
             }
         }
         deserializer.deserialize_seq(Items)
+    }
+}
+
+impl PackedTexts {
+    /// Reads the items of `seq` through the scratch buffers `(text, ends)` and copies them out
+    /// at their exact size.
+    pub(crate) fn read<'de, A: serde::de::SeqAccess<'de>>(
+        seq: &mut A,
+        (text, ends): &mut (String, Vec<u32>),
+    ) -> Result<PackedTexts, A::Error> {
+        text.clear();
+        ends.clear();
+        while let Some(()) = seq.next_element_seed(Append(text, ends))? {}
+        Ok(PackedTexts {
+            text: text.as_str().into(),
+            ends: ends.as_slice().into(),
+        })
     }
 }
 

@@ -29,11 +29,12 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use smol_str::SmolStr;
 
 use super::raw::{
-    RawCondition, RawPercentageOption, RawPreferences, RawSegment, RawServedValue, RawValue,
+    self, PackedTexts, RawPercentageOption, RawPreferences, RawSegmentCondition, RawServedValue,
+    RawUserCondition, RawValue,
 };
 use super::{
     Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
-    SharedList, SharedSlice, TargetingRule,
+    SharedList, SharedSlice, TargetingRule, UserCondition,
 };
 
 /// Reads `json` straight into a [`Config`], or fails on anything it does not read (see the
@@ -77,7 +78,6 @@ fn once<E: de::Error>(seen: &mut bool) -> Result<(), E> {
 }
 
 /// Lists reused from one setting to the next for the whole parse.
-#[derive(Default)]
 struct Scratch {
     rules: Vec<PendingRule>,
     /// The conditions of the setting being read, its rules' runs one after the other.
@@ -87,6 +87,35 @@ struct Scratch {
     /// The segment indexes of the segment conditions read before the segments, in document
     /// order.
     deferred_segments: Vec<i64>,
+    /// The conditions of the segment being read.
+    user_conditions: Vec<UserCondition>,
+    texts: Texts,
+}
+
+impl Scratch {
+    /// Lists with room for what most configs hold, so that they seldom grow.
+    fn new() -> Scratch {
+        Scratch {
+            rules: Vec::with_capacity(16),
+            conditions: Vec::with_capacity(8),
+            options: Vec::with_capacity(8),
+            deferred_segments: Vec::new(),
+            user_conditions: Vec::new(),
+            texts: Texts {
+                list: (String::with_capacity(512), Vec::with_capacity(64)),
+                names: Vec::with_capacity(raw::NAMES_SHARED),
+            },
+        }
+    }
+}
+
+/// What user conditions are read with: passed along rather than kept per thread (as the wire
+/// types keep them), which costs a look-up of the thread's copy per condition.
+struct Texts {
+    /// The comparison list being read (see [`PackedTexts::read`]).
+    list: (String, Vec<u32>),
+    /// The attribute names read so far (see [`raw::shared_name`]).
+    names: Vec<SmolStr>,
 }
 
 /// A targeting rule whose values wait for the setting's type.
@@ -106,7 +135,7 @@ impl<'de> Visitor<'de> for Document {
         f.write_str("a config")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Config, A::Error> {
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::new();
         let (mut preferences, mut segments, mut settings) = (None, None, None);
         let mut seen = [false; 3];
         while let Some(key) = map.next_key_seed(Key)? {
@@ -117,7 +146,7 @@ impl<'de> Visitor<'de> for Document {
                 }
                 b's' => {
                     once(&mut seen[1])?;
-                    segments = Some(map.next_value_seed(Segments)?);
+                    segments = Some(map.next_value_seed(Segments(&mut scratch))?);
                 }
                 b'f' => {
                     once(&mut seen[2])?;
@@ -189,26 +218,96 @@ fn point_at_segments<E: de::Error>(
 }
 
 /// The root `s`: segments, converted as they are read.
-struct Segments;
+struct Segments<'a>(&'a mut Scratch);
 
-impl<'de> DeserializeSeed<'de> for Segments {
+impl<'de> DeserializeSeed<'de> for Segments<'_> {
     type Value = Vec<Arc<Segment>>;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Segments {
+impl<'de> Visitor<'de> for Segments<'_> {
     type Value = Vec<Arc<Segment>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a sequence")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut segments = Vec::new();
-        while let Some(raw) = seq.next_element::<RawSegment>()? {
-            segments.push(Arc::new(Segment::from_raw(raw)));
+        while let Some(segment) = seq.next_element_seed(SegmentSeed(&mut *self.0))? {
+            segments.push(Arc::new(segment));
         }
         Ok(segments)
+    }
+}
+
+/// A segment, read as [`RawSegment`](raw::RawSegment) reads it, its conditions as a rule's
+/// user conditions are read (sharing their attribute names).
+struct SegmentSeed<'a>(&'a mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for SegmentSeed<'_> {
+    type Value = Segment;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Segment, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SegmentSeed<'_> {
+    type Value = Segment;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a segment")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Segment, A::Error> {
+        let (mut name, mut conditions) = (None, None);
+        let mut seen = [false; 2];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'n' => {
+                    once(&mut seen[0])?;
+                    name = Some(map.next_value::<String>()?);
+                }
+                b'r' => {
+                    once(&mut seen[1])?;
+                    conditions = Some(map.next_value_seed(SegmentConditions(&mut *self.0))?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Segment {
+            name: name.unwrap_or_default(),
+            conditions: conditions.unwrap_or_default(),
+        })
+    }
+}
+
+/// A segment's `r`, copied out at its exact size.
+struct SegmentConditions<'a>(&'a mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for SegmentConditions<'_> {
+    type Value = Box<[UserCondition]>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SegmentConditions<'_> {
+    type Value = Box<[UserCondition]>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Scratch {
+            user_conditions,
+            texts,
+            ..
+        } = self.0;
+        user_conditions.clear();
+        while let Some(condition) = seq.next_element_seed(UserConditionSeed(&mut *texts))? {
+            user_conditions.push(condition);
+        }
+        Ok(user_conditions.drain(..).collect())
     }
 }
 
@@ -489,21 +588,169 @@ impl<'de> Visitor<'de> for Conditions<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let scratch = self.scratch;
         let start = scratch.conditions.len();
-        while let Some(raw) = seq.next_element::<RawCondition>()? {
-            let segments = match self.segments {
-                Some(segments) => segments,
-                None => {
-                    if let (None, Some(segment), None) =
-                        (&raw.user, &raw.segment, &raw.prerequisite)
-                    {
-                        scratch.deferred_segments.push(segment.index);
-                    }
-                    &[]
-                }
-            };
-            scratch.conditions.push(Condition::from_raw(raw, segments));
+        while let Some(condition) = seq.next_element_seed(ConditionSeed {
+            segments: self.segments,
+            texts: &mut scratch.texts,
+            deferred_segments: &mut scratch.deferred_segments,
+        })? {
+            scratch.conditions.push(condition);
         }
         Ok(start..scratch.conditions.len())
+    }
+}
+
+/// A condition, read as [`raw::RawCondition`] reads it, and converted as read (the user condition
+/// as soon as it ends): what travels back up is the model's condition, not the larger wire
+/// form. A segment condition read before the segments gets its index noted (see
+/// [`Scratch::deferred_segments`]).
+struct ConditionSeed<'a> {
+    segments: Option<&'a [Arc<Segment>]>,
+    texts: &'a mut Texts,
+    deferred_segments: &'a mut Vec<i64>,
+}
+
+impl<'de> DeserializeSeed<'de> for ConditionSeed<'_> {
+    type Value = Condition;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Condition, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ConditionSeed<'_> {
+    type Value = Condition;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a condition")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Condition, A::Error> {
+        let (mut user, mut segment, mut prerequisite) = (None, None::<RawSegmentCondition>, None);
+        let mut seen = [false; 3];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'u' => {
+                    once(&mut seen[0])?;
+                    user = map.next_value_seed(Optional(UserConditionSeed(&mut *self.texts)))?;
+                }
+                b's' => {
+                    once(&mut seen[1])?;
+                    segment = map.next_value()?;
+                }
+                b'p' => {
+                    once(&mut seen[2])?;
+                    prerequisite = map.next_value()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let segments = match self.segments {
+            Some(segments) => segments,
+            None => {
+                if let (None, Some(segment), None) = (&user, &segment, &prerequisite) {
+                    self.deferred_segments.push(segment.index);
+                }
+                &[]
+            }
+        };
+        Ok(Condition::one_of(user, segment, prerequisite, segments))
+    }
+}
+
+/// A user condition, read as [`RawUserCondition`] reads it, with the buffers of [`Texts`], and
+/// converted.
+struct UserConditionSeed<'a>(&'a mut Texts);
+
+impl<'de> DeserializeSeed<'de> for UserConditionSeed<'_> {
+    type Value = UserCondition;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UserConditionSeed<'_> {
+    type Value = UserCondition;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a user condition")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UserCondition, A::Error> {
+        let texts = self.0;
+        let (mut attribute, mut comparator) = (None, None);
+        let (mut string_value, mut number_value, mut list_value) = (None, None, None);
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key_seed(Key)? {
+            match key {
+                b'a' => {
+                    once(&mut seen[0])?;
+                    attribute = Some(map.next_value_seed(Name(&mut texts.names))?);
+                }
+                b'c' => {
+                    once(&mut seen[1])?;
+                    comparator = Some(map.next_value::<i64>()?);
+                }
+                b's' => {
+                    once(&mut seen[2])?;
+                    string_value = map.next_value::<Option<String>>()?;
+                }
+                b'd' => {
+                    once(&mut seen[3])?;
+                    number_value = map.next_value::<Option<f64>>()?;
+                }
+                b'l' => {
+                    once(&mut seen[4])?;
+                    list_value = map.next_value_seed(Optional(List(&mut texts.list)))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(UserCondition::from_raw(RawUserCondition {
+            attribute: attribute.unwrap_or_default(),
+            comparator: comparator.ok_or_else(|| de::Error::missing_field("c"))?,
+            string_value,
+            number_value,
+            list_value,
+        }))
+    }
+}
+
+/// An attribute name, shared through [`Texts::names`].
+struct Name<'a>(&'a mut Vec<SmolStr>);
+
+impl<'de> DeserializeSeed<'de> for Name<'_> {
+    type Value = SmolStr;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<SmolStr, D::Error> {
+        deserializer.deserialize_string(self)
+    }
+}
+
+impl Visitor<'_> for Name<'_> {
+    type Value = SmolStr;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<SmolStr, E> {
+        Ok(raw::shared_name(self.0, name))
+    }
+}
+
+/// A comparison list, packed through [`Texts::list`].
+struct List<'a>(&'a mut (String, Vec<u32>));
+
+impl<'de> DeserializeSeed<'de> for List<'_> {
+    type Value = PackedTexts;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PackedTexts, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for List<'_> {
+    type Value = PackedTexts;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PackedTexts, A::Error> {
+        PackedTexts::read(&mut seq, self.0)
     }
 }
 
@@ -623,6 +870,210 @@ mod tests {
                 other => panic!("a segment condition, not {other:?}"),
             }
         }
+    }
+
+    /// A rule of a bool setting with these conditions.
+    fn with_conditions(conditions: &str) -> String {
+        format!(
+            r#"{{"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{{"c":[{conditions}],"s":{{"v":{{"b":true}}}}}}]}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn user_conditions_are_read_with_the_parse_s_own_buffers() {
+        let json = with_conditions(
+            r#"{"u":{"a":"EmailOfTheCustomerAccount","c":2,"l":["@a","@b"]}},{"u":{"l":["x"],"c":34,"a":"EmailOfTheCustomerAccount"}}"#,
+        );
+        raw::forget_names();
+        let config = read(&json).expect("reads");
+        // Not the per-thread table of the wire types, which only `Config::parse` empties.
+        assert_eq!(raw::names_held(), 0);
+        let attributes: Vec<SmolStr> = config.settings()["a"].targeting_rules()[0]
+            .conditions()
+            .iter()
+            .map(|condition| match condition {
+                Condition::User(user) => user.attribute.clone(),
+                other => panic!("a user condition, not {other:?}"),
+            })
+            .collect();
+        // A name longer than fits inline is held once.
+        assert!(std::ptr::eq(attributes[0].as_str(), attributes[1].as_str()));
+        assert_same(&json);
+    }
+
+    #[test]
+    fn user_conditions_read_as_the_wire_types_read_them() {
+        for conditions in [
+            r#"{"u":null}"#,
+            r#"{"u":{"c":16,"a":"Email","s":null,"d":null,"l":null}}"#,
+            r#"{"u":{"c":2}}"#,
+            r#"{"u":{"a":"Seats","c":12,"d":5,"x":[{"a":1}],"ab":"?"}}"#,
+            r#"{"u":{"a":"Email","c":28,"s":"a@b"},"s":{"s":0,"c":0}}"#,
+            r#"{"u":{"a":"V","c":9,"s":"1.0.0"},"x":1},{"p":{"f":"b","c":1,"v":{"b":true}}}"#,
+            r#"{"u":{"a":"E","c":0,"l":["","\"q\"","é"]}},{"u":{"a":"E","c":0,"l":[]}}"#,
+            r#"{"u":{"a":"E","c":99,"l":["x"]}},{},{"s":null,"p":null}"#,
+        ] {
+            assert_same(&with_conditions(conditions));
+        }
+        // What the wire types reject, the fast path rejects: the wire types give the error.
+        for (conditions, path) in [
+            (r#"{"u":{"a":"E","c":2,"a":"F"}}"#, "f.a.r[0].c[0].u"),
+            (
+                r#"{"u":{"a":"E","c":2,"l":["x"],"l":[]}}"#,
+                "f.a.r[0].c[0].u",
+            ),
+            (r#"{"u":{"a":"E","c":2},"u":null}"#, "f.a.r[0].c[0]"),
+            (r#"{"u":{"a":"E","l":["x"]}}"#, "f.a.r[0].c[0].u"),
+            (r#"{"u":{"a":null,"c":2}}"#, "f.a.r[0].c[0].u.a"),
+            (
+                r#"{"u":{"a":"E","c":2,"l":["x",1]}}"#,
+                "f.a.r[0].c[0].u.l[1]",
+            ),
+            (r#"{"u":{"a":"E","c":2.5}}"#, "f.a.r[0].c[0].u.c"),
+        ] {
+            let json = with_conditions(conditions);
+            assert!(read(&json).is_err(), "{conditions}");
+            let error = Config::parse(&json).expect_err(conditions);
+            assert_eq!(error.path(), path, "{conditions}: {error}");
+        }
+    }
+
+    #[test]
+    fn segments_are_read_with_the_parse_s_own_buffers_and_as_the_wire_types_read_them() {
+        let rule = r#"{"c":[{"s":{"s":0,"c":0}},{"u":{"a":"EmailOfTheCustomerAccount","c":2,"l":["@x"]}}]}"#;
+        let json = format!(
+            r#"{{"s":[{{"n":"A","r":[{{"a":"EmailOfTheCustomerAccount","c":2,"l":["@a","@b"]}}],"x":1}},{{"r":[]}},{{}}],"f":{{"a":{{"t":0,"v":{{"b":false}},"r":[{rule}]}}}}}}"#
+        );
+        raw::forget_names();
+        let config = read(&json).expect("reads");
+        assert_eq!(raw::names_held(), 0);
+        let conditions = config.settings()["a"].targeting_rules()[0].conditions();
+        match (&conditions[0], &conditions[1]) {
+            (Condition::Segment(segment), Condition::User(user)) => {
+                let segment = segment.segment.as_ref().expect("segment 0");
+                // One long name for the whole config, segments included.
+                assert!(std::ptr::eq(
+                    segment.conditions[0].attribute.as_str(),
+                    user.attribute.as_str()
+                ));
+            }
+            other => panic!("a segment and a user condition, not {other:?}"),
+        }
+        assert_same(&json);
+        for (segments, path) in [
+            (r#"[{"n":"A","n":"B"}]"#, "s[0]"),
+            (r#"[{"n":null}]"#, "s[0].n"),
+            (r#"[{"n":"A","r":null}]"#, "s[0].r"),
+            (r#"[{"n":"A","r":[{"a":"E"}]}]"#, "s[0].r[0]"),
+        ] {
+            let json = format!(r#"{{"s":{segments},"f":{{"a":{{"t":0,"v":{{"b":false}}}}}}}}"#);
+            assert!(read(&json).is_err(), "{segments}");
+            let error = Config::parse(&json).expect_err(segments);
+            assert_eq!(error.path(), path, "{segments}: {error}");
+        }
+    }
+
+    /// Every kind of field the fast path reads, segments before and after the settings.
+    const EVERY_FIELD: &str = r#"{"p":{"u":"https://x","r":1,"s":"salt"},
+        "s":[{"n":"S","r":[{"a":"Email","c":2,"l":["@a","@b"]},{"a":"Seats","c":15,"d":10}]}],
+        "f":{"a":{"t":1,"a":"Country","v":{"s":"def"},"i":"d","r":[
+            {"c":[{"u":{"a":"Email","c":28,"s":"a@b"}},{"s":{"s":0,"c":1}}],"s":{"v":{"s":"r"},"i":"r1"}},
+            {"c":[{"p":{"f":"b","c":0,"v":{"b":true}}}],"p":[{"p":30,"v":{"s":"x"},"i":"o1"},{"p":70,"v":{"s":"y"}}]},
+            {"c":[{"u":{"a":"Version","c":9,"s":"1.2.3"}},{"u":{"a":"Seats","c":12,"d":2.5}}],"s":{"v":{"s":"v"}}}],
+            "p":[{"p":100,"v":{"s":"all"},"i":"p"}]},
+          "b":{"t":0,"v":{"b":true},"r":[{"c":[{"u":{"a":"Email","c":16,"l":["x","y"]}}],"s":{"v":{"b":false}}}]}},
+        "z":[{"s":1}]}"#;
+
+    /// Changes one part of `doc` at random: a value replaced, a field removed, renamed (to a
+    /// field name of the format) or added.
+    fn mutate(doc: &mut serde_json::Value, random: &mut impl FnMut() -> usize) {
+        use serde_json::{Value, json};
+        fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => map
+                    .iter()
+                    .for_each(|(k, v)| pointers(v, format!("{at}/{k}"), out)),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| pointers(v, format!("{at}/{i}"), out)),
+                _ => {}
+            }
+            out.push(at);
+        }
+        let replacements = [
+            json!(null),
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("s"),
+            json!([]),
+            json!({}),
+            json!(true),
+            json!(["x"]),
+            json!([1]),
+            json!({"a": "E", "c": 0, "l": ["x"]}),
+            json!({"s": 0, "c": 0}),
+            json!({"v": {"b": true}}),
+        ];
+        let names = [
+            "a", "b", "c", "d", "f", "i", "l", "n", "p", "r", "s", "t", "u", "v", "zz",
+        ];
+        let mut all = Vec::new();
+        pointers(doc, String::new(), &mut all);
+        let at = &all[random() % all.len()];
+        let node = doc.pointer_mut(at).expect("a pointer just listed");
+        let replacement = replacements[random() % replacements.len()].clone();
+        match node {
+            Value::Object(map) if !map.is_empty() && !random().is_multiple_of(4) => {
+                let key = map
+                    .keys()
+                    .nth(random() % map.len())
+                    .cloned()
+                    .expect("a key");
+                let value = map.remove(&key).expect("the key's value");
+                match random() % 3 {
+                    0 => {}
+                    1 => drop(map.insert(names[random() % names.len()].to_owned(), value)),
+                    _ => drop(map.insert(key, replacement)),
+                }
+            }
+            node => *node = replacement,
+        }
+    }
+
+    /// Whatever the fast path reads, the wire types read too, to the same model (so that it
+    /// never accepts what they reject, nor reads it differently).
+    #[test]
+    fn on_mutated_configs_the_fast_path_reads_only_what_the_wire_types_read() {
+        let base: serde_json::Value = serde_json::from_str(EVERY_FIELD).expect("a config");
+        assert_same(EVERY_FIELD);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 16) as usize
+        };
+        let (mut read_fast, mut left) = (0, 0);
+        for _ in 0..3000 {
+            let mut doc = base.clone();
+            for _ in 0..1 + random() % 3 {
+                mutate(&mut doc, &mut random);
+            }
+            let json = doc.to_string();
+            if read(&json).is_ok() {
+                // `assert_same` fails if the wire types reject it or build something else.
+                assert_same(&json);
+                read_fast += 1;
+            } else {
+                left += 1;
+            }
+        }
+        assert!(
+            read_fast > 300 && left > 300,
+            "{read_fast} read, {left} left"
+        );
     }
 
     /// What the fast path does not read, the wire types read (or reject) as before.
