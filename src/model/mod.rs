@@ -31,10 +31,7 @@ pub use shared::Shared;
 pub(crate) use shared::{SharedList, SharedSlice};
 pub use value::{SettingType, Value};
 
-use raw::{
-    RawConfig, RawPercentageOption, RawPreferences, RawServedValue, RawSetting, RawTargetingRule,
-    RawValue,
-};
+use raw::{RawConfig, RawPercentageOption, RawPreferences, RawServedValue, RawSetting, RawValue};
 
 /// A parsed config_v6 document.
 ///
@@ -236,10 +233,9 @@ pub struct Setting {
     /// Boxed twice (a thin pointer): rare, and every setting's size counts twice over in the
     /// settings map, which has up to twice as many slots as settings.
     pub(crate) percentage_attribute: Option<Box<Box<str>>>,
-    // Boxed slices, not `Vec`s: no spare capacity, and 8 bytes less each.
-    // One allocation per list (see `shared.rs`); 16 bytes each, as the boxed slices were.
-    pub(crate) targeting_rules: SharedList<TargetingRule>,
-    pub(crate) percentage_options: SharedList<PercentageOption>,
+    // Runs of the config's blocks of rules and options (see `shared.rs`).
+    pub(crate) targeting_rules: SharedSlice<TargetingRule>,
+    pub(crate) percentage_options: SharedSlice<PercentageOption>,
     pub(crate) value: Option<Value>,
     pub(crate) variation_id: Option<SmolStr>,
     /// The salt of the config this setting came from: settings of different configs can be
@@ -251,7 +247,7 @@ pub struct Setting {
 /// A targeting rule: AND-ed conditions and what to serve when they all hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetingRule {
-    /// A run of the block that holds the conditions of all the setting's rules.
+    /// A run of the config's block of conditions.
     pub(crate) conditions: SharedSlice<Condition>,
     pub(crate) then: RuleOutcome,
 }
@@ -263,7 +259,7 @@ pub(crate) enum RuleOutcome {
         value: Option<Value>,
         variation_id: Option<SmolStr>,
     },
-    PercentageOptions(SharedList<PercentageOption>),
+    PercentageOptions(SharedSlice<PercentageOption>),
     Missing,
 }
 
@@ -389,14 +385,21 @@ impl Config {
             .into_iter()
             .map(|s| Arc::new(Segment::from_raw(s)))
             .collect();
-        let settings = raw
+        let mut blocks = Blocks::default();
+        let mut settings: Vec<_> = raw
             .settings
             .into_iter()
-            .map(|(key, s)| (key, Setting::from_raw(s, &setting_salt, &segments)))
+            .map(|(key, s)| {
+                (
+                    key,
+                    Setting::from_raw(s, &setting_salt, &segments, &mut blocks),
+                )
+            })
             .collect();
+        blocks.attach(settings.iter_mut().map(|(_, setting)| setting));
         Config {
             preferences,
-            settings,
+            settings: settings.into_iter().collect(),
         }
     }
 }
@@ -449,20 +452,27 @@ impl Setting {
         raw: RawSetting,
         salt: &Option<Arc<Box<str>>>,
         segments: &[Arc<Segment>],
+        blocks: &mut Blocks,
     ) -> Setting {
         let setting_type = SettingType::from_code(raw.setting_type);
-        let mut conditions = Vec::new();
-        let rules: Vec<_> = raw
-            .targeting_rules
-            .into_iter()
-            .map(|r| TargetingRule::from_raw(r, setting_type, segments, &mut conditions))
-            .collect();
-        let targeting_rules = TargetingRule::list(&SharedList::from(conditions), rules.into_iter());
+        let start = blocks.rules.len();
+        for rule in raw.targeting_rules {
+            let start = blocks.conditions.len();
+            let conditions = rule.conditions.into_iter();
+            (blocks.conditions).extend(conditions.map(|c| Condition::from_raw(c, segments)));
+            let options = rule.percentage_options.as_deref();
+            blocks.push_rule(
+                start..blocks.conditions.len(),
+                rule.served,
+                options,
+                setting_type,
+            );
+        }
         let mut setting = Setting::assemble(
             (raw.setting_type, setting_type),
             raw.percentage_attribute,
-            targeting_rules,
-            &raw.percentage_options,
+            SharedSlice::pending(start..blocks.rules.len()),
+            blocks.push_options(&raw.percentage_options, setting_type),
             &raw.value,
             raw.variation_id,
         );
@@ -475,8 +485,8 @@ impl Setting {
     fn assemble(
         (type_code, setting_type): (i64, Option<SettingType>),
         percentage_attribute: Option<String>,
-        targeting_rules: SharedList<TargetingRule>,
-        percentage_options: &[RawPercentageOption],
+        targeting_rules: SharedSlice<TargetingRule>,
+        percentage_options: SharedSlice<PercentageOption>,
         value: &RawValue,
         variation_id: Option<SmolStr>,
     ) -> Setting {
@@ -485,7 +495,7 @@ impl Setting {
             type_code,
             percentage_attribute: percentage_attribute.map(|a| Box::new(a.into_boxed_str())),
             targeting_rules,
-            percentage_options: self::percentage_options(percentage_options, setting_type),
+            percentage_options,
             value: setting_type.and_then(|t| value.typed(t)),
             variation_id,
             salt: None,
@@ -498,8 +508,8 @@ impl Setting {
             setting_type: Some(value.setting_type()),
             type_code: value.setting_type() as i64,
             percentage_attribute: None,
-            targeting_rules: SharedList::default(),
-            percentage_options: SharedList::default(),
+            targeting_rules: SharedSlice::default(),
+            percentage_options: SharedSlice::default(),
             value: Some(value),
             variation_id: None,
             salt: None,
@@ -532,66 +542,89 @@ impl Setting {
     }
 }
 
-fn percentage_options(
-    raw: &[RawPercentageOption],
-    setting_type: Option<SettingType>,
-) -> SharedList<PercentageOption> {
-    SharedList::from_exact(raw.iter().map(|o| PercentageOption {
-        percentage: o.percentage,
-        value: setting_type.and_then(|t| o.value.typed(t)),
-        variation_id: o.variation_id.clone(),
-    }))
+/// The rules, conditions and percentage options of a whole config, gathered as its settings
+/// are read, then each kind frozen into one block (see `shared.rs` for why) and attached to
+/// the runs that point into it: the one way both parse paths build them.
+#[derive(Default)]
+pub(crate) struct Blocks {
+    pub(crate) rules: Vec<TargetingRule>,
+    /// In document order; a rule's conditions are one run.
+    pub(crate) conditions: Vec<Condition>,
+    pub(crate) options: Vec<PercentageOption>,
 }
 
-impl RuleOutcome {
-    /// What a rule serves: its value (`s`) or its percentage options (`p`), exactly one.
-    fn from_raw(
+impl Blocks {
+    /// Room for what a document of `json_len` bytes usually holds (a rule takes 160 bytes of
+    /// JSON or more), so that the blocks seldom grow: each growth copies what was gathered.
+    /// Capped, so that a huge document reserves no more than a large config needs.
+    pub(crate) fn for_document(json_len: usize) -> Blocks {
+        const MAX: usize = 1 << 14;
+        Blocks {
+            rules: Vec::with_capacity((json_len / 160).min(MAX)),
+            conditions: Vec::with_capacity((json_len / 128).min(MAX)),
+            options: Vec::with_capacity((json_len / 256).min(MAX)),
+        }
+    }
+
+    /// Appends percentage options of the type `setting_type`: the run they took.
+    pub(crate) fn push_options(
+        &mut self,
+        raw: &[RawPercentageOption],
+        setting_type: Option<SettingType>,
+    ) -> SharedSlice<PercentageOption> {
+        let start = self.options.len();
+        self.options.extend(raw.iter().map(|o| PercentageOption {
+            percentage: o.percentage,
+            value: setting_type.and_then(|t| o.value.typed(t)),
+            variation_id: o.variation_id.clone(),
+        }));
+        SharedSlice::pending(start..self.options.len())
+    }
+
+    /// Appends a rule whose conditions are the run `conditions` and which serves `served` or
+    /// `options` (exactly one, or the rule is missing its THEN part).
+    pub(crate) fn push_rule(
+        &mut self,
+        conditions: Range<usize>,
         served: Option<RawServedValue>,
         options: Option<&[RawPercentageOption]>,
         setting_type: Option<SettingType>,
-    ) -> RuleOutcome {
-        match (served, options) {
+    ) {
+        let then = match (served, options) {
             (Some(served), None) => RuleOutcome::Served {
                 value: setting_type.and_then(|t| served.value.typed(t)),
                 variation_id: served.variation_id,
             },
             (None, Some(options)) => {
-                RuleOutcome::PercentageOptions(percentage_options(options, setting_type))
+                RuleOutcome::PercentageOptions(self.push_options(options, setting_type))
             }
             _ => RuleOutcome::Missing,
+        };
+        self.rules.push(TargetingRule {
+            conditions: SharedSlice::pending(conditions),
+            then,
+        });
+    }
+
+    /// Freezes the blocks and attaches every run of the rules and of `settings` to its block.
+    pub(crate) fn attach<'s>(self, settings: impl Iterator<Item = &'s mut Setting>) {
+        let conditions = SharedList::from_exact(self.conditions.into_iter());
+        let options = SharedList::from_exact(self.options.into_iter());
+        let rules = SharedList::from_exact(self.rules.into_iter().map(|mut rule| {
+            rule.conditions.attach(&conditions);
+            if let RuleOutcome::PercentageOptions(run) = &mut rule.then {
+                run.attach(&options);
+            }
+            rule
+        }));
+        for setting in settings {
+            setting.targeting_rules.attach(&rules);
+            setting.percentage_options.attach(&options);
         }
     }
 }
 
 impl TargetingRule {
-    /// A rule's outcome from the wire types, and the run of `conditions` its conditions were
-    /// appended to.
-    fn from_raw(
-        raw: RawTargetingRule,
-        setting_type: Option<SettingType>,
-        segments: &[Arc<Segment>],
-        conditions: &mut Vec<Condition>,
-    ) -> (Range<usize>, RuleOutcome) {
-        let start = conditions.len();
-        let read = raw.conditions.into_iter();
-        conditions.extend(read.map(|c| Condition::from_raw(c, segments)));
-        let then =
-            RuleOutcome::from_raw(raw.served, raw.percentage_options.as_deref(), setting_type);
-        (start..conditions.len(), then)
-    }
-
-    /// A setting's rules, each a run of `conditions` (the block that holds the conditions of
-    /// them all) and an outcome: the one way both parse paths build them.
-    pub(crate) fn list(
-        conditions: &SharedList<Condition>,
-        rules: impl ExactSizeIterator<Item = (Range<usize>, RuleOutcome)>,
-    ) -> SharedList<TargetingRule> {
-        SharedList::from_exact(rules.map(|(run, then)| TargetingRule {
-            conditions: conditions.slice(run.start, run.len()),
-            then,
-        }))
-    }
-
     /// The conditions, all of which must hold for the rule to match.
     pub fn conditions(&self) -> &[Condition] {
         &self.conditions

@@ -33,15 +33,15 @@ use super::raw::{
     RawUserCondition, RawValue,
 };
 use super::{
-    Condition, Config, Preferences, RuleOutcome, Segment, Setting, SettingType, Settings,
-    SharedList, SharedSlice, TargetingRule, UserCondition,
+    Blocks, Condition, Config, Preferences, Segment, Setting, SettingType, Settings, SharedSlice,
+    UserCondition,
 };
 
 /// Reads `json` straight into a [`Config`], or fails on anything it does not read (see the
 /// module's documentation): the caller then reads it through the wire types.
 pub(super) fn read(json: &str) -> Result<Config, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let config = deserializer.deserialize_map(Document)?;
+    let config = deserializer.deserialize_map(Document { len: json.len() })?;
     deserializer.end()?;
     Ok(config)
 }
@@ -80,8 +80,9 @@ fn once<E: de::Error>(seen: &mut bool) -> Result<(), E> {
 /// Lists reused from one setting to the next for the whole parse.
 struct Scratch {
     rules: Vec<PendingRule>,
-    /// The conditions of the setting being read, its rules' runs one after the other.
-    conditions: Vec<Condition>,
+    /// The config's rules, conditions and options so far (the conditions as they are read,
+    /// the rest when a setting ends, its type known).
+    blocks: Blocks,
     /// The percentage options of the setting being read, its own and its rules'.
     options: Vec<RawPercentageOption>,
     /// The segment indexes of the segment conditions read before the segments, in document
@@ -94,10 +95,10 @@ struct Scratch {
 
 impl Scratch {
     /// Lists with room for what most configs hold, so that they seldom grow.
-    fn new() -> Scratch {
+    fn new(document_len: usize) -> Scratch {
         Scratch {
             rules: Vec::with_capacity(16),
-            conditions: Vec::with_capacity(8),
+            blocks: Blocks::for_document(document_len),
             options: Vec::with_capacity(8),
             deferred_segments: Vec::new(),
             user_conditions: Vec::new(),
@@ -120,14 +121,17 @@ struct Texts {
 
 /// A targeting rule whose values wait for the setting's type.
 struct PendingRule {
-    /// Its run of [`Scratch::conditions`].
+    /// Its run of the config's conditions.
     conditions: std::ops::Range<usize>,
     served: Option<RawServedValue>,
     /// Which of [`Scratch::options`] it serves, if it has `p`.
     options: Option<std::ops::Range<usize>>,
 }
 
-struct Document;
+/// The whole document, `len` bytes long.
+struct Document {
+    len: usize,
+}
 
 impl<'de> Visitor<'de> for Document {
     type Value = Config;
@@ -135,7 +139,7 @@ impl<'de> Visitor<'de> for Document {
         f.write_str("a config")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Config, A::Error> {
-        let mut scratch = Scratch::new();
+        let mut scratch = Scratch::new(self.len);
         let (mut preferences, mut segments, mut settings) = (None, None, None);
         let mut seen = [false; 3];
         while let Some(key) = map.next_key_seed(Key)? {
@@ -162,9 +166,15 @@ impl<'de> Visitor<'de> for Document {
         }
         let segments = segments.unwrap_or_default();
         let mut settings: Vec<(SmolStr, Setting)> = settings.unwrap_or_default();
+        let mut blocks = scratch.blocks;
         if !scratch.deferred_segments.is_empty() {
-            point_at_segments(&mut settings, &scratch.deferred_segments, &segments)?;
+            point_at_segments(
+                &mut blocks.conditions,
+                &scratch.deferred_segments,
+                &segments,
+            )?;
         }
+        blocks.attach(settings.iter_mut().map(|(_, setting)| setting));
         let preferences = Preferences::from_raw(preferences);
         let salt = setting_salt(&preferences);
         for (_, setting) in &mut settings {
@@ -182,36 +192,19 @@ pub(super) fn setting_salt(preferences: &Preferences) -> Option<Arc<Box<str>>> {
     preferences.salt.as_deref().map(|s| Arc::new(Box::from(s)))
 }
 
-/// Points the segment conditions read before the segments at their segment, in the order they
-/// were read.
+/// Points the segment conditions read before the segments at their segment: `conditions` are
+/// the config's, in the order they were read, and `indexes` the segment indexes of those read
+/// before the segments, in the same order.
 fn point_at_segments<E: de::Error>(
-    settings: &mut [(SmolStr, Setting)],
+    conditions: &mut [Condition],
     indexes: &[i64],
     segments: &[Arc<Segment>],
 ) -> Result<(), E> {
     let mut indexes = indexes.iter();
-    for (_, setting) in settings {
-        // Nothing else holds the rules or their conditions yet.
-        let rules = (setting.targeting_rules.get_mut()).ok_or_else(|| E::custom("shared rules"))?;
-        let mut lost = false;
-        SharedSlice::change_shared_block(
-            rules,
-            |rule| &mut rule.conditions,
-            |conditions| {
-                for condition in conditions {
-                    if let Condition::Segment(condition) = condition {
-                        let Some(index) = indexes.next() else {
-                            lost = true;
-                            return;
-                        };
-                        condition.segment = super::condition::segment_at(*index, segments);
-                    }
-                }
-            },
-        )
-        .ok_or_else(|| E::custom("shared conditions"))?;
-        if lost {
-            return Err(E::custom("a lost segment"));
+    for condition in conditions {
+        if let Condition::Segment(condition) = condition {
+            let index = indexes.next().ok_or_else(|| E::custom("a lost segment"))?;
+            condition.segment = super::condition::segment_at(*index, segments);
         }
     }
     Ok(())
@@ -363,7 +356,6 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Setting, A::Error> {
         let scratch = self.scratch;
         scratch.rules.clear();
-        scratch.conditions.clear();
         scratch.options.clear();
         let mut setting_type = None;
         let mut attribute = None;
@@ -409,26 +401,23 @@ impl<'de> Visitor<'de> for SettingSeed<'_> {
         let setting_type = SettingType::from_code(type_code);
         let Scratch {
             rules,
-            conditions,
             options: read,
+            blocks,
             ..
         } = scratch;
         let options_at = |range: std::ops::Range<usize>| read.get(range).unwrap_or(&[]);
-        // The conditions of all the setting's rules in one block, as they were read.
-        let block = SharedList::from_exact(conditions.drain(..));
-        let targeting_rules = TargetingRule::list(
-            &block,
-            rules.drain(..).map(|rule| {
-                let then =
-                    RuleOutcome::from_raw(rule.served, rule.options.map(options_at), setting_type);
-                (rule.conditions, then)
-            }),
-        );
+        let start = blocks.rules.len();
+        for rule in rules.drain(..) {
+            let options = rule.options.map(options_at);
+            blocks.push_rule(rule.conditions, rule.served, options, setting_type);
+        }
+        let targeting_rules = SharedSlice::pending(start..blocks.rules.len());
+        let options = blocks.push_options(options.map_or(&[][..], options_at), setting_type);
         Ok(Setting::assemble(
             (type_code, setting_type),
             attribute,
             targeting_rules,
-            options.map_or(&[][..], options_at),
+            options,
             &value.unwrap_or_default(),
             variation_id.flatten(),
         ))
@@ -587,15 +576,16 @@ impl<'de> Visitor<'de> for Conditions<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let scratch = self.scratch;
-        let start = scratch.conditions.len();
+        let conditions = &mut scratch.blocks.conditions;
+        let start = conditions.len();
         while let Some(condition) = seq.next_element_seed(ConditionSeed {
             segments: self.segments,
             texts: &mut scratch.texts,
             deferred_segments: &mut scratch.deferred_segments,
         })? {
-            scratch.conditions.push(condition);
+            conditions.push(condition);
         }
-        Ok(start..scratch.conditions.len())
+        Ok(start..conditions.len())
     }
 }
 
@@ -844,24 +834,36 @@ mod tests {
         );
     }
 
-    /// Both paths put the conditions of all a setting's rules in one block, in rule order,
-    /// and late segments are set in that block without copying it.
+    /// Both paths put the config's rules, conditions and percentage options each in one block,
+    /// a setting's rules and a rule's conditions side by side, and late segments are set in
+    /// that block.
     #[test]
-    fn a_settings_conditions_are_one_block_on_both_paths() {
+    fn a_configs_rules_conditions_and_options_are_one_block_each_on_both_paths() {
         let json = r#"{"f":{"a":{"t":1,"v":{"s":"d"},"r":[
             {"c":[{"u":{"a":"Email","c":2,"l":["@a"]}},{"s":{"s":0,"c":0}}],"s":{"v":{"s":"1"}}},
-            {"c":[],"s":{"v":{"s":"2"}}},
-            {"c":[{"u":{"a":"Country","c":28,"s":"HU"}}],"s":{"v":{"s":"3"}}}]}},
+            {"c":[],"p":[{"p":100,"v":{"s":"2"}}]},
+            {"c":[{"u":{"a":"Country","c":28,"s":"HU"}}],"s":{"v":{"s":"3"}}}]},
+            "b":{"t":1,"v":{"s":"d"},"r":[{"c":[{"u":{"a":"Email","c":28,"s":"x"}}],"s":{"v":{"s":"4"}}}],
+                "p":[{"p":100,"v":{"s":"5"}}]}},
             "s":[{"n":"S","r":[{"a":"Email","c":2,"l":["@b"]}]}]}"#;
         for config in [read(json).expect("reads"), through_wire_types(json)] {
-            let rules = config.settings()["a"].targeting_rules();
-            let runs: Vec<&[Condition]> = rules.iter().map(|r| r.conditions()).collect();
+            let (a, b) = (&config.settings()["a"], &config.settings()["b"]);
+            let runs: Vec<&[Condition]> =
+                a.targeting_rules().iter().map(|r| r.conditions()).collect();
             assert_eq!(runs.iter().map(|r| r.len()).collect::<Vec<_>>(), [2, 0, 1]);
-            let after_first = runs[0].as_ptr_range().end;
             assert_eq!(
                 runs[2].as_ptr(),
-                after_first,
-                "the third rule's run follows the first's"
+                runs[0].as_ptr_range().end,
+                "a's runs side by side"
+            );
+            // The settings' order in the block is the document's, whatever the map's.
+            let b_rules = b.targeting_rules();
+            assert_eq!(b_rules.as_ptr(), a.targeting_rules().as_ptr_range().end);
+            assert_eq!(b_rules[0].conditions().as_ptr(), runs[2].as_ptr_range().end);
+            let rule_options = a.targeting_rules()[1].percentage_options();
+            assert_eq!(
+                b.percentage_options().as_ptr(),
+                rule_options.as_ptr_range().end
             );
             match &runs[0][1] {
                 Condition::Segment(c) => {
