@@ -108,11 +108,6 @@ fn mib(bytes: i64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// The size of an `Arc<T>`'s allocation: two counts and the value.
-fn arc_of<T>() -> usize {
-    2 * size_of::<usize>() + size_of::<T>()
-}
-
 /// How many targeting rules, conditions and percentage options `config` holds.
 fn counts(config: &Config) -> (usize, usize, usize) {
     let (mut rules, mut conditions, mut options) = (0, 0, 0);
@@ -175,9 +170,9 @@ fn main() {
 fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, usize, usize)) {
     let class_total = |c: usize| (after[c].0 - before[c].0, after[c].1 - before[c].1);
     let (rules, conditions, options) = counts;
-    let rule_bytes = (rules * arc_of::<TargetingRule>()) as i64;
+    let rule_bytes = (rules * size_of::<TargetingRule>()) as i64;
     let condition_bytes = (conditions * size_of::<Condition>()) as i64;
-    let option_bytes = (options * arc_of::<PercentageOption>()) as i64;
+    let option_bytes = (options * size_of::<PercentageOption>()) as i64;
     let (texts, text_bytes) = class_total(0);
     let (tables, table_bytes) = class_total(2);
     let (_, other_bytes) = class_total(1);
@@ -189,17 +184,17 @@ fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, us
             table_bytes,
         ),
         (
-            format!("conditions ({} B each)", size_of::<Condition>()),
+            format!("conditions ({} B each, one block per config)", size_of::<Condition>()),
             format!("{conditions}"),
             condition_bytes,
         ),
         (
-            format!("targeting rules ({} B each, in an `Arc`)", arc_of::<TargetingRule>()),
+            format!("targeting rules ({} B each, one block per config)", size_of::<TargetingRule>()),
             format!("{rules}"),
             rule_bytes,
         ),
         (
-            format!("percentage options ({} B each, in an `Arc`)", arc_of::<PercentageOption>()),
+            format!("percentage options ({} B each, one block per config)", size_of::<PercentageOption>()),
             format!("{options}"),
             option_bytes,
         ),
@@ -209,7 +204,7 @@ fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, us
             text_bytes,
         ),
         (
-            "the rest: arrays of rules and options, list item offsets, versions, digests, segments, spare capacity".to_owned(),
+            "the rest: list item offsets, versions, digests, segments, spare capacity".to_owned(),
             String::new(),
             rest,
         ),

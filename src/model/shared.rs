@@ -66,7 +66,15 @@ impl<T> SharedSlice<T> {
         }
     }
 
+    /// Whether the run is empty, read from the run itself: a setting without rules is
+    /// evaluated without reading its block.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The items of the run (none before it is attached, or if it lies outside its block).
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[T] {
         let start = self.start as usize;
         let end = start.saturating_add(self.len as usize);
