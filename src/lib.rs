@@ -90,7 +90,8 @@
 //!   [`Proxy`] type and the connector that tunnels through it.
 //! * `stream`: an actor that turns a ConfigCat Proxy's change stream ([`ProxyStream`]) into
 //!   refresh requests to the poller.
-//! * The pure core: [`model`] (config_v6 parsing), `user` ([`User`]), [`eval`] (the evaluation
+//! * The pure core: [`model`] (config_v6 parsing; `model/shared.rs`: a config's rules, conditions
+//!   and options, one block each), `user` ([`User`]), [`eval`] (the evaluation
 //!   API, the rule engine in `eval/rules.rs`, and the evaluation log), `text` (JavaScript number and date formatting), [`overrides`]
 //!   (sources and the merge), [`log`] (levels, sinks, [event ids](log::event)).
 //! * `local_file`: reading a file others may have planted (regular files only, no symbolic
