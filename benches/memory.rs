@@ -179,27 +179,40 @@ fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, us
     let rest = other_bytes - rule_bytes - condition_bytes - option_bytes;
     let rows = [
         (
-            format!("hash tables: the settings map ({} B per bucket), indexes of long lists", size_of::<SmolStr>() + size_of::<Setting>()),
+            format!(
+                "hash tables: the settings map ({} B per bucket), indexes of long lists",
+                size_of::<SmolStr>() + size_of::<Setting>()
+            ),
             format!("{tables} tables"),
             table_bytes,
         ),
         (
-            format!("conditions ({} B each, one block per config)", size_of::<Condition>()),
+            format!(
+                "conditions ({} B each, one block per config)",
+                size_of::<Condition>()
+            ),
             format!("{conditions}"),
             condition_bytes,
         ),
         (
-            format!("targeting rules ({} B each, one block per config)", size_of::<TargetingRule>()),
+            format!(
+                "targeting rules ({} B each, one block per config)",
+                size_of::<TargetingRule>()
+            ),
             format!("{rules}"),
             rule_bytes,
         ),
         (
-            format!("percentage options ({} B each, one block per config)", size_of::<PercentageOption>()),
+            format!(
+                "percentage options ({} B each, one block per config)",
+                size_of::<PercentageOption>()
+            ),
             format!("{options}"),
             option_bytes,
         ),
         (
-            "texts: attribute names, comparison lists and texts, text values, keys over 23 bytes".to_owned(),
+            "texts: attribute names, comparison lists and texts, text values, keys over 23 bytes"
+                .to_owned(),
             format!("{texts} allocations"),
             text_bytes,
         ),
