@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use actix::Recipient;
 
+#[cfg(feature = "openfeature")]
+use crate::eval::Reason;
 use crate::eval::{EvaluationDetails, FlagValue};
 use crate::hooks::Hooks;
 use crate::log::{LogLevel, LogSink, event};
@@ -224,6 +226,23 @@ impl ConfigCatHandle {
         user: Option<&User>,
     ) -> EvaluationDetails<T> {
         self.read(|view| view.get_value_details(key, default, user))
+    }
+
+    /// [`get_value_details`](Self::get_value_details) and the reason of the result, judged
+    /// by the config the value came from (the OpenFeature provider's one read).
+    #[cfg(feature = "openfeature")]
+    pub(crate) fn get_value_details_and_reason<T: FlagValue>(
+        &self,
+        key: &str,
+        default: T,
+        user: Option<&User>,
+    ) -> (EvaluationDetails<T>, Reason) {
+        self.read(|view| {
+            let details = view.get_value_details(key, default, user);
+            let setting = view.config.and_then(|c| c.settings().get(&details.key));
+            let reason = Reason::of(&details, setting);
+            (details, reason)
+        })
     }
 
     /// The setting keys of the current config, sorted (empty without a config).

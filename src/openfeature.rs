@@ -56,7 +56,7 @@ use open_feature::{
     Value as OfValue, async_trait,
 };
 
-use crate::eval::{EvaluationDetails, EvaluationError, FlagValue};
+use crate::eval::{EvaluationDetails, EvaluationError, FlagValue, Reason};
 use crate::evaluator::ConfigCat;
 use crate::handle::ConfigCatHandle;
 use crate::messages::GetHandle;
@@ -201,7 +201,8 @@ impl ConfigCatProvider {
         // The handle never waits: before the first config it answers with
         // `ConfigJsonNotAvailable`, i.e. PROVIDER_NOT_READY, as OpenFeature asks of a provider
         // that is not ready; `initialize` is where the waiting happens.
-        into_resolution(handle.get_value_details(key, default, user.as_ref()))
+        let (details, reason) = handle.get_value_details_and_reason(key, default, user.as_ref());
+        into_resolution(details, reason)
     }
 
     /// The status once the client is ready with `ready`.
@@ -486,18 +487,17 @@ fn error_code(error: &EvaluationError) -> EvaluationErrorCode {
 /// Splits ConfigCat details into the value and value-less resolution details, or the error.
 fn into_resolution<T>(
     details: EvaluationDetails<T>,
+    reason: Reason,
 ) -> EvaluationResult<(T, ResolutionDetails<()>)> {
     if let Some(e) = &details.error {
         return Err(error(error_code(e), e.to_string()));
     }
-    let reason = if details.matched_targeting_rule.is_some() {
-        EvaluationReason::TargetingMatch
-    } else if details.matched_percentage_option.is_some() {
-        EvaluationReason::Split
-    } else if details.is_default_value {
-        EvaluationReason::Default
-    } else {
-        EvaluationReason::Static
+    let reason = match reason {
+        Reason::Error => EvaluationReason::Error,
+        Reason::TargetingMatch => EvaluationReason::TargetingMatch,
+        Reason::Split => EvaluationReason::Split,
+        Reason::Default => EvaluationReason::Default,
+        Reason::Static => EvaluationReason::Static,
     };
     let mut metadata = FlagMetadata::default();
     if details.matched_targeting_rule.is_some() {

@@ -77,7 +77,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::error::FetchError;
-use crate::eval::{EvaluationDetails, EvaluationError};
+use crate::eval::{EvaluationDetails, EvaluationError, Reason};
 use crate::hooks::{ConfigFetched, FetchResult, FetchTrigger};
 use crate::log::event;
 use crate::model::{Config, Value};
@@ -331,21 +331,16 @@ impl Recorder {
 }
 
 /// The OpenFeature reason of an evaluation, in the conventions' lower case. `config` is the
-/// served config, to tell a flag without rules (`static`) from one whose rules did not decide
-/// (`default`): the details do not say which. Without it (the client closed) such a flag is
-/// `default`; a snapshot of an older config is judged by the newest one's rules.
+/// served config (see [`Reason::of`]); a snapshot of an older config is judged by the newest
+/// one's rules.
 fn reason(details: &EvaluationDetails<Value>, config: Option<&Config>) -> &'static str {
-    if details.error.is_some() {
-        "error"
-    } else if details.matched_targeting_rule.is_some() {
-        "targeting_match"
-    } else if details.matched_percentage_option.is_some() {
-        "split"
-    } else {
-        let dynamic = config
-            .and_then(|c| c.settings().get(&details.key))
-            .is_none_or(|s| !s.targeting_rules.is_empty() || !s.percentage_options.is_empty());
-        if dynamic { "default" } else { "static" }
+    let setting = config.and_then(|c| c.settings().get(&details.key));
+    match Reason::of(details, setting) {
+        Reason::Error => "error",
+        Reason::TargetingMatch => "targeting_match",
+        Reason::Split => "split",
+        Reason::Default => "default",
+        Reason::Static => "static",
     }
 }
 

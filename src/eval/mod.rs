@@ -213,6 +213,45 @@ pub struct EvaluationDetails<T> {
     pub user: Option<User>,
 }
 
+/// Why an evaluation served what it did, in OpenFeature's terms: the one answer the OpenFeature
+/// provider and telemetry both give.
+#[cfg(any(feature = "openfeature", feature = "opentelemetry"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The evaluation failed; the default value was served.
+    Error,
+    /// A targeting rule matched (also when it served one of its percentage options).
+    TargetingMatch,
+    /// A top-level percentage option was selected.
+    Split,
+    /// The flag has rules or percentage options, and none decided: its own value.
+    Default,
+    /// The flag has no rules and no percentage options: its own value.
+    Static,
+}
+
+#[cfg(any(feature = "openfeature", feature = "opentelemetry"))]
+impl Reason {
+    /// The reason of `details`. `setting` is the evaluated setting as the served config holds
+    /// it, which tells a flag without rules from one whose rules did not decide (the details
+    /// do not say which); without it such a flag is `Default`.
+    pub(crate) fn of<T>(details: &EvaluationDetails<T>, setting: Option<&Setting>) -> Reason {
+        if details.error.is_some() {
+            Reason::Error
+        } else if details.matched_targeting_rule.is_some() {
+            Reason::TargetingMatch
+        } else if details.matched_percentage_option.is_some() {
+            Reason::Split
+        } else if setting
+            .is_some_and(|s| s.targeting_rules.is_empty() && s.percentage_options.is_empty())
+        {
+            Reason::Static
+        } else {
+            Reason::Default
+        }
+    }
+}
+
 impl<T> EvaluationDetails<T> {
     /// Details of an evaluation that returned `default` because of `error`.
     pub fn from_error(key: &str, default: T, error: EvaluationError, user: Option<&User>) -> Self {

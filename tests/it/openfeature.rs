@@ -179,7 +179,7 @@ async fn reasons_variants_and_metadata() {
         .await
         .unwrap();
     assert!(!no_match.value);
-    assert_eq!(no_match.reason, Some(EvaluationReason::Static));
+    assert_eq!(no_match.reason, Some(EvaluationReason::Default));
     assert_eq!(no_match.variant.as_deref(), Some("v-email-off"));
 
     let split = c
