@@ -523,8 +523,10 @@ mod tests {
 
     #[test]
     fn conditions_keep_their_size() {
-        assert!(std::mem::size_of::<Operand>() <= 40);
-        assert!(std::mem::size_of::<Condition>() <= 72);
+        // A packed list is one pointer and its length, no larger than the inline text.
+        assert_eq!(std::mem::size_of::<Operand>(), 32);
+        assert_eq!(std::mem::size_of::<UserCondition>(), 64);
+        assert_eq!(std::mem::size_of::<Condition>(), 64);
     }
 
     #[test]
