@@ -65,7 +65,9 @@ pub(crate) enum Operand {
     /// Missing, or not what the comparator needs: evaluating the condition is an error. The
     /// log shows what the config gave, if anything.
     Invalid(Option<Box<Kept>>),
-    Text(Box<str>),
+    /// Inline up to 23 bytes (most comparison texts), so that comparing it reads no other
+    /// memory.
+    Text(SmolStr),
     TextList(TextList),
     /// A long list for the comparators that look a whole text up (a short one is a
     /// `TextList`).
@@ -420,7 +422,7 @@ impl Operand {
             TextEquals | TextNotEquals => raw
                 .string_value
                 .take()
-                .map(|t| Operand::Text(t.into_boxed_str())),
+                .map(|t| Operand::Text(SmolStr::from(t))),
             SemVerIsOneOf | SemVerIsNotOneOf => raw.list_value.take().map(|items| {
                 // Empty items are skipped; one invalid item makes the whole condition false.
                 let parsed = items
@@ -497,7 +499,35 @@ fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_sha256;
+    use super::*;
+
+    fn condition(json: &str) -> UserCondition {
+        UserCondition::from_raw(serde_json::from_str(json).expect("a user condition"))
+    }
+
+    #[test]
+    fn a_short_comparison_text_is_held_inline() {
+        let short = condition(r#"{"a": "Email", "c": 28, "s": "éa@example.com"}"#);
+        let Operand::Text(text) = &short.operand else {
+            panic!("{short:?}")
+        };
+        assert_eq!(text, "éa@example.com");
+        assert!(!text.is_heap_allocated());
+        let long = "a-comparison-text-longer-than-23-bytes";
+        let long = condition(&format!(r#"{{"a": "Email", "c": 29, "s": "{long}"}}"#));
+        assert_eq!(
+            long.comparison_text(),
+            Some("a-comparison-text-longer-than-23-bytes")
+        );
+    }
+
+    #[test]
+    fn conditions_keep_their_size() {
+        // A packed list is one pointer and its length, no larger than the inline text.
+        assert_eq!(std::mem::size_of::<Operand>(), 32);
+        assert_eq!(std::mem::size_of::<UserCondition>(), 64);
+        assert_eq!(std::mem::size_of::<Condition>(), 64);
+    }
 
     #[test]
     fn only_lower_case_hex_decodes() {

@@ -24,11 +24,13 @@ struct Index {
 }
 
 impl Index {
-    /// An index of the `len` items `key` gives a key for by position (the others never
-    /// match), or `None` for a list too short to need one (or too long to number with `u32`).
-    /// Boxed: most lists have none, and a list is part of every condition's size.
+    /// An index of the `len` items at `positions`, `key` giving an item's key by its position
+    /// (`None`: it never matches), or `None` for a list too short to need one (or too long to
+    /// number with `u32`). Boxed: most lists have none, and a list is part of every
+    /// condition's size.
     fn build<'k, K: Hash + ?Sized + 'k>(
         len: usize,
+        positions: impl Iterator<Item = usize>,
         key: impl Fn(usize) -> Option<&'k K>,
     ) -> Option<Box<Index>> {
         if len <= INDEX_FROM || u32::try_from(len).is_err() {
@@ -36,14 +38,14 @@ impl Index {
         }
         let mut index = Box::<Index>::default();
         index.table.reserve(len, |_| 0);
-        for i in 0..len {
-            if let Some(k) = key(i) {
-                let hash = index.state.hash_one(k);
-                let position = i as u32;
-                index.table.insert_unique(hash, position, |&j| {
-                    key(j as usize).map_or(0, |k| index.state.hash_one(k))
-                });
-            }
+        for i in positions {
+            let (Some(k), Ok(position)) = (key(i), u32::try_from(i)) else {
+                continue;
+            };
+            let hash = index.state.hash_one(k);
+            index.table.insert_unique(hash, position, |&j| {
+                key(j as usize).map_or(0, |k| index.state.hash_one(k))
+            });
         }
         Some(index)
     }
@@ -56,11 +58,10 @@ impl Index {
 }
 
 /// A list of texts: `IS ONE OF`, `CONTAINS ANY OF`, `ARRAY CONTAINS ANY OF`… The items are
-/// packed into one text (see [`PackedTexts`]): two allocations per list, not one per item.
+/// packed into one text (see [`PackedTexts`]): one allocation per list, read front to back.
 #[derive(Clone, Default)]
 pub(crate) struct TextList {
-    text: Box<str>,
-    ends: Box<[u32]>,
+    packed: Box<str>,
 }
 
 /// A long list looked up whole, with its index. Apart from [`TextList`] (and boxed where a
@@ -75,7 +76,8 @@ impl IndexedTextList {
     /// Whether `text` is one of the items.
     #[inline]
     pub(crate) fn contains(&self, text: &str) -> bool {
-        self.index.find(text, |i| self.list.get(i) == text)
+        self.index
+            .find(text, |at| raw::item_at(&self.list.packed, at) == text)
     }
 }
 
@@ -83,15 +85,21 @@ impl TextList {
     /// A list scanned item by item (the comparators that match parts of texts).
     pub(crate) fn scanned(items: PackedTexts) -> TextList {
         TextList {
-            text: items.text,
-            ends: items.ends,
+            packed: items.packed,
         }
     }
 
     /// A list looked up whole: with an index when long (`Ok`), as it is when short (`Err`).
+    /// The index holds where each item starts in the packed text.
     pub(crate) fn indexed(items: PackedTexts) -> Result<Box<IndexedTextList>, TextList> {
         let list = TextList::scanned(items);
-        match Index::build(list.len(), |i| Some(list.get(i))) {
+        let packed = &*list.packed;
+        let mut items = list.iter();
+        let offsets = std::iter::from_fn(|| {
+            let at = items.offset(packed);
+            items.next().map(|_| at)
+        });
+        match Index::build(list.len(), offsets, |at| Some(raw::item_at(packed, at))) {
             Some(index) => Ok(Box::new(IndexedTextList {
                 list,
                 index: *index,
@@ -103,25 +111,13 @@ impl TextList {
     /// How many items there are.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// The `i`th item.
-    #[inline]
-    fn get(&self, i: usize) -> &str {
-        raw::item(&self.text, &self.ends, i)
+        self.iter().len()
     }
 
     /// The items, in order: each starts where the one before ended.
     #[inline]
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
-        let text = &*self.text;
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let item = &text[start..end as usize];
-            start = end as usize;
-            item
-        })
+    pub(crate) fn iter(&self) -> raw::Items<'_> {
+        raw::items(&self.packed)
     }
 
     /// Whether `text` is one of the items, item by item.
@@ -142,7 +138,7 @@ impl HashList {
     /// A list of digests, indexed when long.
     pub(crate) fn new(items: Vec<Option<[u8; 32]>>) -> HashList {
         let items = items.into_boxed_slice();
-        let index = Index::build(items.len(), |i| items[i].as_ref());
+        let index = Index::build(items.len(), 0..items.len(), |i| items[i].as_ref());
         HashList { items, index }
     }
 
@@ -210,7 +206,7 @@ impl AffixList {
 /// Lists are equal when their items are: the index follows from them.
 impl PartialEq for TextList {
     fn eq(&self, other: &TextList) -> bool {
-        self.text == other.text && self.ends == other.ends
+        self.packed == other.packed
     }
 }
 
@@ -264,6 +260,34 @@ mod tests {
         assert!(list.contains("") && list.contains("é") && !list.contains("a"));
         assert_eq!(TextList::scanned(packed(&[] as &[&str])).len(), 0);
         assert!(serde_json::from_str::<PackedTexts>(r#"["a", 1]"#).is_err());
+    }
+
+    #[test]
+    fn a_list_is_one_text_whose_items_read_back_exactly() {
+        // Lengths whose packed form takes one, two and three digits, on both sides of each
+        // step; multi-byte and empty items.
+        let mut items: Vec<String> = [0, 1, 63, 64, 65, 4095, 4096, 4097, 300_000]
+            .iter()
+            .map(|&n| "é".repeat(n / 2) + &"x".repeat(n % 2))
+            .collect();
+        items.extend(["", "ü", "\0", "@"].map(String::from));
+        let list = TextList::scanned(packed(&items));
+        assert_eq!(std::mem::size_of::<TextList>(), 16, "one allocation");
+        assert_eq!(list.iter().collect::<Vec<_>>(), items);
+        assert_eq!(list.len(), items.len());
+        assert_eq!(list.iter().len(), items.len());
+        for item in &items {
+            assert!(list.contains(item));
+        }
+        assert!(!list.contains("é") && !list.contains("xx"));
+        let indexed = TextList::indexed(packed(&[items.as_slice(); 3].concat()))
+            .expect("39 items are indexed");
+        for item in &items {
+            assert!(indexed.contains(item));
+        }
+        assert!(!indexed.contains("é"));
+        assert_eq!(TextList::default().len(), 0);
+        assert_eq!(PackedTexts::default().iter().len(), 0);
     }
 
     #[test]

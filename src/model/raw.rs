@@ -228,37 +228,124 @@ pub(crate) fn forget_names() {
     NAMES.with(|names| names.borrow_mut().clear());
 }
 
-/// A JSON array of strings read into one text and the end of each item in it: no allocation
-/// per item, while parsing or after (a config's lists hold tens of thousands of short texts).
-/// The items are gathered in a per-thread scratch buffer and copied out at their exact size:
-/// two allocations per list.
-#[derive(Default, Clone, Debug, PartialEq)]
+/// A JSON array of strings read into one text: no allocation per item, while parsing or after
+/// (a config's lists hold tens of thousands of short texts), and one per list, so that a
+/// comparison reads one block of memory. The text holds the item count, then each item after
+/// its byte length (see [`push_number`]). The items are gathered in a per-thread scratch
+/// buffer and copied out at their exact size.
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PackedTexts {
-    pub text: Box<str>,
-    pub ends: Box<[u32]>,
+    pub packed: Box<str>,
+}
+
+/// No items: a count of zero.
+impl Default for PackedTexts {
+    fn default() -> PackedTexts {
+        PackedTexts {
+            packed: "\0".into(),
+        }
+    }
 }
 
 impl PackedTexts {
     /// The items, in order.
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone {
-        let text = &*self.text;
-        (0..self.ends.len()).map(move |i| item(text, &self.ends, i))
+    pub(crate) fn iter(&self) -> Items<'_> {
+        items(&self.packed)
     }
 }
 
-/// The `i`th item of a packed list.
-#[inline]
-pub(crate) fn item<'t>(text: &'t str, ends: &[u32], i: usize) -> &'t str {
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    &text[start..ends[i] as usize]
+/// A packed list's scratch buffer: the items so far, each after its length, and their count.
+pub(crate) type ListScratch = (String, usize);
+
+/// Appends `n` in 6-bit digits, lowest first, each an ASCII byte: `0x40 | digit` while more
+/// follow, the last as it is. ASCII keeps the packed text UTF-8, so that an item is sliced from
+/// it as a `&str` without being checked again; a length under 64 takes one byte (a `u32` end
+/// took four).
+fn push_number(out: &mut String, mut n: usize) {
+    while n >= 0x40 {
+        out.push(char::from(0x40 | (n & 0x3F) as u8));
+        n >>= 6;
+    }
+    out.push(char::from(n as u8));
 }
+
+/// How many bytes [`push_number`] writes for `n`.
+fn number_len(n: usize) -> usize {
+    1 + (usize::BITS - n.leading_zeros()).saturating_sub(1) as usize / 6
+}
+
+/// Reads a number [`push_number`] wrote at the start of `rest`, and moves past it.
+#[inline]
+fn read_number(rest: &mut &str) -> usize {
+    let mut n = 0;
+    for (i, &digit) in rest.as_bytes().iter().enumerate() {
+        n |= usize::from(digit & 0x3F) << (6 * i);
+        if digit < 0x40 {
+            *rest = rest.get(i + 1..).unwrap_or_default();
+            return n;
+        }
+    }
+    *rest = "";
+    n
+}
+
+/// The items of a packed text, in order.
+pub(crate) fn items(packed: &str) -> Items<'_> {
+    let mut rest = packed;
+    let left = read_number(&mut rest);
+    Items { rest, left }
+}
+
+/// The item packed at byte `offset` of `packed` (where its length starts), as
+/// [`Items::offset`] gave it.
+#[inline]
+pub(crate) fn item_at(packed: &str, offset: usize) -> &str {
+    let mut rest = packed.get(offset..).unwrap_or_default();
+    let len = read_number(&mut rest);
+    rest.get(..len).unwrap_or_default()
+}
+
+/// The items of a packed text: each starts where the one before ended.
+#[derive(Clone)]
+pub(crate) struct Items<'t> {
+    rest: &'t str,
+    left: usize,
+}
+
+impl<'t> Items<'t> {
+    /// Where the next item starts in `packed` (the text these items are read from).
+    pub(crate) fn offset(&self, packed: &str) -> usize {
+        packed.len() - self.rest.len()
+    }
+}
+
+impl<'t> Iterator for Items<'t> {
+    type Item = &'t str;
+    #[inline]
+    fn next(&mut self) -> Option<&'t str> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let len = read_number(&mut self.rest);
+        let (item, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Items<'_> {}
 
 /// A scratch buffer larger than this is not kept for the next list (a hostile config's huge
 /// list must not stay in memory).
 const SCRATCH_KEPT: usize = 64 * 1024;
 
 thread_local! {
-    static SCRATCH: RefCell<(String, Vec<u32>)> = const { RefCell::new((String::new(), Vec::new())) };
+    static SCRATCH: RefCell<ListScratch> = const { RefCell::new((String::new(), 0)) };
 }
 
 impl<'de> Deserialize<'de> for PackedTexts {
@@ -277,8 +364,7 @@ impl<'de> Deserialize<'de> for PackedTexts {
                     // A list holds only strings: nothing re-enters while the buffer is borrowed.
                     let mut scratch = scratch.borrow_mut();
                     let packed = PackedTexts::read(&mut seq, &mut scratch);
-                    let (text, ends) = &*scratch;
-                    if text.capacity() > SCRATCH_KEPT || ends.capacity() > SCRATCH_KEPT / 4 {
+                    if scratch.0.capacity() > SCRATCH_KEPT {
                         *scratch = Default::default();
                     }
                     packed
@@ -290,24 +376,26 @@ impl<'de> Deserialize<'de> for PackedTexts {
 }
 
 impl PackedTexts {
-    /// Reads the items of `seq` through the scratch buffers `(text, ends)` and copies them out
-    /// at their exact size.
+    /// Reads the items of `seq` through the scratch buffer and copies them out at their exact
+    /// size, after their count.
     pub(crate) fn read<'de, A: serde::de::SeqAccess<'de>>(
         seq: &mut A,
-        (text, ends): &mut (String, Vec<u32>),
+        (text, count): &mut ListScratch,
     ) -> Result<PackedTexts, A::Error> {
         text.clear();
-        ends.clear();
-        while let Some(()) = seq.next_element_seed(Append(text, ends))? {}
+        *count = 0;
+        while let Some(()) = seq.next_element_seed(Append(text, count))? {}
+        let mut packed = String::with_capacity(number_len(*count) + text.len());
+        push_number(&mut packed, *count);
+        packed.push_str(text);
         Ok(PackedTexts {
-            text: text.as_str().into(),
-            ends: ends.as_slice().into(),
+            packed: packed.into_boxed_str(),
         })
     }
 }
 
 /// Appends one string item to a list being packed.
-struct Append<'p>(&'p mut String, &'p mut Vec<u32>);
+struct Append<'p>(&'p mut String, &'p mut usize);
 
 impl<'de> serde::de::DeserializeSeed<'de> for Append<'_> {
     type Value = ();
@@ -322,10 +410,12 @@ impl serde::de::Visitor<'_> for Append<'_> {
         f.write_str("a string")
     }
     fn visit_str<E: serde::de::Error>(self, item: &str) -> Result<(), E> {
+        push_number(self.0, item.len());
         self.0.push_str(item);
-        let end = u32::try_from(self.0.len())
-            .map_err(|_| E::custom("a comparison list longer than 4 GiB"))?;
-        self.1.push(end);
+        if u32::try_from(self.0.len()).is_err() {
+            return Err(E::custom("a comparison list longer than 4 GiB"));
+        }
+        *self.1 += 1;
         Ok(())
     }
 }

@@ -103,7 +103,7 @@ impl Scratch {
             deferred_segments: Vec::new(),
             user_conditions: Vec::new(),
             texts: Texts {
-                list: (String::with_capacity(512), Vec::with_capacity(64)),
+                list: (String::with_capacity(512), 0),
                 names: Vec::with_capacity(raw::NAMES_SHARED),
             },
         }
@@ -114,7 +114,7 @@ impl Scratch {
 /// types keep them), which costs a look-up of the thread's copy per condition.
 struct Texts {
     /// The comparison list being read (see [`PackedTexts::read`]).
-    list: (String, Vec<u32>),
+    list: raw::ListScratch,
     /// The attribute names read so far (see [`raw::shared_name`]).
     names: Vec<SmolStr>,
 }
@@ -725,7 +725,7 @@ impl Visitor<'_> for Name<'_> {
 }
 
 /// A comparison list, packed through [`Texts::list`].
-struct List<'a>(&'a mut (String, Vec<u32>));
+struct List<'a>(&'a mut raw::ListScratch);
 
 impl<'de> DeserializeSeed<'de> for List<'_> {
     type Value = PackedTexts;
