@@ -217,7 +217,7 @@ fn breakdown(before: &Snapshot, after: &Snapshot, total: i64, counts: (usize, us
             text_bytes,
         ),
         (
-            "the rest: list item offsets, versions, digests, segments, spare capacity".to_owned(),
+            "the rest: versions, digests, segments, spare capacity".to_owned(),
             String::new(),
             rest,
         ),
