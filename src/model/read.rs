@@ -2,13 +2,13 @@
 //! document, instead of reading it into the wire types of [`super::raw`] first and converting
 //! them.
 //!
-//! Why: a setting's rules, conditions and percentage options are read into scratch lists that
-//! live for the whole parse, and each is copied out once at its exact size, so the only
-//! allocations left are the model's own (the raw types grew a `Vec` per list by doubling, and
-//! then the model copied each one again). The innermost objects (user, segment and
-//! prerequisite conditions, served values, percentage options, preferences, segments) are
-//! still read as their wire types and converted by the same functions as before: their
-//! conversion moves what was read.
+//! Why: the config's rules, conditions and percentage options are gathered into its
+//! [`Blocks`](super::Blocks) as they are read (user conditions converted where they are read,
+//! with buffers that travel with the parse), and each block is copied out once at its exact
+//! size, so the only allocations left are the model's own (the raw types grew a `Vec` per list
+//! by doubling, and then the model copied each one again). Served values, percentage options,
+//! preferences and segment and prerequisite conditions are still read as their wire types and
+//! converted by the same functions as the wire path.
 //!
 //! The wire types stay the grammar of the document: this path accepts no document they reject
 //! and builds the same model from every document it accepts. Whatever it does not read, it
