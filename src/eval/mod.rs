@@ -448,14 +448,14 @@ impl<'a> Found<'a> {
         id
     }
 
-    /// The matched rule, shared with the setting's list of rules.
+    /// The matched rule, sharing the config's block of rules.
     fn matched_targeting_rule(&self) -> Option<Shared<TargetingRule>> {
         let rule = self.selection.matched_targeting_rule?;
         self.setting.targeting_rules.share(rule)
     }
 
-    /// The selected percentage option, shared with its list: the matched rule's options if
-    /// a rule served them, else the setting's.
+    /// The selected percentage option, sharing the config's block of options: found in the
+    /// matched rule's run if a rule served it, else in the setting's.
     fn matched_percentage_option(&self) -> Option<Shared<PercentageOption>> {
         let option = self.selection.matched_percentage_option?;
         let list = match self.selection.matched_targeting_rule.map(|rule| &rule.then) {
